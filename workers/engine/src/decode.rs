@@ -1,0 +1,159 @@
+//! Decoding untrusted bytes into an RGB image the checks can use.
+//!
+//! The header is read first ([`crate::header`]); sizes beyond the profile's limits are refused
+//! before any pixel buffer is allocated, and the decoder runs with the same limits as a second
+//! guard. EXIF orientation is applied, greyscale and CMYK are converted to RGB (the colour
+//! checks report what the file really was).
+
+use crate::header::{read_header, Header, HeaderError};
+use image::{DynamicImage, ImageDecoder, RgbImage};
+
+/// A decoded photo.
+#[derive(Debug, Clone)]
+pub struct Decoded {
+    /// The header as read from the file.
+    pub header: Header,
+    /// Pixels after EXIF orientation, as 8-bit RGB.
+    pub rgb: RgbImage,
+}
+
+/// Why a file could not be decoded. Every variant is a property of the file (a `fail` result),
+/// never a system error.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DecodeError {
+    /// The header could not be read.
+    #[error(transparent)]
+    Header(#[from] HeaderError),
+    /// The claimed size exceeds the limits.
+    #[error("image claims {width}×{height} px, beyond the limit of {max_dimension} px a side or {max_pixels} px")]
+    TooLarge {
+        /// Claimed width.
+        width: u32,
+        /// Claimed height.
+        height: u32,
+        /// Largest side accepted.
+        max_dimension: u32,
+        /// Largest pixel count accepted.
+        max_pixels: u64,
+    },
+    /// The file ends before the image data does.
+    #[error("file is truncated: the image data ends early")]
+    Truncated,
+    /// The decoder rejected the pixel data.
+    #[error("image data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// Limits that protect the decoder.
+#[derive(Debug, Clone, Copy)]
+pub struct DecodeLimits {
+    /// Largest side in pixels.
+    pub max_dimension: u32,
+    /// Largest pixel count.
+    pub max_pixels: u64,
+}
+
+/// Reads the header and checks the claimed size against `limits`, without decoding pixels.
+pub fn probe(data: &[u8], limits: DecodeLimits) -> Result<Header, DecodeError> {
+    let header = read_header(data)?;
+    let pixels = u64::from(header.width) * u64::from(header.height);
+    if header.width > limits.max_dimension
+        || header.height > limits.max_dimension
+        || pixels > limits.max_pixels
+    {
+        return Err(DecodeError::TooLarge {
+            width: header.width,
+            height: header.height,
+            max_dimension: limits.max_dimension,
+            max_pixels: limits.max_pixels,
+        });
+    }
+    Ok(header)
+}
+
+/// Decodes a file whose header `probe` accepted.
+pub fn decode(data: &[u8], header: Header, limits: DecodeLimits) -> Result<Decoded, DecodeError> {
+    if !header.complete {
+        return Err(DecodeError::Truncated);
+    }
+    let mut reader =
+        image::ImageReader::with_format(std::io::Cursor::new(data), header.format.image_format());
+    let mut l = image::Limits::default();
+    l.max_image_width = Some(limits.max_dimension);
+    l.max_image_height = Some(limits.max_dimension);
+    // The decoded buffer (4 bytes a pixel at most) plus decoder working memory.
+    l.max_alloc = Some(limits.max_pixels.saturating_mul(8));
+    reader.limits(l);
+    let mut decoder = reader.into_decoder().map_err(map_image_error)?;
+    let orientation = decoder.orientation().ok();
+    let mut img = DynamicImage::from_decoder(decoder).map_err(map_image_error)?;
+    if let Some(o) = orientation {
+        img.apply_orientation(o);
+    }
+    let rgb = match img {
+        DynamicImage::ImageRgb8(rgb) => rgb,
+        other => other.to_rgb8(),
+    };
+    Ok(Decoded { header, rgb })
+}
+
+fn map_image_error(e: image::ImageError) -> DecodeError {
+    match e {
+        image::ImageError::Limits(_) => DecodeError::Corrupt("decoder limits exceeded".into()),
+        image::ImageError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            DecodeError::Truncated
+        }
+        other => DecodeError::Corrupt(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: DecodeLimits = DecodeLimits {
+        max_dimension: 12_000,
+        max_pixels: 64_000_000,
+    };
+
+    fn jpeg_bytes(w: u32, h: u32, grey: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        let enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 80);
+        if grey {
+            let img = image::GrayImage::from_fn(w, h, |x, _| image::Luma([(x % 256) as u8]));
+            img.write_with_encoder(enc).unwrap();
+        } else {
+            let img = RgbImage::from_fn(w, h, |x, y| image::Rgb([x as u8, y as u8, 128]));
+            img.write_with_encoder(enc).unwrap();
+        }
+        out
+    }
+
+    #[test]
+    fn decodes_colour_and_grey_to_rgb() {
+        for grey in [false, true] {
+            let data = jpeg_bytes(40, 30, grey);
+            let h = probe(&data, LIMITS).unwrap();
+            let d = decode(&data, h, LIMITS).unwrap();
+            assert_eq!(d.rgb.dimensions(), (40, 30));
+        }
+    }
+
+    #[test]
+    fn truncated_data_is_refused() {
+        let data = jpeg_bytes(64, 64, false);
+        let cut = &data[..data.len() * 2 / 5];
+        let h = probe(cut, LIMITS).unwrap();
+        assert_eq!(decode(cut, h, LIMITS).unwrap_err(), DecodeError::Truncated);
+    }
+
+    #[test]
+    fn oversized_claims_are_refused_before_decoding() {
+        let mut data = jpeg_bytes(16, 16, false);
+        // Patch the SOF0 frame size to 60000 × 60000.
+        let sof = data.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        data[sof + 5..sof + 7].copy_from_slice(&60000u16.to_be_bytes());
+        data[sof + 7..sof + 9].copy_from_slice(&60000u16.to_be_bytes());
+        assert!(matches!(probe(&data, LIMITS), Err(DecodeError::TooLarge { .. })));
+    }
+}

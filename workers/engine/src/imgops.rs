@@ -1,0 +1,183 @@
+//! Pixel operations the models need: SIMD resizing (fast_image_resize), letterboxing to a square
+//! and rotated crops. All work on 8-bit RGB.
+
+use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
+use image::RgbImage;
+
+/// Resizes `src` to `w` × `h` with a bilinear convolution (area-correct when shrinking).
+pub fn resize(resizer: &mut Resizer, src: &RgbImage, w: u32, h: u32) -> RgbImage {
+    let mut dst = RgbImage::new(w.max(1), h.max(1));
+    let opts = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
+    if resizer.resize(src, &mut dst, &opts).is_err() {
+        // Only possible for empty images; leave the destination black.
+        return dst;
+    }
+    dst
+}
+
+/// Where a letterboxed square sits in the original image: square pixel (u, v) maps to image
+/// `(u * scale - pad_x, v * scale - pad_y)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Letterbox {
+    /// Image pixels per square pixel.
+    pub scale: f32,
+    /// Left padding in image pixels.
+    pub pad_x: f32,
+    /// Top padding in image pixels.
+    pub pad_y: f32,
+}
+
+/// Pads `src` to a centred square (black) and resizes it to `side` × `side`, writing a
+/// normalised NHWC float tensor `x * mul + add` into `out` (length `side * side * 3`).
+pub fn letterbox_tensor(
+    resizer: &mut Resizer,
+    src: &RgbImage,
+    side: u32,
+    mul: f32,
+    add: f32,
+    out: &mut Vec<f32>,
+) -> Letterbox {
+    let (w, h) = src.dimensions();
+    let big = w.max(h).max(1) as f32;
+    let scale = big / side as f32;
+    // Resize the image itself into the part of the square it covers.
+    let rw = ((w as f32 / scale).round() as u32).clamp(1, side);
+    let rh = ((h as f32 / scale).round() as u32).clamp(1, side);
+    let small = resize(resizer, src, rw, rh);
+    let ox = (side - rw) / 2;
+    let oy = (side - rh) / 2;
+    out.clear();
+    out.resize((side * side * 3) as usize, add);
+    for y in 0..rh {
+        let row = &small.as_raw()[(y * rw * 3) as usize..((y + 1) * rw * 3) as usize];
+        let base = (((y + oy) * side + ox) * 3) as usize;
+        for (o, &p) in out[base..base + row.len()].iter_mut().zip(row) {
+            *o = f32::from(p) * mul + add;
+        }
+    }
+    Letterbox {
+        scale,
+        pad_x: ox as f32 * scale,
+        pad_y: oy as f32 * scale,
+    }
+}
+
+/// A square crop of the image, rotated by `angle` radians about `center`, sampled to
+/// `side` × `side`. Crop pixel (u, v) maps to image point `center + R(angle) · k · (u - c, v - c)`
+/// with `k = size / side` and `c = side / 2`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RotatedCrop {
+    /// Centre of the crop in image pixels.
+    pub center: [f32; 2],
+    /// Side of the crop in image pixels.
+    pub size: f32,
+    /// Rotation in radians (positive turns the x axis towards +y).
+    pub angle: f32,
+    /// Output side in pixels.
+    pub side: u32,
+}
+
+impl RotatedCrop {
+    /// Maps a point of the crop to the image.
+    pub fn to_image(&self, u: f32, v: f32) -> [f32; 2] {
+        let k = self.size / self.side as f32;
+        let c = self.side as f32 / 2.0;
+        let (s, co) = self.angle.sin_cos();
+        let (du, dv) = ((u - c) * k, (v - c) * k);
+        [
+            self.center[0] + co * du - s * dv,
+            self.center[1] + s * du + co * dv,
+        ]
+    }
+
+    /// Samples the crop bilinearly (black outside the image) into a float NHWC tensor
+    /// `x * mul + add`, written to `out`.
+    pub fn sample(&self, src: &RgbImage, mul: f32, add: f32, out: &mut Vec<f32>) {
+        let (w, h) = src.dimensions();
+        let raw = src.as_raw();
+        let n = self.side as usize;
+        out.clear();
+        out.resize(n * n * 3, add);
+        let k = self.size / self.side as f32;
+        let c = self.side as f32 / 2.0;
+        let (s, co) = self.angle.sin_cos();
+        for v in 0..n {
+            for u in 0..n {
+                // Pixel centres: sample at (u + 0.5, v + 0.5) of the crop.
+                let du = (u as f32 + 0.5 - c) * k;
+                let dv = (v as f32 + 0.5 - c) * k;
+                let x = self.center[0] + co * du - s * dv - 0.5;
+                let y = self.center[1] + s * du + co * dv - 0.5;
+                let (x0, y0) = (x.floor(), y.floor());
+                let (fx, fy) = (x - x0, y - y0);
+                let (x0, y0) = (x0 as i64, y0 as i64);
+                let o = (v * n + u) * 3;
+                for ch in 0..3 {
+                    let px = |xi: i64, yi: i64| -> f32 {
+                        if xi < 0 || yi < 0 || xi >= i64::from(w) || yi >= i64::from(h) {
+                            0.0
+                        } else {
+                            f32::from(raw[((yi as usize) * w as usize + xi as usize) * 3 + ch])
+                        }
+                    };
+                    let top = px(x0, y0) * (1.0 - fx) + px(x0 + 1, y0) * fx;
+                    let bot = px(x0, y0 + 1) * (1.0 - fx) + px(x0 + 1, y0 + 1) * fx;
+                    out[o + ch] = (top * (1.0 - fy) + bot * fy) * mul + add;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn letterbox_maps_square_pixels_back_to_the_image() {
+        let img = RgbImage::from_pixel(100, 200, image::Rgb([255, 255, 255]));
+        let mut r = Resizer::new();
+        let mut t = Vec::new();
+        let lb = letterbox_tensor(&mut r, &img, 64, 1.0 / 255.0, 0.0, &mut t);
+        assert_eq!(t.len(), 64 * 64 * 3);
+        assert_eq!(lb.scale, 200.0 / 64.0);
+        // Left padding is black, the middle white.
+        assert_eq!(t[(32 * 64) * 3], 0.0);
+        assert!((t[(32 * 64 + 32) * 3] - 1.0).abs() < 1e-6);
+        assert!((lb.pad_x - 50.0).abs() < 4.0 && lb.pad_y == 0.0);
+    }
+
+    #[test]
+    fn rotated_crop_round_trips_points() {
+        let c = RotatedCrop {
+            center: [50.0, 60.0],
+            size: 40.0,
+            angle: 0.3,
+            side: 20,
+        };
+        let p = c.to_image(10.0, 10.0);
+        assert!((p[0] - 50.0).abs() < 1e-4 && (p[1] - 60.0).abs() < 1e-4);
+        let q = c.to_image(20.0, 10.0);
+        let d = ((q[0] - 50.0).powi(2) + (q[1] - 60.0).powi(2)).sqrt();
+        assert!((d - 20.0).abs() < 1e-3);
+        assert!(((q[1] - 60.0) / (q[0] - 50.0)).atan() - 0.3 < 1e-4);
+    }
+
+    #[test]
+    fn rotated_crop_samples_the_image_and_black_outside() {
+        let img = RgbImage::from_fn(40, 40, |x, _| image::Rgb([if x < 20 { 0 } else { 200 }, 0, 0]));
+        let crop = RotatedCrop {
+            center: [20.0, 20.0],
+            size: 40.0,
+            angle: 0.0,
+            side: 40,
+        };
+        let mut t = Vec::new();
+        crop.sample(&img, 1.0, 0.0, &mut t);
+        assert_eq!(t[(20 * 40 + 5) * 3], 0.0);
+        assert_eq!(t[(20 * 40 + 35) * 3], 200.0);
+        let outside = RotatedCrop { center: [500.0, 500.0], ..crop };
+        outside.sample(&img, 1.0, 0.0, &mut t);
+        assert!(t.iter().all(|&v| v == 0.0));
+    }
+}

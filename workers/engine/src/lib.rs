@@ -1,0 +1,437 @@
+//! The photocheck check engine: photo bytes and a profile in, the result object out.
+//!
+//! ```text
+//! bytes ─ header (format, size, dpi, colour, EXIF) ─ decode (limits, orientation) ─ RGB
+//!   RGB ─ BlazeFace (faces) ─ O-Net (5 points) ─ face mesh (468 points) ─ FaceGeometry
+//!   RGB + FaceGeometry ─ measure (crown, background, tone, skin, sharpness, noise, blocking)
+//!   Observation ─ rules (profile limits, Chinese messages) ─ CheckResult
+//! ```
+//!
+//! The engine does no network or queue I/O: the CLI, the worker and the benches all call
+//! [`Engine::check`]. Models run on ONNX Runtime loaded from the shared library the project
+//! installs; each calling thread gets its own set of sessions from an internal pool, so
+//! `Engine` is `Send + Sync` and photos are checked in parallel by calling it from many threads.
+//! A bad photo is never an error: it is a result whose verdict is `fail`.
+
+pub mod annotate;
+mod color;
+pub mod decode;
+mod error;
+pub mod header;
+pub mod imgops;
+pub mod manifest;
+pub mod measure;
+pub mod models;
+pub mod profile;
+pub mod rules;
+
+pub use error::EngineError;
+pub use profile::{Profile, Range};
+
+use crate::decode::{DecodeError, DecodeLimits};
+use crate::header::Header;
+use crate::manifest::Manifest;
+use crate::measure::FaceGeometry;
+use crate::models::{
+    BlazeFace, Detection, FaceMesh, LoadedModel, MediaPipeMesh, ModelSet, ONet, Runtime,
+};
+use crate::rules::{Measures, Observation};
+use image::RgbImage;
+use photocheck_types::{CheckResult, EngineInfo, FaceInfo, Landmarks, Verdict};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// Version of the engine, reported in every result.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Where the engine finds the runtime and the models.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineConfig {
+    /// Folder with the installed models.
+    pub models_dir: PathBuf,
+    /// Path of `libonnxruntime.so`.
+    pub ort_dylib: PathBuf,
+    /// Intra-op threads per session.
+    pub intra_threads: usize,
+}
+
+impl EngineConfig {
+    /// Resolves the paths: the config values when set, else `ORT_DYLIB_PATH` (passed in by the
+    /// binary as `ort_dylib_env`) for the runtime, else the defaults under `data_dir`
+    /// (`runtime/` and `models/`).
+    pub fn resolve(
+        models_dir: Option<&Path>,
+        ort_dylib: Option<&Path>,
+        ort_dylib_env: Option<&Path>,
+        intra_threads: usize,
+        data_dir: &Path,
+    ) -> Result<EngineConfig, EngineError> {
+        let manifest = Manifest::builtin()?;
+        Ok(EngineConfig {
+            models_dir: models_dir
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| data_dir.join("models")),
+            ort_dylib: ort_dylib
+                .or(ort_dylib_env)
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| data_dir.join("runtime").join(&manifest.runtime.name)),
+            intra_threads: intra_threads.max(1),
+        })
+    }
+}
+
+struct Models {
+    front: LoadedModel,
+    back: LoadedModel,
+    onet: LoadedModel,
+    mesh: LoadedModel,
+}
+
+/// The check engine. Create once per process; share by reference or `Arc`.
+pub struct Engine {
+    runtime: Runtime,
+    models: Models,
+    pool: Mutex<Vec<ModelSet>>,
+    info: EngineInfo,
+}
+
+/// A result together with what it was measured on, for annotation and debugging.
+pub struct Analysis {
+    /// The result object.
+    pub result: CheckResult,
+    /// The decoded photo (after orientation), when it could be decoded.
+    pub image: Option<RgbImage>,
+    /// Every face found.
+    pub faces: Vec<Detection>,
+    /// The face measured.
+    pub face: Option<FaceGeometry>,
+    /// The measurements.
+    pub measures: Option<Measures>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("info", &self.info).finish()
+    }
+}
+
+impl Engine {
+    /// Loads the runtime and the models (checking each model's sha256) and builds one set of
+    /// sessions, so a broken installation fails here rather than on the first photo.
+    pub fn new(cfg: &EngineConfig) -> Result<Engine, EngineError> {
+        let manifest = Manifest::builtin()?;
+        let runtime = Runtime::load(&cfg.ort_dylib, cfg.intra_threads)?;
+        let load = |role: &str| LoadedModel::load(&cfg.models_dir, manifest.by_role(role)?);
+        let models = Models {
+            front: load("face_detector")?,
+            back: load("face_detector_small")?,
+            onet: load("landmarks")?,
+            mesh: load("face_mesh")?,
+        };
+        let mut tags = BTreeMap::new();
+        for (role, m) in [
+            ("face_detector", &models.front),
+            ("face_detector_small", &models.back),
+            ("landmarks", &models.onet),
+            ("face_mesh", &models.mesh),
+        ] {
+            tags.insert(role.to_string(), m.entry.tag());
+        }
+        let engine = Engine {
+            runtime,
+            models,
+            pool: Mutex::new(Vec::new()),
+            info: EngineInfo {
+                version: VERSION.to_string(),
+                models: tags,
+            },
+        };
+        let first = engine.new_set()?;
+        engine.release(first);
+        Ok(engine)
+    }
+
+    /// Engine and model versions, as reported in results.
+    pub fn info(&self) -> &EngineInfo {
+        &self.info
+    }
+
+    fn new_set(&self) -> Result<ModelSet, EngineError> {
+        Ok(ModelSet {
+            detector: Box::new(BlazeFace::new(&self.runtime, &self.models.front, 128)?),
+            detector_small: Box::new(BlazeFace::new(&self.runtime, &self.models.back, 256)?),
+            landmarks: Box::new(ONet::new(&self.runtime, &self.models.onet)?),
+            mesh: Box::new(MediaPipeMesh::new(&self.runtime, &self.models.mesh)?),
+        })
+    }
+
+    fn acquire(&self) -> Result<ModelSet, EngineError> {
+        let pooled = self.pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        match pooled {
+            Some(set) => Ok(set),
+            None => self.new_set(),
+        }
+    }
+
+    fn release(&self, set: ModelSet) {
+        self.pool.lock().unwrap_or_else(|e| e.into_inner()).push(set);
+    }
+
+    /// Checks one photo. `Err` only for system failures (the runtime failed); a photo that
+    /// cannot be read is an `Ok` result with verdict `fail`.
+    pub fn check(&self, data: &[u8], profile: &Profile) -> Result<CheckResult, EngineError> {
+        self.analyze(data, profile).map(|a| a.result)
+    }
+
+    /// Checks one photo and keeps what it was measured on (for `--annotate`).
+    pub fn analyze(&self, data: &[u8], profile: &Profile) -> Result<Analysis, EngineError> {
+        let mut set = self.acquire()?;
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            analyze_with(&mut set, data, profile, &self.info)
+        }));
+        match outcome {
+            Ok(result) => {
+                self.release(set);
+                result
+            }
+            // The sessions may be mid-run: drop them and let the next call build fresh ones.
+            Err(panic) => Err(EngineError::Panic(panic_message(&panic))),
+        }
+    }
+}
+
+fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+fn ms(since: Instant) -> f64 {
+    (since.elapsed().as_secs_f64() * 1e5).round() / 100.0
+}
+
+/// Faces narrower than this share of the image width send the photo to the small-face model.
+const SMALL_FACE: f32 = 0.25;
+
+fn detect_faces(set: &mut ModelSet, img: &RgbImage) -> Result<Vec<Detection>, EngineError> {
+    let mut faces = set.detector.detect(img)?;
+    let w = img.width() as f32;
+    if faces.is_empty() || faces.iter().all(|f| f.width() < SMALL_FACE * w) {
+        let mut more = set.detector_small.detect(img)?;
+        more.extend(faces);
+        faces = models::weighted_nms(more, 0.3);
+    }
+    // A face must be a sensible size for a portrait (ignores specks in busy backgrounds).
+    faces.retain(|f| f.width() >= 0.06 * w);
+    Ok(faces)
+}
+
+fn geometry_from_mesh(det: &Detection, mesh: &FaceMesh) -> FaceGeometry {
+    use models::mesh_idx as idx;
+    FaceGeometry {
+        bbox: det.bbox,
+        score: det.score,
+        left_eye: mesh.left_eye(),
+        right_eye: mesh.right_eye(),
+        nose: mesh.xy(idx::NOSE_TIP),
+        mouth: [mesh.xy(idx::MOUTH[0]), mesh.xy(idx::MOUTH[1])],
+        cheeks: [mesh.xy(idx::CHEEK_LEFT), mesh.xy(idx::CHEEK_RIGHT)],
+        chin: mesh.xy(idx::CHIN),
+        oval: measure::FACE_OVAL.iter().map(|&i| mesh.xy(i)).collect(),
+    }
+}
+
+/// Share of pixels whose channels differ by more than 12 (sampled on a grid).
+fn colourful_share(img: &RgbImage) -> f32 {
+    let (mut n, mut c) = (0u32, 0u32);
+    for (i, p) in img.pixels().enumerate() {
+        if i % 3 != 0 {
+            continue;
+        }
+        let (lo, hi) = (p.0.iter().min().copied().unwrap_or(0), p.0.iter().max().copied().unwrap_or(0));
+        n += 1;
+        if hi - lo > 12 {
+            c += 1;
+        }
+    }
+    c as f32 / n.max(1) as f32
+}
+
+/// Mesh presence below which the landmarks are not trusted.
+const MESH_PRESENCE_MIN: f32 = 0.5;
+
+fn analyze_with(
+    set: &mut ModelSet,
+    data: &[u8],
+    profile: &Profile,
+    info: &EngineInfo,
+) -> Result<Analysis, EngineError> {
+    let t0 = Instant::now();
+    let mut timings = BTreeMap::new();
+    let limits = DecodeLimits {
+        max_dimension: profile.max_dimension,
+        max_pixels: profile.max_pixels,
+    };
+    let header: Result<Header, DecodeError> = header::read_header(data).map_err(DecodeError::from);
+    let decoded = match &header {
+        Ok(h) => decode::probe(data, limits).and_then(|_| decode::decode(data, h.clone(), limits)),
+        Err(e) => Err(e.clone()),
+    };
+    timings.insert("decode".to_string(), ms(t0));
+    let header = header.ok();
+    let (image, decode_error) = match decoded {
+        Ok(d) => (Some(d.rgb), None),
+        Err(e) => (None, Some(e)),
+    };
+
+    let mut faces = Vec::new();
+    let mut face = None;
+    let mut five = None;
+    let mut measures = None;
+    let mut colourful = None;
+    if let Some(img) = &image {
+        let t = Instant::now();
+        faces = detect_faces(set, img)?;
+        timings.insert("detect".to_string(), ms(t));
+        if faces.len() == 1 {
+            let t = Instant::now();
+            let det = faces[0];
+            let points = set.landmarks.refine(img, &det)?;
+            let mesh = set
+                .mesh
+                .mesh(img, det.bbox, points.points[0], points.points[1])?;
+            if mesh.presence >= MESH_PRESENCE_MIN {
+                face = Some(geometry_from_mesh(&det, &mesh));
+            }
+            five = Some(points);
+            timings.insert("landmarks".to_string(), ms(t));
+        }
+        let t = Instant::now();
+        colourful = Some(colourful_share(img));
+        measures = Some(measure_all(img, face.as_ref()));
+        timings.insert("measure".to_string(), ms(t));
+    }
+
+    let t = Instant::now();
+    let obs = Observation {
+        file_len: data.len(),
+        header: header.as_ref(),
+        decode_error: decode_error.as_ref(),
+        size: image.as_ref().map(|i| i.dimensions()),
+        colourful,
+        face_count: image.as_ref().map(|_| faces.len()),
+        face: face.as_ref(),
+        measures: measures.as_ref(),
+    };
+    let checks = rules::evaluate(&obs, profile);
+    timings.insert("rules".to_string(), ms(t));
+    timings.insert("total".to_string(), ms(t0));
+
+    let face_info = match (faces.len(), &face, five) {
+        (1, Some(g), _) => Some(FaceInfo {
+            bbox: bbox_xywh(g.bbox),
+            score: g.score,
+            landmarks: Landmarks {
+                left_eye: g.left_eye,
+                right_eye: g.right_eye,
+                nose: g.nose,
+                mouth_left: g.mouth[0],
+                mouth_right: g.mouth[1],
+            },
+        }),
+        (1, None, Some(p)) => Some(FaceInfo {
+            bbox: bbox_xywh(faces[0].bbox),
+            score: faces[0].score,
+            landmarks: Landmarks {
+                left_eye: p.points[0],
+                right_eye: p.points[1],
+                nose: p.points[2],
+                mouth_left: p.points[3],
+                mouth_right: p.points[4],
+            },
+        }),
+        _ => None,
+    };
+    let result = CheckResult {
+        id: None,
+        source: None,
+        profile: profile.name.clone(),
+        verdict: Verdict::from_checks(&checks),
+        checks,
+        face: face_info.map(round_face),
+        engine: info.clone(),
+        timings_ms: timings,
+    };
+    Ok(Analysis {
+        result,
+        image,
+        faces,
+        face,
+        measures,
+    })
+}
+
+fn bbox_xywh(b: [f32; 4]) -> [f32; 4] {
+    [b[0], b[1], b[2] - b[0], b[3] - b[1]]
+}
+
+fn round_face(mut f: FaceInfo) -> FaceInfo {
+    let r = |v: f32| (v * 10.0).round() / 10.0;
+    let rp = |p: [f32; 2]| [r(p[0]), r(p[1])];
+    f.bbox = f.bbox.map(r);
+    f.score = (f.score * 1000.0).round() / 1000.0;
+    let l = &mut f.landmarks;
+    l.left_eye = rp(l.left_eye);
+    l.right_eye = rp(l.right_eye);
+    l.nose = rp(l.nose);
+    l.mouth_left = rp(l.mouth_left);
+    l.mouth_right = rp(l.mouth_right);
+    f
+}
+
+/// Every measurement the rules need, on a decoded photo and its face (if one was measured).
+pub fn measure_all(img: &RgbImage, face: Option<&FaceGeometry>) -> Measures {
+    let (w, h) = img.dimensions();
+    let limit = face.map_or(h as f32, |f| f.chin[1].clamp(2.0, h as f32));
+    let bg_ref = measure::border_reference(img, limit as u32);
+    let background = measure::background(img, bg_ref, limit);
+    let (crown, tone, skin, sharpness) = match face {
+        Some(f) => {
+            let fw = f.face_width();
+            let cx = f.center_x();
+            let crown = measure::crown_row(img, bg_ref, cx - 0.6 * fw, cx + 0.6 * fw, f.eye_mid()[1]);
+            let ob = oval_bbox(&f.oval);
+            (
+                crown,
+                measure::face_tone(img, &f.oval),
+                measure::skin(img, f),
+                measure::sharpness(img, ob, fw / 207.0),
+            )
+        }
+        None => (None, None, None, None),
+    };
+    let _ = w;
+    Measures {
+        crown,
+        background,
+        tone,
+        skin,
+        sharpness,
+        noise: measure::noise_sigma(img),
+        blockiness: measure::blockiness(img),
+    }
+}
+
+fn oval_bbox(poly: &[[f32; 2]]) -> [f32; 4] {
+    let mut b = [f32::MAX, f32::MAX, f32::MIN, f32::MIN];
+    for p in poly {
+        b[0] = b[0].min(p[0]);
+        b[1] = b[1].min(p[1]);
+        b[2] = b[2].max(p[0]);
+        b[3] = b[3].max(p[1]);
+    }
+    b
+}

@@ -1,0 +1,571 @@
+//! Measurements on a decoded photo and its face geometry: the numbers the rules compare with the
+//! profile's limits. Pure functions of pixels; no models, no I/O. See `docs/checks.md` for why
+//! each measure was chosen and how it was validated.
+
+use crate::color::{lab, luma};
+use image::RgbImage;
+
+/// Face-oval indices of the MediaPipe mesh, clockwise from the top of the forehead.
+pub const FACE_OVAL: [usize; 36] = [
+    10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152,
+    148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109,
+];
+
+/// Where the face is: everything the geometry and quality rules need, in image pixels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaceGeometry {
+    /// Detector box `[x0, y0, x1, y1]`.
+    pub bbox: [f32; 4],
+    /// Detector score.
+    pub score: f32,
+    /// Image-left eye centre.
+    pub left_eye: [f32; 2],
+    /// Image-right eye centre.
+    pub right_eye: [f32; 2],
+    /// Nose tip.
+    pub nose: [f32; 2],
+    /// Mouth corners, image-left then image-right.
+    pub mouth: [[f32; 2]; 2],
+    /// Face contour at cheek level, image-left then image-right.
+    pub cheeks: [[f32; 2]; 2],
+    /// Chin.
+    pub chin: [f32; 2],
+    /// Face outline polygon.
+    pub oval: Vec<[f32; 2]>,
+}
+
+impl FaceGeometry {
+    /// Midpoint between the eyes.
+    pub fn eye_mid(&self) -> [f32; 2] {
+        [
+            (self.left_eye[0] + self.right_eye[0]) / 2.0,
+            (self.left_eye[1] + self.right_eye[1]) / 2.0,
+        ]
+    }
+
+    /// Distance between the eye centres.
+    pub fn iod(&self) -> f32 {
+        dist(self.left_eye, self.right_eye)
+    }
+
+    /// Face width at cheek level.
+    pub fn face_width(&self) -> f32 {
+        dist(self.cheeks[0], self.cheeks[1])
+    }
+
+    /// Head roll in degrees: positive when the image-right eye is lower.
+    pub fn roll_deg(&self) -> f32 {
+        let (dx, dy) = (
+            self.right_eye[0] - self.left_eye[0],
+            self.right_eye[1] - self.left_eye[1],
+        );
+        dy.atan2(dx).to_degrees()
+    }
+
+    /// Horizontal centre of the face (between the cheek points).
+    pub fn center_x(&self) -> f32 {
+        (self.cheeks[0][0] + self.cheeks[1][0]) / 2.0
+    }
+}
+
+fn dist(a: [f32; 2], b: [f32; 2]) -> f32 {
+    ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt()
+}
+
+/// The background colour the photo's border agrees on: the per-channel median of the border
+/// pixels above `limit_row`.
+pub fn border_reference(img: &RgbImage, limit_row: u32) -> [u8; 3] {
+    let (w, h) = img.dimensions();
+    let limit = limit_row.clamp(1, h);
+    let mut hist = [[0u32; 256]; 3];
+    let mut n = 0u32;
+    let mut add = |p: &image::Rgb<u8>| {
+        for c in 0..3 {
+            hist[c][p[c] as usize] += 1;
+        }
+        n += 1;
+    };
+    for x in 0..w {
+        add(img.get_pixel(x, 0));
+    }
+    for y in 1..limit {
+        add(img.get_pixel(0, y));
+        add(img.get_pixel(w - 1, y));
+    }
+    let mut out = [0u8; 3];
+    for c in 0..3 {
+        let mut acc = 0;
+        for (v, &k) in hist[c].iter().enumerate() {
+            acc += k;
+            if acc * 2 >= n {
+                out[c] = v as u8;
+                break;
+            }
+        }
+    }
+    out
+}
+
+#[inline]
+fn diff(p: &image::Rgb<u8>, r: [u8; 3]) -> u8 {
+    (0..3)
+        .map(|c| p[c].abs_diff(r[c]))
+        .max()
+        .unwrap_or(0)
+}
+
+/// The crown: the first row from the top where at least 3 pixels between `x0` and `x1` belong
+/// to the subject. A pixel belongs to the subject when it differs from the background by more
+/// than half the contrast of the hair at the top of the head (an alpha-0.5 edge), so faint
+/// stray hairs do not count. Returns 0 when the head touches the top edge, `None` when nothing
+/// differs from the background above `max_row`.
+pub fn crown_row(img: &RgbImage, bg: [u8; 3], x0: f32, x1: f32, max_row: f32) -> Option<f32> {
+    let (w, h) = img.dimensions();
+    let xa = x0.max(0.0) as u32;
+    let xb = (x1.min(w as f32) as u32).max(xa);
+    let ymax = (max_row.max(0.0) as u32).min(h);
+    let count_row = |y: u32, thr: u8| (xa..xb).filter(|&x| diff(img.get_pixel(x, y), bg) > thr).count();
+    const FAINT: u8 = 24;
+    let first = (0..ymax).find(|&y| count_row(y, FAINT) >= 3)?;
+    // Contrast of the head top: 90th percentile of differences in the 16 rows below.
+    let mut d: Vec<u8> = (first..(first + 16).min(h))
+        .flat_map(|y| (xa..xb).map(move |x| (x, y)))
+        .map(|(x, y)| diff(img.get_pixel(x, y), bg))
+        .collect();
+    d.sort_unstable();
+    let p90 = d.get(d.len() * 9 / 10).copied().unwrap_or(FAINT);
+    let thr = (p90 / 2).max(FAINT);
+    (first..ymax).find(|&y| count_row(y, thr) >= 3).map(|y| y as f32)
+}
+
+/// Statistics of the background: the region reachable from the border through small steps
+/// (a flood fill that stops at the subject's edges but runs through soft shadows), above
+/// `limit_row` (the chin: below it clothes meet the background).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BackgroundStats {
+    /// Median L* of the region.
+    pub lightness: f32,
+    /// Mean a*.
+    pub a: f32,
+    /// Mean b*.
+    pub b: f32,
+    /// Chroma of the mean colour.
+    pub chroma: f32,
+    /// Median L* minus the 1st percentile: how dark the darkest part (a shadow) gets.
+    pub shadow_drop: f32,
+    /// Share of the border band that the fill reached (low: objects or texture at the border).
+    pub coverage: f32,
+    /// Pixels in the region.
+    pub pixels: usize,
+}
+
+/// Measures the background (see [`BackgroundStats`]).
+pub fn background(img: &RgbImage, bg: [u8; 3], limit_row: f32) -> BackgroundStats {
+    let (w, h) = img.dimensions();
+    let limit = (limit_row.max(2.0) as u32).min(h);
+    let n = (w * limit) as usize;
+    let mut seen = vec![false; n];
+    let mut stack: Vec<u32> = Vec::new();
+    const SEED_TOL: u8 = 24;
+    const STEP: u8 = 3;
+    let seed = |x: u32, y: u32, seen: &mut Vec<bool>, stack: &mut Vec<u32>| {
+        let i = (y * w + x) as usize;
+        if !seen[i] && diff(img.get_pixel(x, y), bg) <= SEED_TOL {
+            seen[i] = true;
+            stack.push(i as u32);
+        }
+    };
+    for x in 0..w {
+        seed(x, 0, &mut seen, &mut stack);
+    }
+    for y in 0..limit {
+        seed(0, y, &mut seen, &mut stack);
+        seed(w - 1, y, &mut seen, &mut stack);
+    }
+    let raw = img.as_raw();
+    let close = |a: usize, b: usize| {
+        (0..3).all(|c| raw[a * 3 + c].abs_diff(raw[b * 3 + c]) <= STEP)
+    };
+    while let Some(i) = stack.pop() {
+        let i = i as usize;
+        let (x, y) = ((i as u32) % w, (i as u32) / w);
+        let mut visit = |j: usize| {
+            if !seen[j] && close(i, j) {
+                seen[j] = true;
+                stack.push(j as u32);
+            }
+        };
+        if x > 0 {
+            visit(i - 1);
+        }
+        if x + 1 < w {
+            visit(i + 1);
+        }
+        if y > 0 {
+            visit(i - w as usize);
+        }
+        if y + 1 < limit {
+            visit(i + w as usize);
+        }
+    }
+    // Border band: 12 px of the reference canvas width.
+    let band = ((w as f32 * 12.0 / 358.0).round() as u32).max(2);
+    let (mut band_total, mut band_hit) = (0usize, 0usize);
+    let mut hist = vec![0u32; 1001];
+    let (mut sa, mut sb, mut count) = (0f64, 0f64, 0usize);
+    for y in 0..limit {
+        for x in 0..w {
+            let i = (y * w + x) as usize;
+            let in_band = y < band || x < band || x + band >= w;
+            if in_band {
+                band_total += 1;
+            }
+            if !seen[i] {
+                continue;
+            }
+            if in_band {
+                band_hit += 1;
+            }
+            let p = [raw[i * 3], raw[i * 3 + 1], raw[i * 3 + 2]];
+            let l = lab(p);
+            hist[(l[0].clamp(0.0, 100.0) * 10.0).round() as usize] += 1;
+            sa += f64::from(l[1]);
+            sb += f64::from(l[2]);
+            count += 1;
+        }
+    }
+    let pct = |q: f64| -> f32 {
+        let target = (q * count as f64).ceil().max(1.0) as u64;
+        let mut acc = 0u64;
+        for (k, &c) in hist.iter().enumerate() {
+            acc += u64::from(c);
+            if acc >= target {
+                return k as f32 / 10.0;
+            }
+        }
+        100.0
+    };
+    if count == 0 {
+        return BackgroundStats {
+            lightness: 0.0,
+            a: 0.0,
+            b: 0.0,
+            chroma: 0.0,
+            shadow_drop: 0.0,
+            coverage: 0.0,
+            pixels: 0,
+        };
+    }
+    let (a, b) = ((sa / count as f64) as f32, (sb / count as f64) as f32);
+    let median = pct(0.5);
+    BackgroundStats {
+        lightness: median,
+        a,
+        b,
+        chroma: a.hypot(b),
+        shadow_drop: median - pct(0.01),
+        coverage: band_hit as f32 / band_total.max(1) as f32,
+        pixels: count,
+    }
+}
+
+/// Rows of a polygon's interior, by scanline: calls `f(y, x0, x1)` for each span.
+pub fn for_each_span(poly: &[[f32; 2]], w: u32, h: u32, mut f: impl FnMut(u32, u32, u32)) {
+    if poly.len() < 3 {
+        return;
+    }
+    let ymin = poly.iter().map(|p| p[1]).fold(f32::MAX, f32::min).max(0.0) as u32;
+    let ymax = (poly.iter().map(|p| p[1]).fold(f32::MIN, f32::max).ceil() as i64)
+        .clamp(0, i64::from(h)) as u32;
+    let mut xs = Vec::new();
+    for y in ymin..ymax {
+        let yc = y as f32 + 0.5;
+        xs.clear();
+        for i in 0..poly.len() {
+            let (a, b) = (poly[i], poly[(i + 1) % poly.len()]);
+            if (a[1] <= yc) != (b[1] <= yc) {
+                xs.push(a[0] + (yc - a[1]) / (b[1] - a[1]) * (b[0] - a[0]));
+            }
+        }
+        xs.sort_by(f32::total_cmp);
+        for pair in xs.chunks_exact(2) {
+            let x0 = pair[0].max(0.0).round() as u32;
+            let x1 = (pair[1].round().max(0.0) as u32).min(w);
+            if x1 > x0 {
+                f(y, x0, x1);
+            }
+        }
+    }
+}
+
+/// Tonal statistics of the face (inside the face outline), on luma 0–255.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FaceTone {
+    /// Mean luma.
+    pub mean: f32,
+    /// 5th percentile.
+    pub p5: f32,
+    /// 95th percentile.
+    pub p95: f32,
+    /// Share of pixels at ≤ 5 or ≥ 250.
+    pub clipped: f32,
+}
+
+/// Tonal statistics inside `oval`; `None` when the outline covers no pixel.
+pub fn face_tone(img: &RgbImage, oval: &[[f32; 2]]) -> Option<FaceTone> {
+    let (w, h) = img.dimensions();
+    let mut hist = [0u32; 256];
+    let mut n = 0u32;
+    let mut sum = 0f64;
+    for_each_span(oval, w, h, |y, x0, x1| {
+        for x in x0..x1 {
+            let v = luma(img.get_pixel(x, y).0);
+            hist[v.round().clamp(0.0, 255.0) as usize] += 1;
+            sum += f64::from(v);
+            n += 1;
+        }
+    });
+    if n == 0 {
+        return None;
+    }
+    let pct = |q: f32| {
+        let target = ((q * n as f32).ceil() as u32).max(1);
+        let mut acc = 0;
+        for (v, &c) in hist.iter().enumerate() {
+            acc += c;
+            if acc >= target {
+                return v as f32;
+            }
+        }
+        255.0
+    };
+    let clipped = hist[..=5].iter().chain(&hist[250..]).sum::<u32>() as f32 / n as f32;
+    Some(FaceTone {
+        mean: (sum / f64::from(n)) as f32,
+        p5: pct(0.05),
+        p95: pct(0.95),
+        clipped,
+    })
+}
+
+/// Mean luma and mean CIELAB of a square of side `2r` centred on `c`, clipped to the image.
+fn patch(img: &RgbImage, c: [f32; 2], r: f32) -> Option<(f32, [f32; 3], usize)> {
+    let (w, h) = img.dimensions();
+    let x0 = (c[0] - r).max(0.0) as u32;
+    let y0 = (c[1] - r).max(0.0) as u32;
+    let x1 = ((c[0] + r).max(0.0) as u32).min(w);
+    let y1 = ((c[1] + r).max(0.0) as u32).min(h);
+    let mut n = 0usize;
+    let (mut sy, mut sl) = (0f32, [0f32; 3]);
+    for y in y0..y1 {
+        for x in x0..x1 {
+            let p = img.get_pixel(x, y).0;
+            sy += luma(p);
+            let l = lab(p);
+            for k in 0..3 {
+                sl[k] += l[k];
+            }
+            n += 1;
+        }
+    }
+    (n > 0).then(|| (sy / n as f32, sl.map(|v| v / n as f32), n))
+}
+
+/// Skin samples: the two cheeks below the eyes and the nose bridge.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SkinSample {
+    /// Mean luma of the image-left cheek.
+    pub left_luma: f32,
+    /// Mean luma of the image-right cheek.
+    pub right_luma: f32,
+    /// Mean a* over the samples.
+    pub a: f32,
+    /// Mean b* over the samples.
+    pub b: f32,
+}
+
+impl SkinSample {
+    /// Lighting difference between the cheeks, in stops (|log2 of the ratio|).
+    pub fn side_stops(&self) -> f32 {
+        ((self.left_luma + 1.0) / (self.right_luma + 1.0)).log2().abs()
+    }
+
+    /// Hue angle of the mean skin colour in degrees (atan2(b*, a*)).
+    pub fn hue_deg(&self) -> f32 {
+        self.b.atan2(self.a).to_degrees()
+    }
+
+    /// Chroma of the mean skin colour.
+    pub fn chroma(&self) -> f32 {
+        self.a.hypot(self.b)
+    }
+}
+
+/// Samples the cheeks (0.45 × IOD below each eye) and the nose bridge.
+pub fn skin(img: &RgbImage, face: &FaceGeometry) -> Option<SkinSample> {
+    let iod = face.iod();
+    let r = 0.18 * iod;
+    let below = |e: [f32; 2]| [e[0], e[1] + 0.45 * iod];
+    let (ll, la, ln) = patch(img, below(face.left_eye), r)?;
+    let (rl, ra, rn) = patch(img, below(face.right_eye), r)?;
+    let mid = face.eye_mid();
+    let bridge = [(mid[0] + face.nose[0]) / 2.0, (mid[1] + face.nose[1]) / 2.0];
+    let (_, na, nn) = patch(img, bridge, 0.8 * r).unwrap_or((0.0, [0.0; 3], 0));
+    let total = (ln + rn + nn) as f32;
+    let a = (la[1] * ln as f32 + ra[1] * rn as f32 + na[1] * nn as f32) / total;
+    let b = (la[2] * ln as f32 + ra[2] * rn as f32 + na[2] * nn as f32) / total;
+    Some(SkinSample {
+        left_luma: ll,
+        right_luma: rl,
+        a,
+        b,
+    })
+}
+
+/// Luma of a rectangle as a float plane.
+fn luma_plane(img: &RgbImage, x0: u32, y0: u32, x1: u32, y1: u32) -> (Vec<f32>, usize, usize) {
+    let (w, h) = ((x1 - x0) as usize, (y1 - y0) as usize);
+    let mut out = Vec::with_capacity(w * h);
+    for y in y0..y1 {
+        for x in x0..x1 {
+            out.push(luma(img.get_pixel(x, y).0));
+        }
+    }
+    (out, w, h)
+}
+
+fn gaussian_blur(src: &[f32], w: usize, h: usize, sigma: f32) -> Vec<f32> {
+    let r = (3.0 * sigma).ceil() as isize;
+    let k: Vec<f32> = (-r..=r)
+        .map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp())
+        .collect();
+    let ks: f32 = k.iter().sum();
+    let k: Vec<f32> = k.iter().map(|v| v / ks).collect();
+    let mut tmp = vec![0.0; w * h];
+    for y in 0..h {
+        for x in 0..w {
+            let mut s = 0.0;
+            for (j, kv) in k.iter().enumerate() {
+                let xx = (x as isize + j as isize - r).clamp(0, w as isize - 1) as usize;
+                s += kv * src[y * w + xx];
+            }
+            tmp[y * w + x] = s;
+        }
+    }
+    let mut out = vec![0.0; w * h];
+    for y in 0..h {
+        for x in 0..w {
+            let mut s = 0.0;
+            for (j, kv) in k.iter().enumerate() {
+                let yy = (y as isize + j as isize - r).clamp(0, h as isize - 1) as usize;
+                s += kv * tmp[yy * w + x];
+            }
+            out[y * w + x] = s;
+        }
+    }
+    out
+}
+
+fn gradient_energy(p: &[f32], w: usize, h: usize) -> f64 {
+    let mut sum = 0f64;
+    let mut n = 0usize;
+    for y in 1..h.saturating_sub(1) {
+        for x in 1..w.saturating_sub(1) {
+            let at = |dx: isize, dy: isize| {
+                p[((y as isize + dy) as usize) * w + (x as isize + dx) as usize]
+            };
+            let gx = at(1, -1) + 2.0 * at(1, 0) + at(1, 1) - at(-1, -1) - 2.0 * at(-1, 0) - at(-1, 1);
+            let gy = at(-1, 1) + 2.0 * at(0, 1) + at(1, 1) - at(-1, -1) - 2.0 * at(0, -1) - at(1, -1);
+            sum += f64::from(gx * gx + gy * gy);
+            n += 1;
+        }
+    }
+    sum / n.max(1) as f64
+}
+
+/// Sharpness of a region: gradient energy of the region divided by the gradient energy after a
+/// Gaussian blur of σ = 2 px (scaled to the image). A sharp face loses most of its fine detail
+/// to the blur (ratio well above 2); a face already blurred by defocus, motion or upscaling
+/// loses little (ratio near 1). The ratio does not depend on skin tone or contrast.
+pub fn sharpness(img: &RgbImage, region: [f32; 4], scale: f32) -> Option<f32> {
+    let (w, h) = img.dimensions();
+    let x0 = region[0].max(0.0) as u32;
+    let y0 = region[1].max(0.0) as u32;
+    let x1 = (region[2].max(0.0) as u32).min(w);
+    let y1 = (region[3].max(0.0) as u32).min(h);
+    if x1 < x0 + 16 || y1 < y0 + 16 {
+        return None;
+    }
+    let (p, pw, ph) = luma_plane(img, x0, y0, x1, y1);
+    let blurred = gaussian_blur(&p, pw, ph, 2.0 * scale.max(0.25));
+    let e0 = gradient_energy(&p, pw, ph);
+    let e1 = gradient_energy(&blurred, pw, ph);
+    if e1 <= 1e-6 {
+        return Some(1.0);
+    }
+    Some((e0 / e1) as f32)
+}
+
+/// Noise standard deviation (0–255) by Immerkær's method: the mean absolute response to a
+/// Laplacian-difference kernel that cancels smooth image structure.
+pub fn noise_sigma(img: &RgbImage) -> f32 {
+    let (w, h) = img.dimensions();
+    if w < 3 || h < 3 {
+        return 0.0;
+    }
+    let (p, w, h) = luma_plane(img, 0, 0, w, h);
+    let mut sum = 0f64;
+    for y in 1..h - 1 {
+        for x in 1..w - 1 {
+            let at = |dx: isize, dy: isize| {
+                p[((y as isize + dy) as usize) * w + (x as isize + dx) as usize]
+            };
+            let v = at(-1, -1) - 2.0 * at(0, -1) + at(1, -1) - 2.0 * at(-1, 0) + 4.0 * at(0, 0)
+                - 2.0 * at(1, 0)
+                + at(-1, 1)
+                - 2.0 * at(0, 1)
+                + at(1, 1);
+            sum += f64::from(v.abs());
+        }
+    }
+    let norm = (std::f64::consts::PI / 2.0).sqrt() / (6.0 * (w - 2) as f64 * (h - 2) as f64);
+    (sum * norm) as f32
+}
+
+/// JPEG blocking: mean luma step across 8-pixel block boundaries divided by the mean step
+/// inside blocks (1 for a photo without blocking; large for heavy compression).
+pub fn blockiness(img: &RgbImage) -> f32 {
+    let (w, h) = img.dimensions();
+    if w < 16 || h < 16 {
+        return 1.0;
+    }
+    let (p, w, h) = luma_plane(img, 0, 0, w, h);
+    let (mut edge, mut edge_n, mut inner, mut inner_n) = (0f64, 0usize, 0f64, 0usize);
+    for y in 0..h {
+        for x in 0..w - 1 {
+            let d = f64::from((p[y * w + x + 1] - p[y * w + x]).abs());
+            if x % 8 == 7 {
+                edge += d;
+                edge_n += 1;
+            } else {
+                inner += d;
+                inner_n += 1;
+            }
+        }
+    }
+    for y in 0..h - 1 {
+        for x in 0..w {
+            let d = f64::from((p[(y + 1) * w + x] - p[y * w + x]).abs());
+            if y % 8 == 7 {
+                edge += d;
+                edge_n += 1;
+            } else {
+                inner += d;
+                inner_n += 1;
+            }
+        }
+    }
+    let e = edge / edge_n.max(1) as f64;
+    let i = inner / inner_n.max(1) as f64;
+    ((e + 0.05) / (i + 0.05)) as f32
+}

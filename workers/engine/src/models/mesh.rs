@@ -1,0 +1,170 @@
+//! MediaPipe face mesh (468 points) on ONNX Runtime, converted from `face_landmark.tflite`.
+//!
+//! Input: a 192 × 192 crop, rotated so the eyes are level, of side 1.5 × the face, RGB in
+//! [0, 1]. Output: 468 × (x, y, z) in crop pixels, and a face-presence logit. As MediaPipe does
+//! when tracking, the mesh is run twice: the second crop is placed from the first mesh (its
+//! bounding box and eye corners), which roughly halves the error of the face width.
+
+use super::runtime::{output, LoadedModel, Runtime};
+use super::MeshModel;
+use crate::imgops::RotatedCrop;
+use crate::EngineError;
+use image::RgbImage;
+use ort::session::Session;
+use ort::value::TensorRef;
+
+const SIDE: u32 = 192;
+/// Crop side relative to the face.
+const SCALE: f32 = 1.5;
+
+/// Indices of mesh points the checks use.
+pub mod idx {
+    /// Face contour at cheek level, image-left (subject's right), just in front of the ear.
+    pub const CHEEK_LEFT: usize = 234;
+    /// Face contour at cheek level, image-right.
+    pub const CHEEK_RIGHT: usize = 454;
+    /// Outer and inner corner, upper and lower lid of the image-left eye.
+    pub const LEFT_EYE: [usize; 4] = [33, 133, 159, 145];
+    /// Same for the image-right eye.
+    pub const RIGHT_EYE: [usize; 4] = [263, 362, 386, 374];
+    /// Top of the forehead on the face oval.
+    pub const FOREHEAD_TOP: usize = 10;
+    /// Chin.
+    pub const CHIN: usize = 152;
+    /// Nose tip.
+    pub const NOSE_TIP: usize = 1;
+    /// Mouth corners, image-left and image-right.
+    pub const MOUTH: [usize; 2] = [61, 291];
+}
+
+/// A face mesh in image pixels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaceMesh {
+    /// 468 points (x, y in image pixels; z in the same scale, relative).
+    pub points: Vec<[f32; 3]>,
+    /// Face presence probability, 0–1.
+    pub presence: f32,
+}
+
+impl FaceMesh {
+    /// A point's (x, y).
+    pub fn xy(&self, i: usize) -> [f32; 2] {
+        let p = self.points[i];
+        [p[0], p[1]]
+    }
+
+    /// Mean of several points.
+    pub fn mean(&self, ids: &[usize]) -> [f32; 2] {
+        let n = ids.len() as f32;
+        let (sx, sy) = ids
+            .iter()
+            .fold((0.0, 0.0), |(sx, sy), &i| (sx + self.points[i][0], sy + self.points[i][1]));
+        [sx / n, sy / n]
+    }
+
+    /// Centre of the image-left eye.
+    pub fn left_eye(&self) -> [f32; 2] {
+        self.mean(&idx::LEFT_EYE)
+    }
+
+    /// Centre of the image-right eye.
+    pub fn right_eye(&self) -> [f32; 2] {
+        self.mean(&idx::RIGHT_EYE)
+    }
+
+    /// Face width at cheek level (points 234–454).
+    pub fn face_width(&self) -> f32 {
+        let (a, b) = (self.xy(idx::CHEEK_LEFT), self.xy(idx::CHEEK_RIGHT));
+        ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt()
+    }
+
+    /// Bounding box `[x0, y0, x1, y1]` of all points.
+    pub fn bbox(&self) -> [f32; 4] {
+        let mut b = [f32::MAX, f32::MAX, f32::MIN, f32::MIN];
+        for p in &self.points {
+            b[0] = b[0].min(p[0]);
+            b[1] = b[1].min(p[1]);
+            b[2] = b[2].max(p[0]);
+            b[3] = b[3].max(p[1]);
+        }
+        b
+    }
+}
+
+/// One face-mesh session.
+pub struct MediaPipeMesh {
+    session: Session,
+    name: String,
+    input: Vec<f32>,
+}
+
+impl MediaPipeMesh {
+    /// A session for `model`.
+    pub fn new(rt: &Runtime, model: &LoadedModel) -> Result<MediaPipeMesh, EngineError> {
+        Ok(MediaPipeMesh {
+            session: rt.session(model)?,
+            name: model.entry.name.clone(),
+            input: Vec::new(),
+        })
+    }
+
+    fn run(&mut self, img: &RgbImage, crop: RotatedCrop) -> Result<FaceMesh, EngineError> {
+        crop.sample(img, 1.0 / 255.0, 0.0, &mut self.input);
+        let name = self.name.clone();
+        let fail = |e: ort::Error| EngineError::Inference {
+            model: name.clone(),
+            reason: e.to_string(),
+        };
+        let n = SIDE as usize;
+        let tensor =
+            TensorRef::from_array_view(([1usize, n, n, 3], self.input.as_slice())).map_err(fail)?;
+        let outputs = self
+            .session
+            .run(ort::inputs!["input_1" => tensor])
+            .map_err(fail)?;
+        let raw = output(&outputs, "conv2d_21", &name)?;
+        let flag = output(&outputs, "conv2d_31", &name)?;
+        if raw.len() != 468 * 3 || flag.is_empty() {
+            return Err(EngineError::ModelOutput {
+                model: name,
+                reason: format!("{} mesh values", raw.len()),
+            });
+        }
+        let k = crop.size / SIDE as f32;
+        let points = raw
+            .chunks_exact(3)
+            .map(|p| {
+                let [x, y] = crop.to_image(p[0], p[1]);
+                [x, y, p[2] * k]
+            })
+            .collect();
+        Ok(FaceMesh {
+            points,
+            presence: 1.0 / (1.0 + (-flag[0].clamp(-50.0, 50.0)).exp()),
+        })
+    }
+}
+
+fn crop_for(bbox: [f32; 4], a: [f32; 2], b: [f32; 2]) -> RotatedCrop {
+    let size = (bbox[2] - bbox[0]).max(bbox[3] - bbox[1]).max(1.0) * SCALE;
+    RotatedCrop {
+        center: [(bbox[0] + bbox[2]) / 2.0, (bbox[1] + bbox[3]) / 2.0],
+        size,
+        angle: (b[1] - a[1]).atan2(b[0] - a[0]),
+        side: SIDE,
+    }
+}
+
+impl MeshModel for MediaPipeMesh {
+    fn mesh(
+        &mut self,
+        img: &RgbImage,
+        bbox: [f32; 4],
+        left_eye: [f32; 2],
+        right_eye: [f32; 2],
+    ) -> Result<FaceMesh, EngineError> {
+        let first = self.run(img, crop_for(bbox, left_eye, right_eye))?;
+        let second = crop_for(first.bbox(), first.xy(33), first.xy(263));
+        self.run(img, second)
+    }
+}

@@ -1,0 +1,218 @@
+//! Check profiles: every limit a check applies, by name (`ga461`, `icao`).
+//!
+//! Geometry limits are pixels of the profile's reference canvas (GA 461: 358 × 441). A photo of
+//! another size is measured in its own pixels and compared with the limits scaled to its size,
+//! so a correctly framed photo of the wrong size fails only `image.dimensions`.
+
+use serde::{Deserialize, Serialize};
+
+/// An inclusive range `[min, max]`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Range {
+    /// Lower limit.
+    pub min: f64,
+    /// Upper limit.
+    pub max: f64,
+}
+
+impl Range {
+    /// A range from its limits.
+    pub const fn new(min: f64, max: f64) -> Range {
+        Range { min, max }
+    }
+
+    /// Whether `v` lies within the range.
+    pub fn contains(&self, v: f64) -> bool {
+        v >= self.min && v <= self.max
+    }
+
+    /// The range with both ends multiplied by `k`.
+    pub fn scaled(&self, k: f64) -> Range {
+        Range::new(self.min * k, self.max * k)
+    }
+}
+
+/// Every limit the checks apply. Construct with [`Profile::ga461`], [`Profile::icao`] or
+/// [`Profile::by_name`]; all fields are public so a deployment can tune a copy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Profile {
+    /// Profile name, echoed in the result.
+    pub name: String,
+    /// Required pixel size `(width, height)`, or `None` to accept any size of the right shape.
+    pub dimensions: Option<(u32, u32)>,
+    /// Reference canvas `(width, height)` the geometry limits are given in.
+    pub canvas: (u32, u32),
+    /// Required resolution in dpi, if any.
+    pub dpi: Option<f64>,
+    /// Typical file size in KB (1000 bytes); outside it is a `warn`.
+    pub file_size_typical_kb: Range,
+    /// Hard file size limits in KB; outside it is a `fail`.
+    pub file_size_hard_kb: Range,
+    /// Face width at cheek level, px of the canvas.
+    pub face_width_px: Range,
+    /// Crown (top of the hair) below the top edge, px of the canvas.
+    pub crown_px: Range,
+    /// Eye line above the bottom edge, px of the canvas.
+    pub eye_line_from_bottom_px: Range,
+    /// Largest horizontal offset of the eye midpoint from the centre line, px of the canvas.
+    pub centre_tolerance_px: f64,
+    /// Largest head roll, degrees.
+    pub roll_max_deg: f64,
+    /// Sharpness: least ratio of the face's gradient energy before and after a σ = 2 px blur.
+    pub sharpness_min: f64,
+    /// Mean face luma (0–255) range.
+    pub exposure_mean: Range,
+    /// Largest share of face pixels clipped at black (≤ 5) or white (≥ 250).
+    pub exposure_clipped_max: f64,
+    /// Least tonal spread on the face: 95th minus 5th percentile of luma.
+    pub dynamic_range_min: f64,
+    /// Largest lighting difference between the cheeks, in stops (log2 of the ratio).
+    pub illumination_max_stops: f64,
+    /// Skin hue angle (degrees, atan2(b*, a*)) range of natural skin of any tone.
+    pub skin_hue_deg: Range,
+    /// Skin chroma (CIELAB) range.
+    pub skin_chroma: Range,
+    /// Least JPEG quality factor (estimated from the quantisation table).
+    pub jpeg_quality_min: f64,
+    /// Largest 8×8 blocking ratio (step across block edges / step inside blocks).
+    pub blockiness_max: f64,
+    /// Largest noise sigma (0–255).
+    pub noise_max: f64,
+    /// Least background lightness L* (0–100).
+    pub background_lightness_min: f64,
+    /// Largest background chroma (CIELAB).
+    pub background_chroma_max: f64,
+    /// Largest drop of L* from the background's median to its darkest 1 % (shadows).
+    pub background_shadow_max: f64,
+    /// Least share of the border band that is plain background.
+    pub background_coverage_min: f64,
+    /// Largest width or height the decoder accepts (decompression bombs).
+    pub max_dimension: u32,
+    /// Largest pixel count the decoder accepts.
+    pub max_pixels: u64,
+}
+
+impl Profile {
+    /// GA 461-2004 resident ID card photo (`shared/spec/ga461.md`).
+    pub fn ga461() -> Profile {
+        Profile {
+            name: "ga461".into(),
+            dimensions: Some((358, 441)),
+            canvas: (358, 441),
+            dpi: Some(350.0),
+            file_size_typical_kb: Range::new(14.0, 20.0),
+            file_size_hard_kb: Range::new(5.0, 60.0),
+            face_width_px: Range::new(193.0, 221.0),
+            crown_px: Range::new(7.0, 21.0),
+            eye_line_from_bottom_px: Range::new(207.0, 441.0),
+            centre_tolerance_px: 17.0,
+            roll_max_deg: 8.0,
+            ..Profile::quality_defaults()
+        }
+    }
+
+    /// ISO/IEC 19794-5 full-frontal geometry on a 35 × 45 mm canvas at 300 dpi (413 × 531),
+    /// with the same quality checks. Any pixel size of that shape is accepted.
+    pub fn icao() -> Profile {
+        Profile {
+            name: "icao".into(),
+            dimensions: None,
+            canvas: (413, 531),
+            dpi: None,
+            file_size_typical_kb: Range::new(10.0, 240.0),
+            file_size_hard_kb: Range::new(5.0, 2000.0),
+            // head width 50–75 % of the image width
+            face_width_px: Range::new(0.50 * 413.0, 0.75 * 413.0),
+            crown_px: Range::new(0.03 * 531.0, 0.20 * 531.0),
+            // eye line 50–70 % of the height from the bottom
+            eye_line_from_bottom_px: Range::new(0.50 * 531.0, 0.70 * 531.0),
+            centre_tolerance_px: 0.05 * 413.0,
+            roll_max_deg: 8.0,
+            ..Profile::quality_defaults()
+        }
+    }
+
+    /// A profile by name.
+    pub fn by_name(name: &str) -> Option<Profile> {
+        match name {
+            "ga461" => Some(Profile::ga461()),
+            "icao" => Some(Profile::icao()),
+            _ => None,
+        }
+    }
+
+    /// Names of the built-in profiles.
+    pub const NAMES: &'static [&'static str] = &["ga461", "icao"];
+
+    /// Quality and background limits shared by the built-in profiles (OFIQ-style measures with
+    /// explicit limits; see `docs/checks.md`).
+    fn quality_defaults() -> Profile {
+        Profile {
+            name: String::new(),
+            dimensions: None,
+            canvas: (358, 441),
+            dpi: None,
+            file_size_typical_kb: Range::new(0.0, f64::MAX),
+            file_size_hard_kb: Range::new(0.0, f64::MAX),
+            face_width_px: Range::new(0.0, f64::MAX),
+            crown_px: Range::new(0.0, f64::MAX),
+            eye_line_from_bottom_px: Range::new(0.0, f64::MAX),
+            centre_tolerance_px: f64::MAX,
+            roll_max_deg: 8.0,
+            sharpness_min: 1.7,
+            exposure_mean: Range::new(35.0, 215.0),
+            exposure_clipped_max: 0.05,
+            dynamic_range_min: 30.0,
+            illumination_max_stops: 1.0,
+            skin_hue_deg: Range::new(12.0, 80.0),
+            skin_chroma: Range::new(4.0, 45.0),
+            jpeg_quality_min: 30.0,
+            blockiness_max: 2.0,
+            noise_max: 3.0,
+            background_lightness_min: 88.0,
+            background_chroma_max: 8.0,
+            background_shadow_max: 15.0,
+            background_coverage_min: 0.6,
+            max_dimension: 12_000,
+            max_pixels: 64_000_000,
+        }
+    }
+
+    /// Horizontal and vertical scale from the canvas to an image of `width` × `height`.
+    pub fn scale_to(&self, width: u32, height: u32) -> (f64, f64) {
+        (
+            f64::from(width) / f64::from(self.canvas.0),
+            f64::from(height) / f64::from(self.canvas.1),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ga461_has_the_standard_numbers() {
+        let p = Profile::ga461();
+        assert_eq!(p.dimensions, Some((358, 441)));
+        assert_eq!(p.dpi, Some(350.0));
+        assert_eq!(p.face_width_px, Range::new(193.0, 221.0));
+        assert_eq!(p.crown_px, Range::new(7.0, 21.0));
+        assert_eq!(p.eye_line_from_bottom_px.min, 207.0);
+    }
+
+    #[test]
+    fn profiles_by_name() {
+        for name in Profile::NAMES {
+            assert_eq!(Profile::by_name(name).unwrap().name, *name);
+        }
+        assert!(Profile::by_name("passport").is_none());
+    }
+
+    #[test]
+    fn scale_is_relative_to_the_canvas() {
+        let p = Profile::ga461();
+        assert_eq!(p.scale_to(716, 882), (2.0, 2.0));
+        assert!(p.face_width_px.scaled(2.0).contains(420.0));
+    }
+}

@@ -1,0 +1,595 @@
+//! The rules: each check compares one measurement with the profile's limit and tells the clerk,
+//! in Chinese, what to change. Pure functions of an [`Observation`]; no models, no I/O, so unit
+//! tests build observations from synthetic images and hand-made face geometry.
+
+use crate::decode::DecodeError;
+use crate::header::{ColorModel, Format, Header};
+use crate::measure::{BackgroundStats, FaceGeometry, FaceTone, SkinSample};
+use crate::profile::{Profile, Range};
+use photocheck_types::{Check, CheckCode, Status};
+use serde_json::json;
+
+/// Everything measured on one photo, as the rules see it.
+#[derive(Debug, Clone, Default)]
+pub struct Observation<'a> {
+    /// Length of the file in bytes.
+    pub file_len: usize,
+    /// The header, when it could be read.
+    pub header: Option<&'a Header>,
+    /// Why decoding failed, if it did.
+    pub decode_error: Option<&'a DecodeError>,
+    /// Decoded size `(width, height)` after orientation, when decoded.
+    pub size: Option<(u32, u32)>,
+    /// Share of pixels with visible colour (channel spread > 12), when decoded.
+    pub colourful: Option<f32>,
+    /// Faces found, when decoded.
+    pub face_count: Option<usize>,
+    /// The face measured, when exactly one was found.
+    pub face: Option<&'a FaceGeometry>,
+    /// Measurements, when decoded.
+    pub measures: Option<&'a Measures>,
+}
+
+/// Measurements on the decoded image (see [`crate::measure`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Measures {
+    /// Crown row, when a face was found and the head top is visible.
+    pub crown: Option<f32>,
+    /// Background statistics.
+    pub background: BackgroundStats,
+    /// Face tone, when a face was found.
+    pub tone: Option<FaceTone>,
+    /// Skin samples, when a face was found.
+    pub skin: Option<SkinSample>,
+    /// Sharpness ratio of the face, when a face was found.
+    pub sharpness: Option<f32>,
+    /// Noise sigma of the whole image.
+    pub noise: f32,
+    /// JPEG blocking ratio of the whole image.
+    pub blockiness: f32,
+}
+
+fn round1(v: f64) -> f64 {
+    (v * 10.0).round() / 10.0
+}
+
+fn check(code: CheckCode, status: Status, message: impl Into<String>) -> Check {
+    Check {
+        code,
+        status,
+        value: None,
+        min: None,
+        max: None,
+        unit: None,
+        message: message.into(),
+        uncertain: false,
+    }
+}
+
+fn with(mut c: Check, value: f64, range: Option<Range>, unit: &str) -> Check {
+    c.value = Some(json!(round1(value)));
+    if let Some(r) = range {
+        c.min = (r.min > f64::MIN / 2.0).then_some(round1(r.min));
+        c.max = (r.max < f64::MAX / 2.0).then_some(round1(r.max));
+    }
+    c.unit = Some(unit.into());
+    c
+}
+
+fn skipped(code: CheckCode, why: &str, uncertain: bool) -> Check {
+    let mut c = check(code, Status::Skipped, why);
+    c.uncertain = uncertain;
+    c
+}
+
+fn pass_fail(ok: bool) -> Status {
+    if ok {
+        Status::Pass
+    } else {
+        Status::Fail
+    }
+}
+
+/// Runs every check of the profile on the observation, in the contract's order.
+pub fn evaluate(obs: &Observation<'_>, profile: &Profile) -> Vec<Check> {
+    let mut out = Vec::with_capacity(21);
+    file_checks(obs, profile, &mut out);
+    image_checks(obs, profile, &mut out);
+    face_checks(obs, profile, &mut out);
+    quality_checks(obs, profile, &mut out);
+    background_checks(obs, profile, &mut out);
+    out
+}
+
+fn file_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Check>) {
+    use CheckCode::*;
+    // file.decodable
+    out.push(match obs.decode_error {
+        None => check(FileDecodable, Status::Pass, "照片文件完整，可以正常读取"),
+        Some(e) => {
+            let msg = match e {
+                DecodeError::Header(crate::header::HeaderError::Empty) => {
+                    "文件为空（0 字节），请重新拍摄或重新上传照片".to_string()
+                }
+                DecodeError::Header(crate::header::HeaderError::NotAnImage) => {
+                    "文件不是图片，请上传 JPEG 格式的照片".to_string()
+                }
+                DecodeError::Truncated | DecodeError::Header(crate::header::HeaderError::Truncated) => {
+                    "照片文件不完整（传输或保存时被截断），请重新上传".to_string()
+                }
+                DecodeError::TooLarge { width, height, .. } => format!(
+                    "照片尺寸异常（文件声称 {width}×{height} 像素），无法读取，请重新导出照片"
+                ),
+                _ => "照片文件已损坏，无法读取，请重新拍摄或重新导出".to_string(),
+            };
+            let mut c = check(FileDecodable, Status::Fail, msg);
+            c.value = Some(json!(e.to_string()));
+            c
+        }
+    });
+    // file.format
+    out.push(match obs.header.map(|h| h.format) {
+        Some(Format::Jpeg) => {
+            let mut c = check(FileFormat, Status::Pass, "JPEG 格式，符合要求");
+            c.value = Some(json!("JPEG"));
+            c
+        }
+        Some(f) => {
+            let mut c = check(
+                FileFormat,
+                Status::Fail,
+                format!("照片是 {} 格式，请另存为 JPEG（.jpg）格式后上传", f.name()),
+            );
+            c.value = Some(json!(f.name()));
+            c
+        }
+        None if obs.file_len == 0 => skipped(FileFormat, "文件为空，无法判断格式", false),
+        None => {
+            let mut c = check(FileFormat, Status::Fail, "文件不是可识别的图片格式，请上传 JPEG 照片");
+            c.value = Some(json!("unknown"));
+            c
+        }
+    });
+    // file.size
+    let kb = obs.file_len as f64 / 1000.0;
+    let status = if !p.file_size_hard_kb.contains(kb) {
+        Status::Fail
+    } else if !p.file_size_typical_kb.contains(kb) {
+        Status::Warn
+    } else {
+        Status::Pass
+    };
+    let msg = match status {
+        Status::Pass => format!(
+            "文件大小 {kb:.1} KB，在常见范围 {:.0}–{:.0} KB 内",
+            p.file_size_typical_kb.min, p.file_size_typical_kb.max
+        ),
+        Status::Warn => format!(
+            "文件大小 {kb:.1} KB，超出常见范围 {:.0}–{:.0} KB（不影响受理），请确认压缩质量约为 70",
+            p.file_size_typical_kb.min, p.file_size_typical_kb.max
+        ),
+        _ if kb < p.file_size_hard_kb.min => format!(
+            "文件只有 {kb:.1} KB，过小（至少 {:.0} KB），照片可能被过度压缩，请重新导出",
+            p.file_size_hard_kb.min
+        ),
+        _ => format!(
+            "文件 {kb:.1} KB，过大（至多 {:.0} KB），请按 358×441 像素、质量 70 重新导出",
+            p.file_size_hard_kb.max
+        ),
+    };
+    out.push(with(check(FileSize, status, msg), kb, Some(p.file_size_hard_kb), "KB"));
+}
+
+fn image_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Check>) {
+    use CheckCode::*;
+    // image.dimensions: from the decoded image, else from the header (a bomb still has a size).
+    let size = obs.size.or_else(|| obs.header.map(|h| h.oriented_size()));
+    out.push(match (size, p.dimensions) {
+        (None, _) => skipped(ImageDimensions, "无法读取照片尺寸", false),
+        (Some((w, h)), Some((rw, rh))) => {
+            let ok = (w, h) == (rw, rh);
+            let msg = if ok {
+                format!("照片尺寸 {w}×{h} 像素，符合要求")
+            } else {
+                format!("照片尺寸 {w}×{h} 像素，应为 {rw}×{rh} 像素，请按标准尺寸裁剪或重新导出")
+            };
+            let mut c = check(ImageDimensions, pass_fail(ok), msg);
+            c.value = Some(json!([w, h]));
+            c.unit = Some("px".into());
+            c
+        }
+        (Some((w, h)), None) => {
+            let (cw, ch) = p.canvas;
+            let ratio = f64::from(w) / f64::from(h);
+            let want = f64::from(cw) / f64::from(ch);
+            let ok = (ratio - want).abs() / want < 0.02 && w >= cw / 2;
+            let msg = if ok {
+                format!("照片尺寸 {w}×{h} 像素，比例符合要求")
+            } else {
+                format!("照片尺寸 {w}×{h} 像素，宽高比应为 {cw}:{ch} 且宽度至少 {} 像素", cw / 2)
+            };
+            let mut c = check(ImageDimensions, pass_fail(ok), msg);
+            c.value = Some(json!([w, h]));
+            c.unit = Some("px".into());
+            c
+        }
+    });
+    // image.resolution
+    out.push(match (obs.header, p.dpi) {
+        (None, _) => skipped(ImageResolution, "无法读取照片文件信息", false),
+        (Some(_), None) => check(ImageResolution, Status::Pass, "本规格不限定分辨率"),
+        (Some(h), Some(want)) => match h.dpi {
+            None => {
+                let mut c = check(
+                    ImageResolution,
+                    Status::Fail,
+                    format!("照片未记录分辨率，应为 {want:.0} dpi，请在导出时设置分辨率"),
+                );
+                c.unit = Some("dpi".into());
+                c.min = Some(want);
+                c.max = Some(want);
+                c
+            }
+            Some((x, y)) => {
+                let ok = (x - want).abs() < 1.0 && (y - want).abs() < 1.0;
+                let msg = if ok {
+                    format!("分辨率 {x:.0} dpi，符合要求")
+                } else {
+                    format!("分辨率为 {x:.0}×{y:.0} dpi，应为 {want:.0} dpi，请在导出时设置分辨率")
+                };
+                let mut c = check(ImageResolution, pass_fail(ok), msg);
+                c.value = Some(json!(round1(x)));
+                c.min = Some(want);
+                c.max = Some(want);
+                c.unit = Some("dpi".into());
+                c
+            }
+        },
+    });
+    // image.color
+    out.push(match obs.header {
+        None => skipped(ImageColor, "无法读取照片文件信息", false),
+        Some(h) => {
+            let (ok, msg) = match (h.color, h.bits) {
+                (ColorModel::Grey, _) => (false, "照片是黑白（灰度）照片，请使用 24 位彩色照片".to_string()),
+                (ColorModel::Cmyk, _) => (
+                    false,
+                    "照片是 CMYK 印刷色彩模式，请转换为 RGB 24 位彩色后导出".to_string(),
+                ),
+                (ColorModel::Rgb, 8) => match obs.colourful {
+                    Some(c) if c < 0.005 => (
+                        false,
+                        "照片几乎没有色彩（黑白照片存为彩色格式），请使用彩色照片".to_string(),
+                    ),
+                    _ => (true, "24 位 RGB 彩色，符合要求".to_string()),
+                },
+                (ColorModel::Rgba, _) => (false, "照片带透明通道，请导出为 24 位 RGB 彩色 JPEG".to_string()),
+                (_, bits) => (false, format!("照片色彩格式不符（每通道 {bits} 位），请导出为 24 位 RGB 彩色")),
+            };
+            let mut c = check(ImageColor, pass_fail(ok), msg);
+            c.value = Some(json!(h.color.name()));
+            c
+        }
+    });
+}
+
+fn no_face_reason(obs: &Observation<'_>) -> Option<(&'static str, bool)> {
+    match (obs.decode_error, obs.face_count, obs.face) {
+        (Some(_), _, _) | (None, None, _) => Some(("照片无法解码，无法检查此项", false)),
+        (None, Some(0), _) => Some(("未检测到人脸，无法检查此项", false)),
+        (None, Some(n), _) if n > 1 => Some(("照片中有多张人脸，无法检查此项", false)),
+        (None, Some(_), None) => Some(("人脸特征点定位失败，无法检查此项，请人工复核", true)),
+        _ => None,
+    }
+}
+
+fn face_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Check>) {
+    use CheckCode::*;
+    // face.count
+    out.push(match obs.face_count {
+        None => skipped(FaceCount, "照片无法解码，无法检测人脸", false),
+        Some(1) => with(check(FaceCount, Status::Pass, "检测到一张人脸"), 1.0, None, "faces"),
+        Some(0) => with(
+            check(FaceCount, Status::Fail, "未检测到人脸，请让申请人正对镜头重新拍摄"),
+            0.0,
+            None,
+            "faces",
+        ),
+        Some(n) => with(
+            check(
+                FaceCount,
+                Status::Fail,
+                format!("照片中检测到 {n} 张人脸，证件照只能有申请人一人"),
+            ),
+            n as f64,
+            None,
+            "faces",
+        ),
+    });
+    let geometry = [GeometryFaceWidth, GeometryCrown, GeometryEyeLine, GeometryCentered, PoseRoll];
+    if let Some((why, unsure)) = no_face_reason(obs) {
+        out.extend(geometry.iter().map(|&c| skipped(c, why, unsure)));
+        return;
+    }
+    let (Some(face), Some((w, h))) = (obs.face, obs.size) else {
+        return;
+    };
+    let (sx, sy) = p.scale_to(w, h);
+    // geometry.face_width
+    let fw = f64::from(face.face_width());
+    let lim = p.face_width_px.scaled(sx);
+    let msg = if fw < lim.min {
+        format!("头部偏小（脸宽 {fw:.0} 像素，应为 {:.0}–{:.0}），请靠近镜头或放大头部", lim.min, lim.max)
+    } else if fw > lim.max {
+        format!("头部偏大（脸宽 {fw:.0} 像素，应为 {:.0}–{:.0}），请远离镜头或缩小头部", lim.min, lim.max)
+    } else {
+        format!("脸部宽度 {fw:.0} 像素，符合 {:.0}–{:.0} 像素", lim.min, lim.max)
+    };
+    out.push(with(check(GeometryFaceWidth, pass_fail(lim.contains(fw)), msg), fw, Some(lim), "px"));
+    // geometry.eye_line (computed first: the crown rule defers to it)
+    let eye_from_bottom = f64::from(h) - f64::from(face.eye_mid()[1]);
+    let eye_lim = p.eye_line_from_bottom_px.scaled(sy);
+    // geometry.crown
+    let crown_lim = p.crown_px.scaled(sy);
+    out.push(match obs.measures.and_then(|m| m.crown) {
+        None => skipped(GeometryCrown, "无法确定头顶位置（背景与头发难以区分），请人工复核", true),
+        Some(crown) => {
+            let crown = f64::from(crown);
+            let (status, msg) = if crown_lim.contains(crown) {
+                (Status::Pass, format!("头顶距上边缘 {crown:.0} 像素，符合 {:.0}–{:.0} 像素", crown_lim.min, crown_lim.max))
+            } else if crown < crown_lim.min {
+                // GA 461: when crown and eye rules conflict, the eye rule wins (tall hair may
+                // be cropped). Moving the head down to satisfy the crown must not break it.
+                let room = eye_from_bottom - (crown_lim.min - crown);
+                if crown > 0.0 && room < eye_lim.min {
+                    (Status::Warn, format!("头顶距上边缘仅 {crown:.0} 像素，但下移会使眼睛过低，按眼线优先处理（头发较高可裁切）"))
+                } else if crown <= 0.0 {
+                    (Status::Fail, format!("头顶被裁切，请下移头部，使头顶距上边缘 {:.0}–{:.0} 像素", crown_lim.min, crown_lim.max))
+                } else {
+                    (Status::Fail, format!("头顶离上边缘太近（{crown:.0} 像素），请下移头部，使头顶距上边缘 {:.0}–{:.0} 像素", crown_lim.min, crown_lim.max))
+                }
+            } else {
+                (Status::Fail, format!("头顶离上边缘太远（{crown:.0} 像素），请上移头部，使头顶距上边缘 {:.0}–{:.0} 像素", crown_lim.min, crown_lim.max))
+            };
+            with(check(GeometryCrown, status, msg), crown, Some(crown_lim), "px")
+        }
+    });
+    let ok = eye_lim.contains(eye_from_bottom);
+    let msg = if ok {
+        format!("眼睛距下边缘 {eye_from_bottom:.0} 像素，符合要求（至少 {:.0}）", eye_lim.min)
+    } else if eye_from_bottom < eye_lim.min {
+        format!("眼睛位置过低（距下边缘 {eye_from_bottom:.0} 像素，至少 {:.0}），请上移头部", eye_lim.min)
+    } else {
+        format!("眼睛位置过高（距下边缘 {eye_from_bottom:.0} 像素，至多 {:.0}），请下移头部", eye_lim.max)
+    };
+    out.push(with(check(GeometryEyeLine, pass_fail(ok), msg), eye_from_bottom, Some(eye_lim), "px"));
+    // geometry.centered
+    let offset = f64::from(face.eye_mid()[0]) - f64::from(w) / 2.0;
+    let tol = p.centre_tolerance_px * sx;
+    let ok = offset.abs() <= tol;
+    let msg = if ok {
+        format!("人像水平居中（偏移 {offset:.0} 像素，允许 ±{tol:.0}）")
+    } else if offset < 0.0 {
+        format!("人像偏左 {:.0} 像素（允许 ±{tol:.0}），请使头部位于照片正中", -offset)
+    } else {
+        format!("人像偏右 {offset:.0} 像素（允许 ±{tol:.0}），请使头部位于照片正中")
+    };
+    out.push(with(check(GeometryCentered, pass_fail(ok), msg), offset, Some(Range::new(-tol, tol)), "px"));
+    // pose.roll
+    let roll = f64::from(face.roll_deg());
+    let ok = roll.abs() <= p.roll_max_deg;
+    let msg = if ok {
+        format!("头部端正（倾斜 {roll:.1}°，允许 ±{:.0}°）", p.roll_max_deg)
+    } else {
+        format!("头部歪斜 {:.0}°（允许 ±{:.0}°），请让申请人坐正、头部不要偏斜", roll.abs(), p.roll_max_deg)
+    };
+    out.push(with(
+        check(PoseRoll, pass_fail(ok), msg),
+        roll,
+        Some(Range::new(-p.roll_max_deg, p.roll_max_deg)),
+        "deg",
+    ));
+}
+
+fn quality_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Check>) {
+    use CheckCode::*;
+    let face_codes = [
+        QualitySharpness,
+        QualityExposure,
+        QualityDynamicRange,
+        QualityIllumination,
+        QualityColor,
+    ];
+    let Some(m) = obs.measures else {
+        let why = "照片无法解码，无法检查此项";
+        out.extend(face_codes.iter().map(|&c| skipped(c, why, false)));
+        out.push(skipped(QualityCompression, why, false));
+        out.push(skipped(QualityNoise, why, false));
+        return;
+    };
+    let face_reason = no_face_reason(obs);
+    // quality.sharpness
+    out.push(match (face_reason, m.sharpness) {
+        (Some((why, u)), _) => skipped(QualitySharpness, why, u),
+        (None, None) => skipped(QualitySharpness, "人脸区域过小，无法评估清晰度", true),
+        (None, Some(s)) => {
+            let s = f64::from(s);
+            let ok = s >= p.sharpness_min;
+            let msg = if ok {
+                format!("面部清晰（清晰度 {s:.2}，至少 {:.2}）", p.sharpness_min)
+            } else {
+                format!("照片模糊（清晰度 {s:.2}，至少 {:.2}），请对焦后重新拍摄，拍摄时保持不动", p.sharpness_min)
+            };
+            with(check(QualitySharpness, pass_fail(ok), msg), s, Some(Range::new(p.sharpness_min, f64::MAX)), "ratio")
+        }
+    });
+    // quality.exposure and quality.dynamic_range
+    match (face_reason, m.tone) {
+        (None, Some(t)) => {
+            let mean = f64::from(t.mean);
+            let clipped = f64::from(t.clipped);
+            let lim = p.exposure_mean;
+            let (ok, msg) = if mean < lim.min {
+                (false, format!("面部过暗（平均亮度 {mean:.0}，应为 {:.0}–{:.0}），请增加灯光或调整曝光", lim.min, lim.max))
+            } else if mean > lim.max || clipped > p.exposure_clipped_max {
+                (false, format!(
+                    "面部过亮（平均亮度 {mean:.0}，过曝像素 {:.0}%），请减弱灯光或降低曝光",
+                    clipped * 100.0
+                ))
+            } else {
+                (true, format!("面部曝光正常（平均亮度 {mean:.0}）"))
+            };
+            out.push(with(check(QualityExposure, pass_fail(ok), msg), mean, Some(lim), "luma"));
+            let dr = f64::from(t.p95 - t.p5);
+            let ok = dr >= p.dynamic_range_min;
+            let msg = if ok {
+                format!("面部层次丰富（亮度范围 {dr:.0}，至少 {:.0}）", p.dynamic_range_min)
+            } else {
+                format!("面部层次不足（亮度范围 {dr:.0}，至少 {:.0}），照片发灰、过暗或过曝，请调整灯光和曝光", p.dynamic_range_min)
+            };
+            out.push(with(
+                check(QualityDynamicRange, pass_fail(ok), msg),
+                dr,
+                Some(Range::new(p.dynamic_range_min, 255.0)),
+                "luma",
+            ));
+        }
+        (reason, _) => {
+            let (why, u) = reason.unwrap_or(("无法测量面部亮度", true));
+            out.push(skipped(QualityExposure, why, u));
+            out.push(skipped(QualityDynamicRange, why, u));
+        }
+    }
+    // quality.illumination and quality.color
+    match (face_reason, m.skin) {
+        (None, Some(s)) => {
+            let stops = f64::from(s.side_stops());
+            let ok = stops <= p.illumination_max_stops;
+            let msg = if ok {
+                format!("面部光照均匀（左右亮度差 {stops:.2} 档）")
+            } else {
+                let darker = if s.left_luma < s.right_luma { "左" } else { "右" };
+                format!(
+                    "面部光照不均，照片{darker}侧脸偏暗（相差 {stops:.1} 档，至多 {:.1}），请从正面均匀补光",
+                    p.illumination_max_stops
+                )
+            };
+            out.push(with(
+                check(QualityIllumination, pass_fail(ok), msg),
+                stops,
+                Some(Range::new(0.0, p.illumination_max_stops)),
+                "stops",
+            ));
+            let hue = f64::from(s.hue_deg());
+            let chroma = f64::from(s.chroma());
+            let ok = p.skin_hue_deg.contains(hue) && p.skin_chroma.contains(chroma);
+            let msg = if ok {
+                format!("肤色自然（色相 {hue:.0}°，饱和度 {chroma:.0}）")
+            } else if chroma < p.skin_chroma.min {
+                format!("面部缺少色彩（饱和度 {chroma:.0}），照片发灰或为黑白，请检查白平衡和曝光")
+            } else if chroma > p.skin_chroma.max {
+                format!("面部颜色过于浓艳（饱和度 {chroma:.0}，至多 {:.0}），请检查白平衡和色彩设置", p.skin_chroma.max)
+            } else {
+                let cast = if hue > p.skin_hue_deg.max {
+                    "偏黄或偏绿"
+                } else {
+                    "偏红、偏紫或偏蓝"
+                };
+                format!("照片偏色（肤色{cast}，色相 {hue:.0}°，应为 {:.0}–{:.0}°），请调整白平衡", p.skin_hue_deg.min, p.skin_hue_deg.max)
+            };
+            out.push(with(check(QualityColor, pass_fail(ok), msg), hue, Some(p.skin_hue_deg), "deg"));
+        }
+        (reason, _) => {
+            let (why, u) = reason.unwrap_or(("无法采样肤色", true));
+            out.push(skipped(QualityIllumination, why, u));
+            out.push(skipped(QualityColor, why, u));
+        }
+    }
+    // quality.compression: the quantisation table says how hard the file was compressed; the
+    // blocking ratio catches heavy compression hidden by a later re-save at high quality.
+    let q = obs.header.and_then(|h| h.jpeg_quality());
+    let block = f64::from(m.blockiness);
+    let q_ok = q.is_none_or(|q| q >= p.jpeg_quality_min);
+    let ok = q_ok && block <= p.blockiness_max;
+    let msg = match (ok, q) {
+        (true, Some(q)) => format!("压缩质量正常（质量系数约 {q:.0}）"),
+        (true, None) => "无明显压缩痕迹".to_string(),
+        (false, Some(q)) if !q_ok => format!(
+            "照片压缩过度（质量系数约 {q:.0}，至少 {:.0}），出现马赛克方块，请以质量 70 重新导出",
+            p.jpeg_quality_min
+        ),
+        (false, _) => format!("照片有明显的压缩方块（块效应 {block:.2}），请使用原始照片以质量 70 重新导出"),
+    };
+    let mut c = check(QualityCompression, pass_fail(ok), msg);
+    match q {
+        Some(q) => {
+            c.value = Some(json!(q));
+            c.min = Some(p.jpeg_quality_min);
+            c.unit = Some("jpeg_quality".into());
+        }
+        None => {
+            c.value = Some(json!(round1(block * 100.0) / 100.0));
+            c.max = Some(p.blockiness_max);
+            c.unit = Some("blockiness".into());
+        }
+    }
+    out.push(c);
+    // quality.noise
+    let n = f64::from(m.noise);
+    let ok = n <= p.noise_max;
+    let msg = if ok {
+        format!("噪点正常（噪声 {n:.1}）")
+    } else {
+        format!("照片噪点过多（噪声 {n:.1}，至多 {:.1}），请增加光线、降低感光度后重新拍摄", p.noise_max)
+    };
+    out.push(with(check(QualityNoise, pass_fail(ok), msg), n, Some(Range::new(0.0, p.noise_max)), "sigma"));
+}
+
+fn background_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Check>) {
+    use CheckCode::*;
+    let Some(m) = obs.measures else {
+        let why = "照片无法解码，无法检查此项";
+        out.push(skipped(BackgroundColor, why, false));
+        out.push(skipped(BackgroundUniformity, why, false));
+        return;
+    };
+    let b = &m.background;
+    if b.pixels == 0 {
+        let mut c = check(BackgroundColor, Status::Fail, "照片边缘没有可识别的背景，请在纯白背景前拍摄");
+        c.unit = Some("L*".into());
+        out.push(c);
+        out.push(check(BackgroundUniformity, Status::Fail, "照片边缘没有均匀的背景，请在纯白背景前拍摄"));
+        return;
+    }
+    let l = f64::from(b.lightness);
+    let chroma = f64::from(b.chroma);
+    let ok = l >= p.background_lightness_min && chroma <= p.background_chroma_max;
+    let msg = if ok {
+        format!("背景为白色（亮度 {l:.0}，色度 {chroma:.1}）")
+    } else if chroma > p.background_chroma_max {
+        format!("背景不是白色（带有颜色，色度 {chroma:.0}，至多 {:.0}），请在纯白背景前拍摄", p.background_chroma_max)
+    } else {
+        format!("背景不够白（亮度 {l:.0}，至少 {:.0}），请使用纯白背景并补光", p.background_lightness_min)
+    };
+    out.push(with(
+        check(BackgroundColor, pass_fail(ok), msg),
+        l,
+        Some(Range::new(p.background_lightness_min, 100.0)),
+        "L*",
+    ));
+    let drop = f64::from(b.shadow_drop);
+    let cov = f64::from(b.coverage);
+    let shadow_ok = drop <= p.background_shadow_max;
+    let cover_ok = cov >= p.background_coverage_min;
+    let msg = match (shadow_ok, cover_ok) {
+        (true, true) => format!("背景均匀（最暗处比整体暗 {drop:.0}）"),
+        (false, _) => format!("背景有阴影或明暗不均（最暗处比整体暗 {drop:.0}，至多 {:.0}），请调整灯光、让申请人离背景远一些", p.background_shadow_max),
+        (true, false) => format!("背景有杂物或花纹（纯色背景只占边缘的 {:.0}%），请在纯白背景前拍摄", cov * 100.0),
+    };
+    out.push(with(
+        check(BackgroundUniformity, pass_fail(shadow_ok && cover_ok), msg),
+        drop,
+        Some(Range::new(0.0, p.background_shadow_max)),
+        "L*",
+    ));
+}
