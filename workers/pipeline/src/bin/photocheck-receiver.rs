@@ -1,0 +1,39 @@
+//! `photocheck-receiver`: a local stand-in for the central system. Listens for result POSTs,
+//! verifies `X-Photocheck-Signature`, prints one line per result; on Ctrl-C prints how many
+//! distinct results arrived and the p50/p99 latency from upload to delivery.
+
+use clap::Parser;
+use photocheck_pipeline::entry::percentile;
+use photocheck_pipeline::receiver::Receiver;
+
+/// Receive photocheck results like the central system would.
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    /// Address to listen on; POST results to http://ADDR/results.
+    #[arg(long, default_value = "127.0.0.1:9800")]
+    listen: String,
+    /// Shared secret of the signature (`central.secret`).
+    #[arg(long, env = "PHOTOCHECK__CENTRAL__SECRET")]
+    secret: String,
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let args = Args::parse();
+    let receiver = Receiver::start(&args.listen, &args.secret, true).await?;
+    eprintln!("receiving at {}", receiver.url());
+    let _ = tokio::signal::ctrl_c().await;
+    let received = receiver.received();
+    let mut latencies: Vec<f64> = received.iter().filter_map(|r| r.latency_s).collect();
+    latencies.sort_by(f64::total_cmp);
+    eprintln!(
+        "{} POSTs, {} distinct results, {} bad signatures; latency p50 {:.0} ms, p99 {:.0} ms",
+        received.len(),
+        receiver.distinct().len(),
+        received.iter().filter(|r| !r.signature_valid).count(),
+        percentile(&latencies, 50.0).unwrap_or(0.0) * 1000.0,
+        percentile(&latencies, 99.0).unwrap_or(0.0) * 1000.0
+    );
+    Ok(())
+}

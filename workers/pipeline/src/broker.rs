@@ -1,0 +1,256 @@
+//! RabbitMQ: connection, topology and confirmed publishing.
+//!
+//! Every publish waits for the broker's publisher confirm and is `mandatory`, so a message that
+//! was not stored by the broker (nack, unroutable, connection lost) is an error for the caller,
+//! never a silent loss. A broken connection is dropped and re-opened on the next use.
+
+use crate::error::BrokerError;
+use lapin::options::{
+    BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueDeclareOptions,
+};
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::{
+    BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind,
+};
+use photocheck_config::AmqpSection;
+use std::sync::Arc;
+use tokio::sync::Mutex;
+
+/// AMQP delivery mode of persistent messages.
+pub const PERSISTENT: u8 = 2;
+
+/// Opens a connection to `url`.
+pub async fn connect(url: &str) -> Result<Connection, BrokerError> {
+    Connection::connect(url, ConnectionProperties::default())
+        .await
+        .map_err(BrokerError::from)
+}
+
+/// Arguments of the jobs queue: quorum, dead-lettering to the DLQ, broker-side redelivery cap.
+pub fn jobs_queue_args(amqp: &AmqpSection) -> FieldTable {
+    let mut args = FieldTable::default();
+    args.insert("x-queue-type".into(), string("quorum"));
+    args.insert("x-dead-letter-exchange".into(), string(""));
+    args.insert(
+        "x-dead-letter-routing-key".into(),
+        string(&amqp.dead_letter_queue),
+    );
+    if amqp.delivery_limit > 0 {
+        args.insert(
+            "x-delivery-limit".into(),
+            AMQPValue::LongLongInt(i64::from(amqp.delivery_limit)),
+        );
+    }
+    args
+}
+
+fn quorum_args() -> FieldTable {
+    let mut args = FieldTable::default();
+    args.insert("x-queue-type".into(), string("quorum"));
+    args
+}
+
+/// An AMQP long-string value.
+pub fn string(s: &str) -> AMQPValue {
+    AMQPValue::LongString(LongString::from(s.as_bytes().to_vec()))
+}
+
+/// Reads a header as text (long or short string).
+pub fn header_str(headers: &Option<FieldTable>, name: &str) -> Option<String> {
+    let value = headers.as_ref()?.inner().get(name)?;
+    match value {
+        AMQPValue::LongString(s) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),
+        AMQPValue::ShortString(s) => Some(s.as_str().to_owned()),
+        _ => None,
+    }
+}
+
+/// Reads a header as an integer.
+pub fn header_u64(headers: &Option<FieldTable>, name: &str) -> Option<u64> {
+    let value = headers.as_ref()?.inner().get(name)?;
+    match value {
+        AMQPValue::LongLongInt(v) => u64::try_from(*v).ok(),
+        AMQPValue::LongInt(v) => u64::try_from(*v).ok(),
+        AMQPValue::LongUInt(v) => Some(u64::from(*v)),
+        AMQPValue::ShortInt(v) => u64::try_from(*v).ok(),
+        AMQPValue::ShortUInt(v) => Some(u64::from(*v)),
+        AMQPValue::ShortShortUInt(v) => Some(u64::from(*v)),
+        AMQPValue::ShortShortInt(v) => u64::try_from(*v).ok(),
+        AMQPValue::LongString(s) => String::from_utf8_lossy(s.as_bytes()).parse().ok(),
+        _ => None,
+    }
+}
+
+/// Declares the queues and the exchange the pipeline uses (idempotent; arguments must match
+/// what exists, as in `deploy/rabbitmq/definitions.json`).
+pub async fn declare_topology(channel: &Channel, amqp: &AmqpSection) -> Result<(), BrokerError> {
+    let durable = QueueDeclareOptions {
+        durable: true,
+        ..QueueDeclareOptions::default()
+    };
+    channel
+        .queue_declare(
+            amqp.dead_letter_queue.as_str().into(),
+            durable,
+            quorum_args(),
+        )
+        .await?;
+    channel
+        .queue_declare(
+            amqp.jobs_queue.as_str().into(),
+            durable,
+            jobs_queue_args(amqp),
+        )
+        .await?;
+    channel
+        .queue_declare(
+            amqp.deliveries_queue.as_str().into(),
+            durable,
+            quorum_args(),
+        )
+        .await?;
+    channel
+        .exchange_declare(
+            amqp.results_exchange.as_str().into(),
+            ExchangeKind::Topic,
+            ExchangeDeclareOptions {
+                durable: true,
+                ..ExchangeDeclareOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    Ok(())
+}
+
+/// Properties of a persistent JSON message.
+pub fn json_properties(message_id: &str, headers: FieldTable) -> BasicProperties {
+    BasicProperties::default()
+        .with_delivery_mode(PERSISTENT)
+        .with_content_type("application/json".into())
+        .with_message_id(ShortString::from(message_id))
+        .with_headers(headers)
+}
+
+/// Publishes on a channel in confirm mode and waits for the broker's confirm. With `mandatory`,
+/// an unroutable message is an error (used for queues; a topic exchange without subscribers is
+/// not an error).
+pub async fn publish_confirmed(
+    channel: &Channel,
+    exchange: &str,
+    routing_key: &str,
+    mandatory: bool,
+    payload: &[u8],
+    properties: BasicProperties,
+) -> Result<(), BrokerError> {
+    let target = if exchange.is_empty() {
+        routing_key
+    } else {
+        exchange
+    };
+    let confirm = channel
+        .basic_publish(
+            exchange.into(),
+            routing_key.into(),
+            BasicPublishOptions {
+                mandatory,
+                ..BasicPublishOptions::default()
+            },
+            payload,
+            properties,
+        )
+        .await?
+        .await?;
+    match confirm {
+        Confirmation::Ack(None) => Ok(()),
+        Confirmation::Ack(Some(returned)) | Confirmation::Nack(Some(returned)) => {
+            Err(BrokerError::NotConfirmed {
+                target: target.into(),
+                reason: returned.reply_text.to_string(),
+            })
+        }
+        Confirmation::Nack(None) => Err(BrokerError::NotConfirmed {
+            target: target.into(),
+            reason: "nack".into(),
+        }),
+        Confirmation::NotRequested => Err(BrokerError::NotConfirmed {
+            target: target.into(),
+            reason: "channel is not in confirm mode".into(),
+        }),
+    }
+}
+
+/// A lazily (re)connected publishing channel in confirm mode, shared by many tasks.
+pub struct Publisher {
+    amqp: AmqpSection,
+    link: Mutex<Option<(Arc<Connection>, Channel)>>,
+}
+
+impl Publisher {
+    /// A publisher for `amqp`; connects on first use.
+    pub fn new(amqp: AmqpSection) -> Publisher {
+        Publisher {
+            amqp,
+            link: Mutex::new(None),
+        }
+    }
+
+    /// The current channel, reconnecting (and declaring the topology) if needed.
+    pub async fn channel(&self) -> Result<Channel, BrokerError> {
+        let mut link = self.link.lock().await;
+        if let Some((conn, channel)) = link.as_ref() {
+            if conn.status().connected() && channel.status().connected() {
+                return Ok(channel.clone());
+            }
+        }
+        *link = None;
+        let conn = connect(&self.amqp.url).await?;
+        let channel = conn.create_channel().await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        if self.amqp.declare {
+            declare_topology(&channel, &self.amqp).await?;
+        }
+        *link = Some((Arc::new(conn), channel.clone()));
+        Ok(channel)
+    }
+
+    /// Publishes with confirm (see [`publish_confirmed`]); on a connection failure the link is
+    /// dropped so the next call reconnects.
+    pub async fn publish(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        mandatory: bool,
+        payload: &[u8],
+        properties: BasicProperties,
+    ) -> Result<(), BrokerError> {
+        let channel = self.channel().await?;
+        let result = publish_confirmed(
+            &channel,
+            exchange,
+            routing_key,
+            mandatory,
+            payload,
+            properties,
+        )
+        .await;
+        if matches!(result, Err(BrokerError::Unavailable(_))) {
+            *self.link.lock().await = None;
+        }
+        result
+    }
+
+    /// Whether the broker is reachable now (connects if needed).
+    pub async fn ready(&self) -> Result<(), BrokerError> {
+        self.channel().await.map(|_| ())
+    }
+
+    /// Closes the connection, if open.
+    pub async fn close(&self) {
+        if let Some((conn, _)) = self.link.lock().await.take() {
+            let _ = conn.close(200, "bye".into()).await;
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! The check stage: the engine behind a small trait, run on a named rayon pool off the async
+//! runtime, with panics caught and turned into a failure of that one job.
+
+use crate::error::JobError;
+use photocheck_types::CheckResult;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+/// Checks one photo. Implemented by [`photocheck_engine::Engine`]; the seam lets the worker run
+/// any engine build (CPU today, GPU later) without knowing its internals.
+pub trait Checker: Send + Sync + 'static {
+    /// Checks `bytes` against the named profile. An undecodable photo is `Ok` with a `fail`
+    /// verdict; `Err` is for system errors only.
+    fn check(&self, bytes: &[u8], profile: &str) -> Result<CheckResult, JobError>;
+}
+
+impl Checker for photocheck_engine::Engine {
+    fn check(&self, bytes: &[u8], profile: &str) -> Result<CheckResult, JobError> {
+        let profile = photocheck_engine::Profile::by_name(profile)
+            .ok_or_else(|| JobError::UnknownProfile(profile.to_owned()))?;
+        photocheck_engine::Engine::check(self, bytes, &profile).map_err(|e| JobError::Engine {
+            code: e.code(),
+            message: e.to_string(),
+            retryable: e.is_retryable(),
+        })
+    }
+}
+
+/// A named rayon pool running checks; one engine session set per pool thread.
+pub struct CheckPool {
+    pool: rayon::ThreadPool,
+    checker: Arc<dyn Checker>,
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_owned()
+    }
+}
+
+impl CheckPool {
+    /// A pool of `threads` threads named `photocheck-check-N`.
+    pub fn new(checker: Arc<dyn Checker>, threads: usize) -> Result<CheckPool, String> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads.max(1))
+            .thread_name(|i| format!("photocheck-check-{i}"))
+            // Panics are caught per job below; this only guards against aborting the process.
+            .panic_handler(|payload| {
+                tracing::error!(panic = %panic_message(payload.as_ref()), "panic escaped a check");
+            })
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(CheckPool { pool, checker })
+    }
+
+    /// Runs one check on the pool and awaits it without blocking the async runtime.
+    pub async fn check(
+        &self,
+        bytes: bytes::Bytes,
+        profile: String,
+    ) -> Result<CheckResult, JobError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let checker = Arc::clone(&self.checker);
+        self.pool.spawn(move || {
+            let outcome = catch_unwind(AssertUnwindSafe(|| checker.check(&bytes, &profile)))
+                .unwrap_or_else(|payload| Err(JobError::Panic(panic_message(payload.as_ref()))));
+            let _ = tx.send(outcome);
+        });
+        rx.await
+            .unwrap_or_else(|_| Err(JobError::Panic("check thread vanished".into())))
+    }
+}

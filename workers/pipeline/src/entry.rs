@@ -1,0 +1,167 @@
+//! Entry points for the `photocheck` binary: flags (the last config layer) and blocking `run`
+//! functions that start a tokio runtime, install signal handling and call the library.
+
+use crate::submit::{submit, SubmitOptions, SubmitReport};
+use crate::PipelineError;
+use photocheck_config::Config;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Flags of `photocheck serve`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on (overrides `api.listen`).
+    #[arg(long)]
+    pub listen: Option<String>,
+}
+
+/// Flags of `photocheck worker`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct WorkerArgs {
+    /// Jobs checked in parallel (overrides `worker.concurrency`; 0 = one per core).
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// Address of the worker's /metrics endpoint (overrides `worker.metrics_listen`; "" = none).
+    #[arg(long)]
+    pub metrics_listen: Option<String>,
+}
+
+/// Flags of `photocheck submit`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SubmitArgs {
+    /// Base URL of the ingest API (overrides `submit.api`).
+    #[arg(long)]
+    pub api: Option<String>,
+    /// Bearer token of the window (overrides `submit.token`).
+    #[arg(long)]
+    pub token: Option<String>,
+    /// Uploads in flight (overrides `submit.concurrency`).
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// Wait for each result and print it as a JSON line.
+    #[arg(long)]
+    pub wait: bool,
+    /// Check profile to request (default: the server's).
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Photos and folders (searched recursively).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, PipelineError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("photocheck-io")
+        .build()
+        .map_err(|e| PipelineError::Config(format!("cannot start the async runtime: {e}")))
+}
+
+/// `photocheck serve`: runs the API until SIGTERM/SIGINT.
+pub fn run_serve(mut config: Config, args: &ServeArgs) -> Result<(), PipelineError> {
+    if let Some(listen) = &args.listen {
+        config.api.listen = listen.clone();
+    }
+    runtime()?.block_on(async {
+        let shutdown = crate::shutdown_on_signals();
+        crate::serve(config, shutdown).await
+    })
+}
+
+/// `photocheck worker`: runs a worker with `engine` until SIGTERM/SIGINT, drains, returns.
+pub fn run_worker(
+    mut config: Config,
+    args: &WorkerArgs,
+    engine: Arc<photocheck_engine::Engine>,
+) -> Result<(), PipelineError> {
+    if let Some(n) = args.concurrency {
+        config.worker.concurrency = n;
+    }
+    if let Some(listen) = &args.metrics_listen {
+        config.worker.metrics_listen = listen.clone();
+    }
+    runtime()?.block_on(async {
+        let shutdown = crate::shutdown_on_signals();
+        crate::run_worker(config, engine, shutdown).await
+    })
+}
+
+/// `photocheck submit`: uploads, prints results with `--wait` to stdout and a summary to
+/// stderr. Returns the report (the binary exits 1 if any photo was rejected or did not pass).
+pub fn run_submit(config: Config, args: &SubmitArgs) -> Result<SubmitReport, PipelineError> {
+    let options = SubmitOptions {
+        api: args.api.clone().unwrap_or(config.submit.api),
+        token: args.token.clone().unwrap_or(config.submit.token),
+        concurrency: args.concurrency.unwrap_or(config.submit.concurrency),
+        wait: args.wait,
+        poll_interval: Duration::from_millis(config.submit.poll_interval_ms),
+        max_attempts: config.submit.max_attempts,
+        profile: args.profile.clone(),
+        progress: true,
+        paths: args.paths.clone(),
+    };
+    let wait = options.wait;
+    let report = runtime()?.block_on(async {
+        let mut stdout = std::io::stdout();
+        submit(options, &mut stdout).await
+    })?;
+    eprintln!("{}", summary(&report, wait));
+    Ok(report)
+}
+
+/// Percentile (nearest rank) of sorted values.
+pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+/// A one-line summary of a submit run.
+pub fn summary(report: &SubmitReport, wait: bool) -> String {
+    let secs = report.elapsed.as_secs_f64().max(1e-9);
+    let mut line = format!(
+        "submitted {} photos: {} accepted, {} rejected in {:.2} s ({:.1} photos/s)",
+        report.photos.len(),
+        report.accepted(),
+        report.rejected(),
+        secs,
+        report.photos.len() as f64 / secs
+    );
+    if wait {
+        let mut latencies: Vec<f64> = report.photos.iter().filter_map(|p| p.latency_s).collect();
+        latencies.sort_by(f64::total_cmp);
+        let verdicts = |v: &str| {
+            report
+                .photos
+                .iter()
+                .filter(|p| p.verdict.as_deref() == Some(v))
+                .count()
+        };
+        line.push_str(&format!(
+            "; results: {} pass, {} review, {} fail; upload→result p50 {:.0} ms, p99 {:.0} ms",
+            verdicts("pass"),
+            verdicts("review"),
+            verdicts("fail"),
+            percentile(&latencies, 50.0).unwrap_or(0.0) * 1000.0,
+            percentile(&latencies, 99.0).unwrap_or(0.0) * 1000.0,
+        ));
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentile_uses_nearest_rank() {
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&v, 50.0), Some(50.0));
+        assert_eq!(percentile(&v, 99.0), Some(99.0));
+        assert_eq!(percentile(&[3.0], 99.0), Some(3.0));
+        assert_eq!(percentile(&[], 50.0), None);
+    }
+}

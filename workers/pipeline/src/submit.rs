@@ -1,0 +1,354 @@
+//! `photocheck submit`: uploads photos like a window system would, with bounded concurrency and
+//! a progress bar; with `wait`, polls each photo until its result is done and prints the result
+//! object (JSON lines, `source` set to the local path) as it arrives.
+//!
+//! Each upload carries an `Idempotency-Key` unique to this run and file, so the retries it makes
+//! after a 503 (honouring `Retry-After`) or a lost connection never queue a photo twice.
+
+use crate::PipelineError;
+use futures::stream::{self, StreamExt};
+use indicatif::{ProgressBar, ProgressStyle};
+use reqwest::StatusCode;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// What to upload and how.
+#[derive(Debug, Clone)]
+pub struct SubmitOptions {
+    /// Base URL of the ingest API.
+    pub api: String,
+    /// Bearer token of the window.
+    pub token: String,
+    /// Uploads in flight.
+    pub concurrency: usize,
+    /// Poll for results and print them.
+    pub wait: bool,
+    /// Poll interval with `wait`.
+    pub poll_interval: Duration,
+    /// Attempts per upload on 503 or connection failure.
+    pub max_attempts: u32,
+    /// Profile to ask for (`None`: the server's default).
+    pub profile: Option<String>,
+    /// Show a progress bar on stderr (hidden anyway when stderr is not a terminal).
+    pub progress: bool,
+    /// Files and folders (searched recursively for images).
+    pub paths: Vec<PathBuf>,
+}
+
+/// One photo's outcome.
+#[derive(Debug, Clone)]
+pub struct Submitted {
+    /// Local path.
+    pub path: PathBuf,
+    /// Job id, when accepted.
+    pub id: Option<String>,
+    /// Why it was not accepted.
+    pub error: Option<String>,
+    /// Verdict, with `wait`.
+    pub verdict: Option<String>,
+    /// Seconds from the upload's start to the result being seen done (with `wait`).
+    pub latency_s: Option<f64>,
+}
+
+/// What a run did.
+#[derive(Debug, Clone)]
+pub struct SubmitReport {
+    /// Every photo, in input order.
+    pub photos: Vec<Submitted>,
+    /// Wall time of the whole run.
+    pub elapsed: Duration,
+}
+
+impl SubmitReport {
+    /// Photos accepted by the API.
+    pub fn accepted(&self) -> usize {
+        self.photos.iter().filter(|p| p.id.is_some()).count()
+    }
+
+    /// Photos the API refused or that could not be uploaded.
+    pub fn rejected(&self) -> usize {
+        self.photos.len() - self.accepted()
+    }
+
+    /// Process exit status, as `photocheck check`: 2 if a photo could not be submitted (or its
+    /// result not read), 1 if a waited-for result is `fail` or `review`, else 0.
+    pub fn exit_code(&self) -> u8 {
+        if self.photos.iter().any(|p| p.error.is_some()) {
+            2
+        } else if self
+            .photos
+            .iter()
+            .any(|p| p.verdict.as_deref().is_some_and(|v| v != "pass"))
+        {
+            1
+        } else {
+            0
+        }
+    }
+}
+
+const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"];
+
+/// The image files under `paths` (files as given; folders recursively, sorted).
+pub fn collect_images(paths: &[PathBuf]) -> Result<Vec<PathBuf>, PipelineError> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<Result<_, _>>()?;
+        entries.sort();
+        for path in entries {
+            if path.is_dir() {
+                walk(&path, out)?;
+            } else if path
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+            {
+                out.push(path);
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            walk(path, &mut out)
+                .map_err(|e| PipelineError::Submit(format!("{}: {e}", path.display())))?;
+        } else if path.is_file() {
+            out.push(path.clone());
+        } else {
+            return Err(PipelineError::Submit(format!(
+                "{}: no such file or folder",
+                path.display()
+            )));
+        }
+    }
+    Ok(out)
+}
+
+fn content_type(path: &Path) -> &'static str {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("png") => "image/png",
+        Some("webp") => "image/webp",
+        Some("bmp") => "image/bmp",
+        Some("gif") => "image/gif",
+        Some("tif" | "tiff") => "image/tiff",
+        _ => "image/jpeg",
+    }
+}
+
+struct Client {
+    http: reqwest::Client,
+    api: String,
+    token: String,
+    max_attempts: u32,
+    profile: Option<String>,
+    run: String,
+}
+
+impl Client {
+    async fn upload(&self, path: &Path) -> Result<String, String> {
+        let bytes = tokio::fs::read(path).await.map_err(|e| e.to_string())?;
+        let key = format!("{}:{}", self.run, path.display());
+        let url = format!("{}/v1/photos", self.api.trim_end_matches('/'));
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let request = self
+                .http
+                .post(&url)
+                .bearer_auth(&self.token)
+                .header("idempotency-key", &key);
+            let request = match &self.profile {
+                None => request
+                    .header("content-type", content_type(path))
+                    .body(bytes.clone()),
+                Some(profile) => {
+                    let part = reqwest::multipart::Part::bytes(bytes.clone())
+                        .file_name("photo")
+                        .mime_str(content_type(path))
+                        .map_err(|e| e.to_string())?;
+                    let form = reqwest::multipart::Form::new().part("photo", part).text(
+                        "metadata",
+                        serde_json::json!({"profile": profile}).to_string(),
+                    );
+                    request.multipart(form)
+                }
+            };
+            let (retry_after, reason) = match request.send().await {
+                Ok(response) if response.status() == StatusCode::ACCEPTED => {
+                    let body: serde_json::Value =
+                        response.json().await.map_err(|e| e.to_string())?;
+                    return body["id"]
+                        .as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| "202 without an id".to_owned());
+                }
+                Ok(response) if response.status() == StatusCode::SERVICE_UNAVAILABLE => {
+                    let secs = response
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.parse::<u64>().ok())
+                        .unwrap_or(1);
+                    (Duration::from_secs(secs.min(30)), "503".to_owned())
+                }
+                Ok(response) => {
+                    let status = response.status();
+                    let text = response.text().await.unwrap_or_default();
+                    return Err(format!("{status}: {text}"));
+                }
+                Err(e) => (Duration::from_secs(1), e.to_string()),
+            };
+            if attempt >= self.max_attempts.max(1) {
+                return Err(format!("gave up after {attempt} attempts: {reason}"));
+            }
+            tokio::time::sleep(retry_after).await;
+        }
+    }
+
+    async fn poll(&self, id: &str) -> Result<Option<serde_json::Value>, String> {
+        let url = format!("{}/v1/photos/{id}", self.api.trim_end_matches('/'));
+        let response = self
+            .http
+            .get(&url)
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+            return Ok(None);
+        }
+        if !response.status().is_success() {
+            return Err(response.status().to_string());
+        }
+        let body: serde_json::Value = response.json().await.map_err(|e| e.to_string())?;
+        Ok((body["status"] == "done").then(|| body["result"].clone()))
+    }
+}
+
+/// Uploads every image under `options.paths`; with `wait`, writes each result to `out` as one
+/// JSON line when it is done.
+pub async fn submit(
+    options: SubmitOptions,
+    out: &mut (dyn Write + Send),
+) -> Result<SubmitReport, PipelineError> {
+    let files = collect_images(&options.paths)?;
+    let client = Client {
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| PipelineError::Submit(e.to_string()))?,
+        api: options.api.clone(),
+        token: options.token.clone(),
+        max_attempts: options.max_attempts,
+        profile: options.profile.clone(),
+        run: uuid::Uuid::now_v7().to_string(),
+    };
+    let bar = if options.progress {
+        ProgressBar::new(files.len() as u64)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{msg:9} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message("uploading");
+    let started = Instant::now();
+    let client = &client;
+    let bar_ref = &bar;
+    let uploaded: Vec<(Submitted, Instant)> = stream::iter(files.iter().cloned())
+        .map(|path| async move {
+            let t = Instant::now();
+            let outcome = client.upload(&path).await;
+            bar_ref.inc(1);
+            if let Err(e) = &outcome {
+                bar_ref.suspend(|| eprintln!("{}: {e}", path.display()));
+            }
+            let (id, error) = match outcome {
+                Ok(id) => (Some(id), None),
+                Err(e) => (None, Some(e)),
+            };
+            let photo = Submitted {
+                path,
+                id,
+                error,
+                verdict: None,
+                latency_s: None,
+            };
+            (photo, t)
+        })
+        .buffered(options.concurrency.max(1))
+        .collect()
+        .await;
+    let (mut photos, upload_starts): (Vec<Submitted>, Vec<Instant>) = uploaded.into_iter().unzip();
+    bar.finish_and_clear();
+
+    if options.wait {
+        let waiting = photos.iter().filter(|p| p.id.is_some()).count() as u64;
+        let bar = if options.progress {
+            ProgressBar::new(waiting)
+        } else {
+            ProgressBar::hidden()
+        };
+        bar.set_style(
+            ProgressStyle::with_template("{msg:9} [{bar:30}] {pos}/{len} {per_sec}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar.set_message("checking");
+        let mut pending: Vec<usize> = (0..photos.len())
+            .filter(|&i| photos[i].id.is_some())
+            .collect();
+        while !pending.is_empty() {
+            let polled: Vec<(usize, Result<Option<serde_json::Value>, String>)> =
+                stream::iter(pending.iter().copied())
+                    .map(|i| {
+                        let id = photos[i].id.clone().unwrap_or_default();
+                        async move { (i, client.poll(&id).await) }
+                    })
+                    .buffer_unordered(options.concurrency.max(1))
+                    .collect()
+                    .await;
+            let mut still = Vec::new();
+            for (i, outcome) in polled {
+                match outcome {
+                    Ok(Some(mut result)) => {
+                        let photo = &mut photos[i];
+                        photo.verdict = result["verdict"].as_str().map(str::to_owned);
+                        photo.latency_s = Some(upload_starts[i].elapsed().as_secs_f64());
+                        result["source"] =
+                            serde_json::Value::String(photo.path.display().to_string());
+                        bar.suspend(|| {
+                            let _ = writeln!(out, "{result}");
+                        });
+                        bar.inc(1);
+                    }
+                    Ok(None) => still.push(i),
+                    Err(e) => {
+                        photos[i].error = Some(format!("polling failed: {e}"));
+                        bar.inc(1);
+                    }
+                }
+            }
+            pending = still;
+            if !pending.is_empty() {
+                tokio::time::sleep(options.poll_interval).await;
+            }
+        }
+        bar.finish_and_clear();
+    }
+    let _ = out.flush();
+    Ok(SubmitReport {
+        photos,
+        elapsed: started.elapsed(),
+    })
+}

@@ -1,0 +1,447 @@
+//! The worker (`photocheck worker`, `shared/CONTRACT.md` §4).
+//!
+//! ```text
+//! jobs queue ─(prefetch = concurrency)─ task per job:
+//!   result already in S3? ── yes ─────────────────────────────┐ (a redelivered job reuses it)
+//!        └ no: fetch photo ─ check on the rayon pool ─ store result JSON next to the photo
+//!   publish to results exchange `result.<verdict>` (confirm) ─ publish to deliveries queue
+//!   (confirm) ─ ack
+//! ```
+//! Transient failures (storage, broker, retryable engine errors) retry in the job's own task with
+//! exponential backoff and jitter, up to `worker.max_attempts`; then, and at once for permanent
+//! failures (malformed message, photo missing, panic), the job goes to the dead-letter queue with
+//! `x-photocheck-error-code`, `x-photocheck-error` and `x-photocheck-attempts` headers. An
+//! undecodable photo is not a failure: the engine returns a `fail` result for it. A job is acked
+//! only after its result is stored and both publishes are confirmed, so a worker killed at any
+//! point loses nothing. On shutdown the worker stops consuming, lets in-flight jobs finish within
+//! `worker.grace_period_s`, and closes the channel (anything unfinished is redelivered).
+
+use crate::broker::{json_properties, string, Publisher};
+use crate::checker::{CheckPool, Checker};
+use crate::delivery::{backoff, ID_HEADER, SUBMITTED_HEADER};
+use crate::error::{BrokerError, JobError, StoreError};
+use crate::metrics::Metrics;
+use crate::store::{result_key, Store};
+use crate::PipelineError;
+use futures::StreamExt;
+use lapin::message::Delivery;
+use lapin::options::{
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
+};
+use lapin::types::FieldTable;
+use photocheck_config::Config;
+use photocheck_types::{CheckResult, JobMessage, Status};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Header on a dead-lettered job: the stable error code.
+pub const ERROR_CODE_HEADER: &str = "x-photocheck-error-code";
+/// Header on a dead-lettered job: the error message.
+pub const ERROR_HEADER: &str = "x-photocheck-error";
+/// Header on a dead-lettered job: attempts made.
+pub const ATTEMPTS_HEADER: &str = "x-photocheck-attempts";
+
+struct Ctx {
+    config: Config,
+    store: Store,
+    pool: CheckPool,
+    publisher: Arc<Publisher>,
+    metrics: Metrics,
+    shutdown: CancellationToken,
+    deliver: bool,
+}
+
+/// The number of jobs checked in parallel: `worker.concurrency`, or one per core.
+pub fn concurrency(config: &Config) -> usize {
+    if config.worker.concurrency > 0 {
+        config.worker.concurrency
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
+}
+
+/// Runs a worker with the engine until `shutdown` is cancelled, then drains.
+pub async fn run_worker(
+    config: Config,
+    engine: Arc<photocheck_engine::Engine>,
+    shutdown: CancellationToken,
+) -> Result<(), PipelineError> {
+    run_worker_with(config, engine, Metrics::new(), shutdown).await
+}
+
+/// Runs a worker with any [`Checker`] and the given metrics registry.
+pub async fn run_worker_with(
+    config: Config,
+    checker: Arc<dyn Checker>,
+    metrics: Metrics,
+    shutdown: CancellationToken,
+) -> Result<(), PipelineError> {
+    let threads = concurrency(&config);
+    let pool = CheckPool::new(checker, threads).map_err(PipelineError::Engine)?;
+    let store = Store::new(&config.s3);
+    if config.s3.create_bucket {
+        if let Err(e) = store.ensure_bucket().await {
+            tracing::warn!(error = %e, "cannot ensure the bucket exists yet");
+        }
+    }
+    let publisher = Arc::new(Publisher::new(config.amqp.clone()));
+    let deliver = !config.central.url.is_empty();
+    if !deliver {
+        tracing::warn!("central.url is empty: results go to S3 and the results exchange only");
+    }
+    let grace = Duration::from_secs(config.worker.grace_period_s);
+    let metrics_server = if config.worker.metrics_listen.is_empty() {
+        None
+    } else {
+        Some(
+            spawn_metrics_server(
+                &config.worker.metrics_listen,
+                metrics.clone(),
+                shutdown.clone(),
+            )
+            .await?,
+        )
+    };
+    let deliveries = deliver.then(|| {
+        tokio::spawn(crate::delivery::run_deliveries(
+            config.central.clone(),
+            config.amqp.clone(),
+            Arc::clone(&publisher),
+            metrics.clone(),
+            grace,
+            shutdown.clone(),
+        ))
+    });
+    let ctx = Arc::new(Ctx {
+        config,
+        store,
+        pool,
+        publisher: Arc::clone(&publisher),
+        metrics,
+        shutdown: shutdown.clone(),
+        deliver,
+    });
+    tracing::info!(concurrency = threads, "worker started");
+    let tracker = TaskTracker::new();
+    let mut failures = 0u32;
+    while !shutdown.is_cancelled() {
+        match consume(&ctx, &tracker, threads, grace).await {
+            Ok(()) => break,
+            Err(e) => {
+                failures += 1;
+                tracing::warn!(error = %e, "worker lost the broker; reconnecting");
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff(failures.min(6), 500, 10_000)) => {}
+                    _ = shutdown.cancelled() => break,
+                }
+            }
+        }
+    }
+    if let Some(task) = deliveries {
+        match task.await {
+            Ok(Err(e)) => tracing::warn!(error = %e, "delivery loop ended with an error"),
+            Err(e) => tracing::warn!(error = %e, "delivery loop panicked"),
+            Ok(Ok(())) => {}
+        }
+    }
+    if let Some(task) = metrics_server {
+        let _ = task.await;
+    }
+    publisher.close().await;
+    tracing::info!("worker stopped");
+    Ok(())
+}
+
+async fn spawn_metrics_server(
+    listen: &str,
+    metrics: Metrics,
+    shutdown: CancellationToken,
+) -> Result<tokio::task::JoinHandle<()>, PipelineError> {
+    let listener =
+        tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| PipelineError::Listen {
+                addr: listen.to_owned(),
+                reason: e.to_string(),
+            })?;
+    let app = axum::Router::new()
+        .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .route(
+            "/metrics",
+            axum::routing::get(move || {
+                let metrics = metrics.clone();
+                async move { metrics.render() }
+            }),
+        );
+    Ok(tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await;
+    }))
+}
+
+async fn consume(
+    ctx: &Arc<Ctx>,
+    tracker: &TaskTracker,
+    prefetch: usize,
+    grace: Duration,
+) -> Result<(), BrokerError> {
+    let conn = crate::broker::connect(&ctx.config.amqp.url).await?;
+    let channel = conn.create_channel().await?;
+    if ctx.config.amqp.declare {
+        crate::broker::declare_topology(&channel, &ctx.config.amqp).await?;
+    }
+    channel
+        .basic_qos(
+            u16::try_from(prefetch.max(1)).unwrap_or(u16::MAX),
+            BasicQosOptions::default(),
+        )
+        .await?;
+    let tag = format!("photocheck-worker-{}", uuid::Uuid::now_v7());
+    let mut consumer = channel
+        .basic_consume(
+            ctx.config.amqp.jobs_queue.as_str().into(),
+            tag.as_str().into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    let outcome = loop {
+        tokio::select! {
+            _ = ctx.shutdown.cancelled() => break Ok(()),
+            next = consumer.next() => match next {
+                Some(Ok(delivery)) => {
+                    let ctx = Arc::clone(ctx);
+                    tracker.spawn(async move { process(&ctx, delivery).await });
+                }
+                Some(Err(e)) => break Err(BrokerError::from(e)),
+                None => break Err(BrokerError::Unavailable("jobs consumer ended".into())),
+            }
+        }
+    };
+    if outcome.is_ok() {
+        tracing::info!(
+            in_flight = tracker.len(),
+            "shutting down: no new jobs, draining"
+        );
+        let _ = channel
+            .basic_cancel(tag.as_str().into(), BasicCancelOptions::default())
+            .await;
+        tracker.close();
+        if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
+            tracing::warn!(
+                left = tracker.len(),
+                "grace period over; unfinished jobs go back to the queue"
+            );
+        }
+        let _ = conn.close(200, "shutdown".into()).await;
+    }
+    outcome
+}
+
+enum Outcome {
+    Done,
+    DeadLettered,
+    Abandoned,
+}
+
+async fn process(ctx: &Ctx, delivery: Delivery) {
+    ctx.metrics.jobs_in_flight.inc();
+    let started = Instant::now();
+    let outcome = process_inner(ctx, &delivery).await;
+    ctx.metrics.jobs_in_flight.dec();
+    let label = match outcome {
+        Outcome::Done => {
+            ctx.metrics.stage("job", started.elapsed().as_secs_f64());
+            "done"
+        }
+        Outcome::DeadLettered => "dead_lettered",
+        Outcome::Abandoned => "abandoned",
+    };
+    Metrics::inc(&ctx.metrics.jobs, "outcome", label);
+}
+
+async fn process_inner(ctx: &Ctx, delivery: &Delivery) -> Outcome {
+    let job = match parse_job(&delivery.data) {
+        Ok(job) => job,
+        Err(e) => return dead_letter(ctx, delivery, None, &e, 1).await,
+    };
+    let max_attempts = ctx.config.worker.max_attempts.max(1);
+    let mut attempt = 1u32;
+    loop {
+        match run_job(ctx, &job).await {
+            Ok(()) => {
+                if let Err(e) = delivery.acker.ack(BasicAckOptions::default()).await {
+                    // The job will be redelivered and reuse the stored result.
+                    tracing::warn!(error = %e, job_id = %job.id, "job done but could not ack");
+                }
+                return Outcome::Done;
+            }
+            Err(e) if e.is_retryable() && attempt < max_attempts => {
+                Metrics::inc(&ctx.metrics.job_retries, "code", e.code());
+                let delay = backoff(
+                    attempt,
+                    ctx.config.worker.retry_base_ms,
+                    ctx.config.worker.retry_max_ms,
+                );
+                tracing::warn!(error = %e, code = e.code(), job_id = %job.id, attempt, delay_ms = delay.as_millis() as u64, "job failed; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    // Leave it unacked: it goes back to the queue when the channel closes.
+                    _ = ctx.shutdown.cancelled() => return Outcome::Abandoned,
+                }
+                attempt += 1;
+            }
+            Err(e) => return dead_letter(ctx, delivery, Some(&job.id), &e, attempt).await,
+        }
+    }
+}
+
+fn parse_job(data: &[u8]) -> Result<JobMessage, JobError> {
+    let job: JobMessage =
+        serde_json::from_slice(data).map_err(|e| JobError::Malformed(e.to_string()))?;
+    if job.id.is_empty() || job.bucket.is_empty() || job.key.is_empty() {
+        return Err(JobError::Malformed(
+            "id, bucket and key must not be empty".into(),
+        ));
+    }
+    Ok(job)
+}
+
+async fn run_job(ctx: &Ctx, job: &JobMessage) -> Result<(), JobError> {
+    let store = ctx.store.with_bucket(&job.bucket);
+    let rkey = result_key(&job.key);
+    let t = Instant::now();
+    let body = match store.get_opt(&rkey).await? {
+        // A previous attempt (maybe by a worker that died) stored it: reuse it byte-for-byte so
+        // every publish and delivery of this id carries the identical body.
+        Some(existing) => existing,
+        None => {
+            let photo = match store.get(&job.key).await {
+                Err(StoreError::NotFound { .. }) => {
+                    return Err(JobError::Store(StoreError::NotFound {
+                        key: "photo".into(),
+                    }))
+                }
+                other => other?,
+            };
+            ctx.metrics.stage("fetch", t.elapsed().as_secs_f64());
+            let t = Instant::now();
+            let mut result = ctx.pool.check(photo, job.profile.clone()).await?;
+            ctx.metrics.stage("check", t.elapsed().as_secs_f64());
+            result.id = Some(job.id.clone());
+            result.source = Some(format!("s3://{}/{}", job.bucket, job.key));
+            let body = bytes::Bytes::from(
+                serde_json::to_vec(&result).map_err(|e| JobError::CorruptResult(e.to_string()))?,
+            );
+            let t = Instant::now();
+            store.put(&rkey, body.clone(), "application/json").await?;
+            ctx.metrics.stage("store", t.elapsed().as_secs_f64());
+            Metrics::inc(&ctx.metrics.results, "verdict", result.verdict.as_str());
+            for check in result.checks.iter().filter(|c| c.status == Status::Fail) {
+                Metrics::inc(&ctx.metrics.check_failures, "check", check.code.as_str());
+            }
+            body
+        }
+    };
+    let result: CheckResult =
+        serde_json::from_slice(&body).map_err(|e| JobError::CorruptResult(e.to_string()))?;
+    let mut headers = FieldTable::default();
+    headers.insert(ID_HEADER.into(), string(&job.id));
+    headers.insert(SUBMITTED_HEADER.into(), string(&job.submitted_at));
+    let t = Instant::now();
+    ctx.publisher
+        .publish(
+            &ctx.config.amqp.results_exchange,
+            &format!("result.{}", result.verdict.as_str()),
+            false,
+            &body,
+            json_properties(&job.id, headers.clone()),
+        )
+        .await?;
+    ctx.metrics.stage("publish", t.elapsed().as_secs_f64());
+    if ctx.deliver {
+        let t = Instant::now();
+        ctx.publisher
+            .publish(
+                "",
+                &ctx.config.amqp.deliveries_queue,
+                true,
+                &body,
+                json_properties(&job.id, headers),
+            )
+            .await?;
+        ctx.metrics.stage("handoff", t.elapsed().as_secs_f64());
+    }
+    tracing::info!(job_id = %job.id, verdict = result.verdict.as_str(), "job done");
+    Ok(())
+}
+
+/// Publishes the job to the dead-letter queue with the reason, then acks it. If that publish
+/// fails, rejects it without requeue so the broker's own dead-lettering moves it instead.
+async fn dead_letter(
+    ctx: &Ctx,
+    delivery: &Delivery,
+    job_id: Option<&str>,
+    error: &JobError,
+    attempts: u32,
+) -> Outcome {
+    let id = job_id.unwrap_or("");
+    tracing::error!(error = %error, code = error.code(), job_id = %id, attempts, "job dead-lettered");
+    let mut headers = FieldTable::default();
+    headers.insert(ERROR_CODE_HEADER.into(), string(error.code()));
+    headers.insert(ERROR_HEADER.into(), string(&error.to_string()));
+    headers.insert(ATTEMPTS_HEADER.into(), string(&attempts.to_string()));
+    if !id.is_empty() {
+        headers.insert(ID_HEADER.into(), string(id));
+    }
+    let published = ctx
+        .publisher
+        .publish(
+            "",
+            &ctx.config.amqp.dead_letter_queue,
+            true,
+            &delivery.data,
+            json_properties(if id.is_empty() { "malformed" } else { id }, headers),
+        )
+        .await;
+    let acked = match published {
+        Ok(()) => delivery.acker.ack(BasicAckOptions::default()).await,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not publish to the dead-letter queue; rejecting");
+            delivery
+                .acker
+                .nack(BasicNackOptions {
+                    requeue: false,
+                    ..BasicNackOptions::default()
+                })
+                .await
+        }
+    };
+    if let Err(e) = acked {
+        tracing::warn!(error = %e, job_id = %id, "could not settle dead-lettered job");
+    }
+    Outcome::DeadLettered
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_messages_are_permanent_errors() {
+        let e = parse_job(b"not json").unwrap_err();
+        assert_eq!(e.code(), "job.malformed");
+        assert!(!e.is_retryable());
+        let e =
+            parse_job(br#"{"id":"","bucket":"b","key":"k","profile":"ga461","submitted_at":"x"}"#)
+                .unwrap_err();
+        assert_eq!(e.code(), "job.malformed");
+        assert!(parse_job(
+            br#"{"id":"1","bucket":"b","key":"k","profile":"ga461","submitted_at":"x"}"#
+        )
+        .is_ok());
+    }
+}

@@ -1,0 +1,140 @@
+//! The ingest API on its own: authentication, idempotency, windows, media types, limits.
+
+use crate::harness::*;
+use photocheck_pipeline::store::Store;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_idempotency_windows_and_media_types() {
+    let s3 = S3Server::start();
+    let names = Names::new();
+    let config = config(&s3, &names, None);
+    declare(&config, &names).await;
+    let api = start_api(&config).await;
+    let store = Store::new(&config.s3);
+    let photo = photos(2);
+
+    // No token, wrong token: 401, nothing stored or queued.
+    let r = http()
+        .post(format!("{}/v1/photos", api.url))
+        .header("content-type", "image/jpeg")
+        .body(photo[0].clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.headers()["www-authenticate"], "Bearer");
+    let (status, body) = upload(&api, "token-window-one-0123456780", photo[0].clone(), None).await;
+    assert_eq!(status, 401);
+    assert_eq!(body["error"]["code"], "api.unauthorized");
+    assert!(store.list("photos/").await.unwrap().is_empty());
+    assert_eq!(depth(&names.jobs).await, 0);
+
+    // Not an image by content, whatever the header says: 415. Over the limit: 413.
+    let (status, _) = upload(&api, TOKEN_W1, b"%PDF-1.7 not a photo".to_vec(), None).await;
+    assert_eq!(status, 415);
+    let r = http()
+        .post(format!("{}/v1/photos", api.url))
+        .bearer_auth(TOKEN_W1)
+        .header("content-type", "text/plain")
+        .body(photo[0].clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 415);
+    let mut big = photo[0].clone();
+    big.resize(config.api.max_body_bytes + 1, 0);
+    let (status, _) = upload(&api, TOKEN_W1, big, None).await;
+    assert_eq!(status, 413);
+    assert!(store.list("photos/").await.unwrap().is_empty());
+    assert_eq!(depth(&names.jobs).await, 0);
+
+    // The same Idempotency-Key twice: one id, one job.
+    let (s1, a) = upload(&api, TOKEN_W1, photo[0].clone(), Some("upload-1")).await;
+    let (s2, b) = upload(&api, TOKEN_W1, photo[0].clone(), Some("upload-1")).await;
+    assert_eq!((s1, s2), (202, 202));
+    assert_eq!(a["status"], "queued");
+    assert_eq!(a["id"], b["id"]);
+    assert_eq!(depth(&names.jobs).await, 1);
+    // Reusing the key for another photo is refused; another window's same key is its own.
+    let (s3_status, _) = upload(&api, TOKEN_W1, photo[1].clone(), Some("upload-1")).await;
+    assert_eq!(s3_status, 422);
+    let (s4, c) = upload(&api, TOKEN_W2, photo[0].clone(), Some("upload-1")).await;
+    assert_eq!(s4, 202);
+    assert_ne!(c["id"], a["id"]);
+    assert_eq!(depth(&names.jobs).await, 2);
+
+    // A window reads its own photos only.
+    let id = a["id"].as_str().unwrap();
+    let get = |token: &'static str, id: String| {
+        let url = format!("{}/v1/photos/{id}", api.url);
+        async move { http().get(url).bearer_auth(token).send().await.unwrap() }
+    };
+    let mine = get(TOKEN_W1, id.into()).await;
+    assert_eq!(mine.status(), 200);
+    let mine: serde_json::Value = mine.json().await.unwrap();
+    assert_eq!(mine["status"], "queued");
+    assert_eq!(get(TOKEN_W2, id.into()).await.status(), 404);
+    assert_eq!(get(TOKEN_W1, "../../etc".into()).await.status(), 404);
+    let anonymous = http()
+        .get(format!("{}/v1/photos/{id}", api.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+
+    // Multipart with metadata; the job message carries it.
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "photo",
+            reqwest::multipart::Part::bytes(photo[1].clone()).file_name("a.jpg"),
+        )
+        .text(
+            "metadata",
+            r#"{"application_id":"A-1","window_id":"w1","profile":"icao"}"#,
+        );
+    let r = http()
+        .post(format!("{}/v1/photos", api.url))
+        .bearer_auth(TOKEN_W1)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let jobs = drain(&names.jobs).await;
+    assert_eq!(jobs.len(), 3);
+    let last: photocheck_types::JobMessage = serde_json::from_slice(&jobs[2].1).unwrap();
+    assert_eq!(last.profile, "icao");
+    assert_eq!(last.application_id.as_deref(), Some("A-1"));
+    assert_eq!(last.window_id.as_deref(), Some("w1"));
+    assert_eq!(last.bucket, names.bucket);
+    assert_eq!(
+        store.get(&last.key).await.unwrap().as_ref(),
+        photo[1].as_slice()
+    );
+
+    // Operational endpoints.
+    for path in ["/healthz", "/readyz", "/openapi.json"] {
+        let r = http()
+            .get(format!("{}{path}", api.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+    }
+    let metrics = http()
+        .get(format!("{}/metrics", api.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("photocheck_api_requests_total"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("photocheck_api_accepted_total 3"),
+        "{metrics}"
+    );
+}
