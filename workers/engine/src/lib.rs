@@ -397,12 +397,25 @@ pub fn measure_all(img: &RgbImage, face: Option<&FaceGeometry>) -> Measures {
     let (w, h) = img.dimensions();
     let limit = face.map_or(h as f32, |f| f.chin[1].clamp(2.0, h as f32));
     let bg_ref = measure::border_reference(img, limit as u32);
+    let noise = measure::noise_sigma(img);
     let background = measure::background(img, bg_ref, limit);
     let (crown, tone, skin, sharpness) = match face {
         Some(f) => {
             let fw = f.face_width();
-            let cx = f.center_x();
-            let crown = measure::crown_row(img, bg_ref, cx - 0.6 * fw, cx + 0.6 * fw, f.eye_mid()[1]);
+            let reach = ((8.0 * fw / 207.0).round() as u32).max(2);
+            // Faint differences must stand clear of the noise (σ on luma, per-channel larger).
+            let faint = (8.0 * noise).clamp(24.0, 200.0) as u8;
+            let crown = measure::crown_row(
+                img,
+                bg_ref,
+                (
+                    f.cheeks[0][0].min(f.cheeks[1][0]),
+                    f.cheeks[0][0].max(f.cheeks[1][0]),
+                ),
+                f.eye_mid()[1],
+                reach,
+                faint,
+            );
             let ob = oval_bbox(&f.oval);
             (
                 crown,
@@ -420,7 +433,7 @@ pub fn measure_all(img: &RgbImage, face: Option<&FaceGeometry>) -> Measures {
         tone,
         skin,
         sharpness,
-        noise: measure::noise_sigma(img),
+        noise,
         blockiness: measure::blockiness(img),
     }
 }

@@ -114,28 +114,55 @@ fn diff(p: &image::Rgb<u8>, r: [u8; 3]) -> u8 {
         .unwrap_or(0)
 }
 
-/// The crown: the first row from the top where at least 3 pixels between `x0` and `x1` belong
-/// to the subject. A pixel belongs to the subject when it differs from the background by more
-/// than half the contrast of the hair at the top of the head (an alpha-0.5 edge), so faint
-/// stray hairs do not count. Returns 0 when the head touches the top edge, `None` when nothing
-/// differs from the background above `max_row`.
-pub fn crown_row(img: &RgbImage, bg: [u8; 3], x0: f32, x1: f32, max_row: f32) -> Option<f32> {
+/// The crown: the first row from the top where at least 3 pixels between `x0` and `x1` (the
+/// face's edges) belong to the subject with an opacity above one half, so faint stray hairs do
+/// not count. A pixel's opacity is estimated locally: its difference from the background
+/// divided by the largest difference in the same column within `reach` rows below it (the
+/// solid hair it fades into). Differences must also exceed `faint`, which the caller raises on
+/// noisy photos. Returns 0 when the head touches the top edge, `None` when nothing differs from
+/// the background above `max_row`.
+pub fn crown_row(
+    img: &RgbImage,
+    bg: [u8; 3],
+    (x0, x1): (f32, f32),
+    max_row: f32,
+    reach: u32,
+    faint: u8,
+) -> Option<f32> {
     let (w, h) = img.dimensions();
     let xa = x0.max(0.0) as u32;
-    let xb = (x1.min(w as f32) as u32).max(xa);
+    let xb = (x1.min(w as f32).max(0.0) as u32).max(xa);
     let ymax = (max_row.max(0.0) as u32).min(h);
-    let count_row = |y: u32, thr: u8| (xa..xb).filter(|&x| diff(img.get_pixel(x, y), bg) > thr).count();
-    const FAINT: u8 = 24;
-    let first = (0..ymax).find(|&y| count_row(y, FAINT) >= 3)?;
-    // Contrast of the head top: 90th percentile of differences in the 16 rows below.
-    let mut d: Vec<u8> = (first..(first + 16).min(h))
+    let cols = (xb - xa) as usize;
+    if cols == 0 || ymax == 0 {
+        return None;
+    }
+    // Differences of the rows needed, computed once.
+    let rows_needed = (ymax + reach).min(h);
+    let d: Vec<u8> = (0..rows_needed)
         .flat_map(|y| (xa..xb).map(move |x| (x, y)))
         .map(|(x, y)| diff(img.get_pixel(x, y), bg))
         .collect();
-    d.sort_unstable();
-    let p90 = d.get(d.len() * 9 / 10).copied().unwrap_or(FAINT);
-    let thr = (p90 / 2).max(FAINT);
-    (first..ymax).find(|&y| count_row(y, thr) >= 3).map(|y| y as f32)
+    for y in 0..ymax {
+        let mut count = 0;
+        for c in 0..cols {
+            let v = d[y as usize * cols + c];
+            if v <= faint {
+                continue;
+            }
+            let below = (y..(y + reach + 1).min(rows_needed))
+                .map(|yy| d[yy as usize * cols + c])
+                .max()
+                .unwrap_or(v);
+            if u16::from(v) * 2 >= u16::from(below) {
+                count += 1;
+                if count >= 3 {
+                    return Some(y as f32);
+                }
+            }
+        }
+    }
+    None
 }
 
 /// Statistics of the background: the region reachable from the border through small steps

@@ -1,0 +1,102 @@
+//! Each model on a real fixture, against hand-checked values: the face box and the eye
+//! positions (iris centres measured when the fixture was made, within a few pixels).
+
+use photocheck_engine::models::{BlazeFace, FaceDetector, LandmarkRefiner, LoadedModel, MediaPipeMesh, MeshModel, ONet, Runtime};
+use photocheck_engine::manifest::Manifest;
+use photocheck_tests::fixture;
+
+struct Setup {
+    rt: Runtime,
+    models: std::path::PathBuf,
+    manifest: Manifest,
+}
+
+fn setup() -> Setup {
+    let cfg = photocheck::engine_config(&photocheck_config::Config::default(), &photocheck::data_dir_from_env()).unwrap();
+    Setup {
+        rt: Runtime::load(&cfg.ort_dylib, 1).expect("runtime installed (scripts/test.sh)"),
+        models: cfg.models_dir,
+        manifest: Manifest::builtin().unwrap(),
+    }
+}
+
+fn load(s: &Setup, role: &str) -> LoadedModel {
+    LoadedModel::load(&s.models, s.manifest.by_role(role).unwrap()).unwrap()
+}
+
+fn photo(name: &str) -> image::RgbImage {
+    image::load_from_memory(&fixture(name)).unwrap().to_rgb8()
+}
+
+// pass__pass_064_0.jpg: eyes (iris centres) at (133.5, 167.5) and (225.1, 167.5) per the
+// fixture's params; the face spans x ≈ 79–279 (face width 200 px).
+const EYES: [[f32; 2]; 2] = [[133.5, 167.5], [225.1, 167.5]];
+
+fn near(p: [f32; 2], q: [f32; 2], tol: f32) -> bool {
+    (p[0] - q[0]).hypot(p[1] - q[1]) <= tol
+}
+
+#[test]
+fn blazeface_front_finds_the_face_box_and_eyes() {
+    let s = setup();
+    let mut det = BlazeFace::new(&s.rt, &load(&s, "face_detector"), 128).unwrap();
+    let faces = det.detect(&photo("pass__pass_064_0.jpg")).unwrap();
+    assert_eq!(faces.len(), 1);
+    let f = faces[0];
+    assert!(f.score > 0.9);
+    // Box centred on the face, about as wide as the face.
+    let cx = (f.bbox[0] + f.bbox[2]) / 2.0;
+    assert!((cx - 179.3).abs() < 10.0, "box centre {cx}");
+    assert!((170.0..240.0).contains(&f.width()), "box width {}", f.width());
+    assert!(near(f.keypoints[0], EYES[0], 10.0) && near(f.keypoints[1], EYES[1], 10.0), "{:?}", f.keypoints);
+}
+
+#[test]
+fn blazeface_back_finds_three_small_faces_in_a_group() {
+    let s = setup();
+    let mut det = BlazeFace::new(&s.rt, &load(&s, "face_detector_small"), 256).unwrap();
+    let faces = det.detect(&photo("faces__nat_three_people_Pilots.jpg")).unwrap();
+    assert_eq!(faces.len(), 3, "{faces:?}");
+    let none = det.detect(&photo("faces__noface_backdrop-034_1.jpg")).unwrap();
+    assert!(none.is_empty());
+}
+
+#[test]
+fn onet_puts_the_eyes_on_the_irises() {
+    let s = setup();
+    let img = photo("pass__pass_064_0.jpg");
+    let mut det = BlazeFace::new(&s.rt, &load(&s, "face_detector"), 128).unwrap();
+    let face = det.detect(&img).unwrap()[0];
+    let mut onet = ONet::new(&s.rt, &load(&s, "landmarks")).unwrap();
+    let p = onet.refine(&img, &face).unwrap();
+    assert!(p.score > 0.9);
+    assert!(near(p.points[0], EYES[0], 6.0) && near(p.points[1], EYES[1], 6.0), "{:?}", p.points);
+    // Nose below the eyes, mouth corners below the nose.
+    assert!(p.points[2][1] > EYES[0][1] + 20.0 && p.points[3][1] > p.points[2][1]);
+}
+
+#[test]
+fn face_mesh_measures_the_face_width_and_eyes() {
+    let s = setup();
+    let img = photo("pass__pass_064_0.jpg");
+    let mut det = BlazeFace::new(&s.rt, &load(&s, "face_detector"), 128).unwrap();
+    let face = det.detect(&img).unwrap()[0];
+    let mut mesh = MediaPipeMesh::new(&s.rt, &load(&s, "face_mesh")).unwrap();
+    let m = mesh.mesh(&img, face.bbox, face.keypoints[0], face.keypoints[1]).unwrap();
+    assert_eq!(m.points.len(), 468);
+    assert!(m.presence > 0.9);
+    assert!((m.face_width() - 200.0).abs() < 6.0, "face width {}", m.face_width());
+    assert!(near(m.left_eye(), EYES[0], 4.0) && near(m.right_eye(), EYES[1], 4.0));
+}
+
+#[test]
+fn a_model_with_the_wrong_checksum_is_refused() {
+    let s = setup();
+    let dir = tempfile::tempdir().unwrap();
+    let entry = s.manifest.by_role("landmarks").unwrap();
+    std::fs::write(dir.path().join(&entry.name), b"not a model").unwrap();
+    let err = LoadedModel::load(dir.path(), entry).unwrap_err();
+    assert_eq!(err.code(), "engine.model_checksum");
+    let err = LoadedModel::load(&dir.path().join("nowhere"), entry).unwrap_err();
+    assert_eq!(err.code(), "engine.model_missing");
+}
