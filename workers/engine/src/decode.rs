@@ -123,7 +123,9 @@ mod tests {
             let img = image::GrayImage::from_fn(w, h, |x, _| image::Luma([(x % 256) as u8]));
             img.write_with_encoder(enc).unwrap();
         } else {
-            let img = RgbImage::from_fn(w, h, |x, y| image::Rgb([x as u8, y as u8, 128]));
+            let img = RgbImage::from_fn(w, h, |x, y| {
+                image::Rgb([(x * 7 + y * 13) as u8, (x * y) as u8, (x ^ y) as u8])
+            });
             img.write_with_encoder(enc).unwrap();
         }
         out
@@ -141,8 +143,8 @@ mod tests {
 
     #[test]
     fn truncated_data_is_refused() {
-        let data = jpeg_bytes(64, 64, false);
-        let cut = &data[..data.len() * 2 / 5];
+        let data = jpeg_bytes(400, 300, false);
+        let cut = &data[..data.len() * 4 / 5];
         let h = probe(cut, LIMITS).unwrap();
         assert_eq!(decode(cut, h, LIMITS).unwrap_err(), DecodeError::Truncated);
     }

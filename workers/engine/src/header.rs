@@ -439,7 +439,7 @@ fn read_exif(tiff: &[u8]) -> (Option<u8>, Option<(f64, f64)>) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A minimal baseline JPEG header: SOI, JFIF, DQT, SOF0, SOS, data, EOI.

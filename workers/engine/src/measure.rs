@@ -596,3 +596,189 @@ pub fn blockiness(img: &RgbImage) -> f32 {
     let i = inner / inner_n.max(1) as f64;
     ((e + 0.05) / (i + 0.05)) as f32
 }
+
+#[cfg(test)]
+mod tests {
+    //! Each measure on synthetic images built here.
+    use super::*;
+    use image::Rgb;
+
+    const W: u32 = 358;
+    const H: u32 = 441;
+
+    /// White canvas with a dark-haired "head": an ellipse of hair whose top is at `crown`,
+    /// a skin ellipse below it, and shoulders from y = 380.
+    fn portrait(crown: u32) -> RgbImage {
+        RgbImage::from_fn(W, H, |x, y| {
+            let (fx, fy) = (x as f32 + 0.5, y as f32 + 0.5);
+            let hair = ((fx - 179.0) / 115.0).powi(2) + ((fy - (crown as f32 + 130.0)) / 130.0).powi(2) <= 1.0;
+            let skin = ((fx - 179.0) / 103.0).powi(2) + ((fy - (crown as f32 + 175.0)) / 135.0).powi(2) <= 1.0;
+            if skin {
+                Rgb([200, 150, 120])
+            } else if hair {
+                Rgb([40, 30, 25])
+            } else if y >= 380 {
+                Rgb([30, 40, 90])
+            } else {
+                Rgb([255, 255, 255])
+            }
+        })
+    }
+
+    #[test]
+    fn crown_is_the_top_of_the_hair() {
+        for crown in [0, 7, 14, 21, 30] {
+            let img = portrait(crown);
+            let got = crown_row(&img, [255; 3], (80.0, 280.0), 200.0, 8, 24).unwrap();
+            assert!((got - crown as f32).abs() <= 1.0, "crown {crown} measured {got}");
+        }
+        // Nothing above the limit row: no crown.
+        let blank = RgbImage::from_pixel(W, H, Rgb([255; 3]));
+        assert_eq!(crown_row(&blank, [255; 3], (80.0, 280.0), 200.0, 8, 24), None);
+    }
+
+    #[test]
+    fn faint_stray_hairs_above_the_head_do_not_move_the_crown() {
+        let mut img = portrait(14);
+        // A few light-grey single hairs reaching 6 px higher (opacity about 0.3).
+        for y in 8..14 {
+            for x in [150, 170, 190] {
+                img.put_pixel(x, y, Rgb([190, 190, 190]));
+            }
+        }
+        let got = crown_row(&img, [255; 3], (80.0, 280.0), 200.0, 8, 24).unwrap();
+        assert!((got - 14.0).abs() <= 1.0, "{got}");
+    }
+
+    #[test]
+    fn border_reference_is_the_backdrop_colour() {
+        let mut img = portrait(14);
+        assert_eq!(border_reference(&img, 300), [255, 255, 255]);
+        for p in img.pixels_mut() {
+            if p.0 == [255, 255, 255] {
+                *p = Rgb([70, 140, 220]);
+            }
+        }
+        assert_eq!(border_reference(&img, 300), [70, 140, 220]);
+    }
+
+    #[test]
+    fn a_plain_white_background_is_light_neutral_and_covered() {
+        let b = background(&portrait(14), [255; 3], 330.0);
+        assert!(b.lightness > 99.0 && b.chroma < 0.5, "{b:?}");
+        assert!(b.shadow_drop < 1.0 && b.coverage > 0.95, "{b:?}");
+        // The fill stops at the head: the subject is not part of the background.
+        assert!(b.pixels < (W * 330) as usize * 3 / 4);
+    }
+
+    #[test]
+    fn a_soft_shadow_beside_the_head_is_measured() {
+        let mut img = portrait(14);
+        // A drop shadow to the right of the head: darkens the white smoothly towards the head.
+        for y in 40..330 {
+            for x in 200..W {
+                if img.get_pixel(x, y).0 == [255, 255, 255] {
+                    let d = (x as f32 - 290.0).abs();
+                    let v = (255.0 - 110.0 * (1.0 - d / 70.0).max(0.0)) as u8;
+                    img.put_pixel(x, y, Rgb([v, v, v]));
+                }
+            }
+        }
+        let b = background(&img, [255; 3], 330.0);
+        assert!(b.shadow_drop > 20.0, "{b:?}");
+    }
+
+    #[test]
+    fn a_busy_background_leaves_little_plain_border() {
+        let img = RgbImage::from_fn(W, H, |x, y| {
+            let v = (((x / 6) + (y / 6)) % 2 * 120 + 60) as u8;
+            Rgb([v, v / 2, 255 - v])
+        });
+        let b = background(&img, border_reference(&img, H), 330.0);
+        assert!(b.coverage < 0.3, "{b:?}");
+    }
+
+    fn texture(sigma_blur: f32) -> RgbImage {
+        // Fine deterministic texture, optionally blurred.
+        let base: Vec<f32> = (0..200 * 200)
+            .map(|i| {
+                let (x, y) = ((i % 200) as f32, (i / 200) as f32);
+                128.0 + 60.0 * ((x * 0.9).sin() * (y * 0.7).cos()) + 30.0 * ((x * 0.31 + y * 0.17).sin())
+            })
+            .collect();
+        let p = if sigma_blur > 0.0 { gaussian_blur(&base, 200, 200, sigma_blur) } else { base };
+        RgbImage::from_fn(200, 200, |x, y| {
+            let v = p[(y * 200 + x) as usize].clamp(0.0, 255.0) as u8;
+            Rgb([v, v, v])
+        })
+    }
+
+    #[test]
+    fn sharpness_separates_sharp_from_blurred() {
+        let region = [0.0, 0.0, 200.0, 200.0];
+        let sharp = sharpness(&texture(0.0), region, 1.0).unwrap();
+        let soft = sharpness(&texture(4.5), region, 1.0).unwrap();
+        assert!(sharp > 2.0, "sharp {sharp}");
+        let limit = crate::Profile::ga461().sharpness_min as f32;
+        assert!(sharp > limit && soft < limit, "sharp {sharp}, blurred {soft}, limit {limit}");
+        assert_eq!(sharpness(&texture(0.0), [0.0, 0.0, 10.0, 10.0], 1.0), None);
+    }
+
+    #[test]
+    fn noise_sigma_matches_added_gaussian_noise() {
+        let flat = RgbImage::from_pixel(200, 200, Rgb([128; 3]));
+        assert!(noise_sigma(&flat) < 0.01);
+        // Box–Muller with a fixed LCG: sigma 20 per channel, equal in all channels (grey).
+        let mut s = 12345u64;
+        let mut uniform = || {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((s >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+        };
+        let noisy = RgbImage::from_fn(200, 200, |_, _| {
+            let n = (-2.0 * uniform().ln()).sqrt() * (2.0 * std::f64::consts::PI * uniform()).cos();
+            let v = (128.0 + 20.0 * n).clamp(0.0, 255.0) as u8;
+            Rgb([v, v, v])
+        });
+        let est = noise_sigma(&noisy);
+        assert!((est - 20.0).abs() < 2.0, "estimated {est}");
+    }
+
+    #[test]
+    fn blockiness_flags_8x8_blocks() {
+        let smooth = RgbImage::from_fn(128, 128, |x, y| Rgb([(x + y) as u8; 3]));
+        let blocky = RgbImage::from_fn(128, 128, |x, y| Rgb([((x / 8) * 17 + (y / 8) * 29) as u8; 3]));
+        assert!(blockiness(&smooth) < 1.2, "{}", blockiness(&smooth));
+        assert!(blockiness(&blocky) > 3.0, "{}", blockiness(&blocky));
+    }
+
+    #[test]
+    fn face_tone_and_skin_samples() {
+        let img = portrait(14);
+        let oval: Vec<[f32; 2]> = (0..36)
+            .map(|i| {
+                let t = i as f32 / 36.0 * std::f32::consts::TAU;
+                [179.0 + 90.0 * t.cos(), 189.0 + 110.0 * t.sin()]
+            })
+            .collect();
+        let t = face_tone(&img, &oval).unwrap();
+        assert!((t.mean - luma([200, 150, 120])).abs() < 1.0 && t.clipped == 0.0, "{t:?}");
+        let face = FaceGeometry {
+            bbox: [80.0, 60.0, 280.0, 330.0],
+            score: 1.0,
+            left_eye: [136.0, 170.0],
+            right_eye: [222.0, 170.0],
+            nose: [179.0, 215.0],
+            mouth: [[150.0, 250.0], [208.0, 250.0]],
+            cheeks: [[80.0, 180.0], [278.0, 180.0]],
+            chin: [179.0, 320.0],
+            oval,
+        };
+        let s = skin(&img, &face).unwrap();
+        assert!(s.side_stops() < 0.01);
+        let want = lab([200, 150, 120]);
+        assert!((s.a - want[1]).abs() < 0.5 && (s.b - want[2]).abs() < 0.5);
+        assert!((20.0..70.0).contains(&s.hue_deg()));
+        assert_eq!(face.face_width(), 198.0);
+        assert!(face.roll_deg().abs() < 1e-6);
+    }
+}
