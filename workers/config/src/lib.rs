@@ -359,6 +359,29 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's closure error type
+    fn pipeline_sections_load_from_file_and_env() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "photocheck.toml",
+                "[amqp]\njobs_queue = \"q\"\n[api.tokens]\nw1 = \"0123456789abcdef\"\n",
+            )?;
+            jail.set_env("PHOTOCHECK__API__TOKENS__W002", "fedcba9876543210");
+            jail.set_env("PHOTOCHECK__WORKER__CONCURRENCY", "3");
+            jail.set_env("PHOTOCHECK__CENTRAL__URL", "https://central.example/r");
+            let c = Config::load(Some(Path::new("photocheck.toml"))).unwrap();
+            assert_eq!(c.amqp.jobs_queue, "q");
+            assert_eq!(c.amqp.dead_letter_queue, "photocheck.jobs.dlq");
+            assert_eq!(c.api.tokens["w1"], "0123456789abcdef");
+            assert_eq!(c.api.tokens["w002"], "fedcba9876543210");
+            assert_eq!(c.worker.concurrency, 3);
+            assert_eq!(c.central.url, "https://central.example/r");
+            assert_eq!(c.s3.region, "us-east-1");
+            Ok(())
+        });
+    }
+
+    #[test]
     fn data_dir_prefers_xdg_then_home() {
         assert_eq!(
             data_dir(Some(Path::new("/x")), Some(Path::new("/h"))),

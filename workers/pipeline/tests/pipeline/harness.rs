@@ -27,13 +27,15 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The fixture photos (`../shared/fixtures/*.jpg`, never copied into the repo), sorted.
+/// The fixture photos (`../shared/fixtures/*.jpg`, never copied into the repo) whose bytes are
+/// an image (the junk-file fixtures are refused with 415, tested in `api`), sorted.
 pub fn fixtures() -> Vec<PathBuf> {
     let dir = repo_root().join("../shared/fixtures");
     let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("fixtures at {}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "jpg"))
+        .filter(|p| photocheck_pipeline::api::sniff_image(&std::fs::read(p).unwrap()).is_some())
         .collect();
     v.sort();
     assert!(!v.is_empty(), "no fixture photos in {}", dir.display());
@@ -225,7 +227,7 @@ impl Drop for Names {
 pub fn config(s3: &S3Server, names: &Names, central_url: Option<&str>) -> Config {
     let mut c = Config::default();
     c.api.listen = "127.0.0.1:0".into();
-    c.api.max_body_bytes = 256 * 1024;
+    c.api.max_body_bytes = 1024 * 1024;
     c.api.retry_after_s = 1;
     c.api.tokens.insert("w1".into(), TOKEN_W1.into());
     c.api.tokens.insert("w2".into(), TOKEN_W2.into());
