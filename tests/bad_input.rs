@@ -11,7 +11,9 @@ fn check(bytes: &[u8]) -> CheckResult {
 }
 
 fn status(r: &CheckResult, code: CheckCode) -> Status {
-    r.check(code).unwrap_or_else(|| panic!("{code} missing")).status
+    r.check(code)
+        .unwrap_or_else(|| panic!("{code} missing"))
+        .status
 }
 
 fn good_jpeg() -> Vec<u8> {
@@ -20,7 +22,11 @@ fn good_jpeg() -> Vec<u8> {
 
 fn reencode(format: image::ImageFormat, grey: bool) -> Vec<u8> {
     let img = image::load_from_memory(&good_jpeg()).unwrap();
-    let img = if grey { image::DynamicImage::ImageLuma8(img.to_luma8()) } else { img };
+    let img = if grey {
+        image::DynamicImage::ImageLuma8(img.to_luma8())
+    } else {
+        img
+    };
     let mut out = std::io::Cursor::new(Vec::new());
     img.write_to(&mut out, format).unwrap();
     out.into_inner()
@@ -31,7 +37,11 @@ fn empty_file_fails_decodable() {
     let r = check(b"");
     assert_eq!(r.verdict, Verdict::Fail);
     assert_eq!(status(&r, CheckCode::FileDecodable), Status::Fail);
-    assert!(r.check(CheckCode::FileDecodable).unwrap().message.contains("文件为空"));
+    assert!(r
+        .check(CheckCode::FileDecodable)
+        .unwrap()
+        .message
+        .contains("文件为空"));
     assert!(r.face.is_none());
 }
 
@@ -52,7 +62,11 @@ fn truncated_jpeg_fails_decodable() {
     for share in [0.35, 0.45, 0.9] {
         let cut = &data[..(data.len() as f64 * share) as usize];
         let r = check(cut);
-        assert_eq!(status(&r, CheckCode::FileDecodable), Status::Fail, "cut to {share}");
+        assert_eq!(
+            status(&r, CheckCode::FileDecodable),
+            Status::Fail,
+            "cut to {share}"
+        );
         assert_eq!(r.verdict, Verdict::Fail);
     }
 }
@@ -69,7 +83,12 @@ fn a_header_claiming_60000_square_is_refused_without_decoding() {
     let r = check(&data);
     assert_eq!(status(&r, CheckCode::FileDecodable), Status::Fail);
     assert_eq!(status(&r, CheckCode::ImageDimensions), Status::Fail);
-    let dims = r.check(CheckCode::ImageDimensions).unwrap().value.clone().unwrap();
+    let dims = r
+        .check(CheckCode::ImageDimensions)
+        .unwrap()
+        .value
+        .clone()
+        .unwrap();
     assert_eq!(dims, serde_json::json!([60000, 60000]));
     // Refused at the header: no decode time worth the name was spent.
     assert!(r.timings_ms["decode"] < 50.0, "{:?}", r.timings_ms);
@@ -79,7 +98,10 @@ fn a_header_claiming_60000_square_is_refused_without_decoding() {
 fn cmyk_jpeg_fails_colour() {
     let r = check(&fixture("file__cmyk_094_0.jpg"));
     assert_eq!(status(&r, CheckCode::ImageColor), Status::Fail);
-    assert_eq!(r.check(CheckCode::ImageColor).unwrap().value, Some(serde_json::json!("cmyk")));
+    assert_eq!(
+        r.check(CheckCode::ImageColor).unwrap().value,
+        Some(serde_json::json!("cmyk"))
+    );
 }
 
 #[test]
@@ -94,7 +116,10 @@ fn greyscale_jpeg_fails_colour_but_is_still_analysed() {
 fn png_fails_format_but_is_still_analysed() {
     let r = check(&reencode(image::ImageFormat::Png, false));
     assert_eq!(status(&r, CheckCode::FileFormat), Status::Fail);
-    assert_eq!(r.check(CheckCode::FileFormat).unwrap().value, Some(serde_json::json!("PNG")));
+    assert_eq!(
+        r.check(CheckCode::FileFormat).unwrap().value,
+        Some(serde_json::json!("PNG"))
+    );
     assert_eq!(status(&r, CheckCode::FileDecodable), Status::Pass);
     assert_eq!(status(&r, CheckCode::GeometryFaceWidth), Status::Pass);
 }
@@ -124,6 +149,10 @@ fn random_bytes_and_corrupt_scans_do_not_panic() {
     let good = good_jpeg();
     for cut in (0..700).step_by(13) {
         let r = check(&good[..cut]);
-        assert_eq!(status(&r, CheckCode::FileDecodable), Status::Fail, "prefix {cut}");
+        assert_eq!(
+            status(&r, CheckCode::FileDecodable),
+            Status::Fail,
+            "prefix {cut}"
+        );
     }
 }

@@ -1,8 +1,10 @@
 //! Each model on a real fixture, against hand-checked values: the face box and the eye
 //! positions (iris centres measured when the fixture was made, within a few pixels).
 
-use photocheck_engine::models::{BlazeFace, FaceDetector, LandmarkRefiner, LoadedModel, MediaPipeMesh, MeshModel, ONet, Runtime};
 use photocheck_engine::manifest::Manifest;
+use photocheck_engine::models::{
+    BlazeFace, FaceDetector, LandmarkRefiner, LoadedModel, MediaPipeMesh, MeshModel, ONet, Runtime,
+};
 use photocheck_tests::fixture;
 
 struct Setup {
@@ -12,7 +14,11 @@ struct Setup {
 }
 
 fn setup() -> Setup {
-    let cfg = photocheck::engine_config(&photocheck_config::Config::default(), &photocheck::data_dir_from_env()).unwrap();
+    let cfg = photocheck::engine_config(
+        &photocheck_config::Config::default(),
+        &photocheck::data_dir_from_env(),
+    )
+    .unwrap();
     Setup {
         rt: Runtime::load(&cfg.ort_dylib, 1).expect("runtime installed (scripts/test.sh)"),
         models: cfg.models_dir,
@@ -47,17 +53,29 @@ fn blazeface_front_finds_the_face_box_and_eyes() {
     // Box centred on the face, about as wide as the face.
     let cx = (f.bbox[0] + f.bbox[2]) / 2.0;
     assert!((cx - 179.3).abs() < 10.0, "box centre {cx}");
-    assert!((170.0..240.0).contains(&f.width()), "box width {}", f.width());
-    assert!(near(f.keypoints[0], EYES[0], 10.0) && near(f.keypoints[1], EYES[1], 10.0), "{:?}", f.keypoints);
+    assert!(
+        (170.0..240.0).contains(&f.width()),
+        "box width {}",
+        f.width()
+    );
+    assert!(
+        near(f.keypoints[0], EYES[0], 10.0) && near(f.keypoints[1], EYES[1], 10.0),
+        "{:?}",
+        f.keypoints
+    );
 }
 
 #[test]
 fn blazeface_back_finds_three_small_faces_in_a_group() {
     let s = setup();
     let mut det = BlazeFace::new(&s.rt, &load(&s, "face_detector_small"), 256).unwrap();
-    let faces = det.detect(&photo("faces__nat_three_people_Pilots.jpg")).unwrap();
+    let faces = det
+        .detect(&photo("faces__nat_three_people_Pilots.jpg"))
+        .unwrap();
     assert_eq!(faces.len(), 3, "{faces:?}");
-    let none = det.detect(&photo("faces__noface_backdrop-034_1.jpg")).unwrap();
+    let none = det
+        .detect(&photo("faces__noface_backdrop-034_1.jpg"))
+        .unwrap();
     assert!(none.is_empty());
 }
 
@@ -70,7 +88,11 @@ fn onet_puts_the_eyes_on_the_irises() {
     let mut onet = ONet::new(&s.rt, &load(&s, "landmarks")).unwrap();
     let p = onet.refine(&img, &face).unwrap();
     assert!(p.score > 0.9);
-    assert!(near(p.points[0], EYES[0], 6.0) && near(p.points[1], EYES[1], 6.0), "{:?}", p.points);
+    assert!(
+        near(p.points[0], EYES[0], 6.0) && near(p.points[1], EYES[1], 6.0),
+        "{:?}",
+        p.points
+    );
     // Nose below the eyes, mouth corners below the nose.
     assert!(p.points[2][1] > EYES[0][1] + 20.0 && p.points[3][1] > p.points[2][1]);
 }
@@ -82,10 +104,16 @@ fn face_mesh_measures_the_face_width_and_eyes() {
     let mut det = BlazeFace::new(&s.rt, &load(&s, "face_detector"), 128).unwrap();
     let face = det.detect(&img).unwrap()[0];
     let mut mesh = MediaPipeMesh::new(&s.rt, &load(&s, "face_mesh")).unwrap();
-    let m = mesh.mesh(&img, face.bbox, face.keypoints[0], face.keypoints[1]).unwrap();
+    let m = mesh
+        .mesh(&img, face.bbox, face.keypoints[0], face.keypoints[1])
+        .unwrap();
     assert_eq!(m.points.len(), 468);
     assert!(m.presence > 0.9);
-    assert!((m.face_width() - 200.0).abs() < 6.0, "face width {}", m.face_width());
+    assert!(
+        (m.face_width() - 200.0).abs() < 6.0,
+        "face width {}",
+        m.face_width()
+    );
     assert!(near(m.left_eye(), EYES[0], 4.0) && near(m.right_eye(), EYES[1], 4.0));
 }
 

@@ -32,7 +32,9 @@ impl std::str::FromStr for Format {
 }
 
 /// File extensions picked up when walking a folder (files named explicitly are always checked).
-const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "jpe", "jfif", "png", "webp", "bmp", "gif", "tif", "tiff"];
+const IMAGE_EXTENSIONS: &[&str] = &[
+    "jpg", "jpeg", "jpe", "jfif", "png", "webp", "bmp", "gif", "tif", "tiff",
+];
 
 /// Expands files and folders (recursively, sorted) into the list of files to check.
 pub fn expand(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
@@ -108,17 +110,35 @@ pub struct Summary {
     pub errors: usize,
 }
 
-/// Runs `check` over `files` on `jobs` threads, writing results to `out` in input order.
+/// How to run `check`.
+#[derive(Debug, Clone)]
+pub struct RunOptions<'a> {
+    /// Profile to check against.
+    pub profile: &'a Profile,
+    /// Output format.
+    pub format: Format,
+    /// Photos checked in parallel.
+    pub jobs: usize,
+    /// Folder for annotated pictures, if wanted.
+    pub annotate: Option<&'a Path>,
+    /// Show a progress bar on stderr.
+    pub progress: bool,
+}
+
+/// Runs `check` over `files`, writing results to `out` in input order.
 pub fn run(
     engine: &Engine,
     files: &[PathBuf],
-    profile: &Profile,
-    format: Format,
-    jobs: usize,
-    annotate: Option<&Path>,
-    progress: bool,
+    opts: &RunOptions<'_>,
     out: &mut dyn Write,
 ) -> anyhow::Result<Summary> {
+    let RunOptions {
+        profile,
+        format,
+        jobs,
+        annotate,
+        progress,
+    } = *opts;
     if let Some(dir) = annotate {
         std::fs::create_dir_all(dir)?;
     }
@@ -142,10 +162,13 @@ pub fn run(
     std::thread::scope(|scope| -> anyhow::Result<()> {
         scope.spawn(|| {
             pool.install(|| {
-                files.par_iter().enumerate().for_each_with(tx, |tx, (i, path)| {
-                    let r = check_file(engine, path, profile, annotate);
-                    let _ = tx.send((i, r));
-                });
+                files
+                    .par_iter()
+                    .enumerate()
+                    .for_each_with(tx, |tx, (i, path)| {
+                        let r = check_file(engine, path, profile, annotate);
+                        let _ = tx.send((i, r));
+                    });
             });
         });
         // Print in input order as results arrive.

@@ -281,25 +281,38 @@ mod tests {
             let mut h = tar::Header::new_gnu();
             h.set_size(5);
             h.set_cksum();
-            b.append_data(&mut h, "package/a.onnx", &b"hello"[..]).unwrap();
+            b.append_data(&mut h, "package/a.onnx", &b"hello"[..])
+                .unwrap();
             b.into_inner().unwrap().finish().unwrap();
         }
         assert_eq!(extract(&tgz, "x.tgz", "package/a.onnx").unwrap(), b"hello");
-        assert_eq!(extract(&tgz, "x.tgz", "b").unwrap_err().code(), "models.not_in_archive");
+        assert_eq!(
+            extract(&tgz, "x.tgz", "b").unwrap_err().code(),
+            "models.not_in_archive"
+        );
         let mut zbytes = Vec::new();
         {
             let mut z = zip::ZipWriter::new(std::io::Cursor::new(&mut zbytes));
-            z.start_file("onnxruntime/capi/lib.so", zip::write::SimpleFileOptions::default())
-                .unwrap();
+            z.start_file(
+                "onnxruntime/capi/lib.so",
+                zip::write::SimpleFileOptions::default(),
+            )
+            .unwrap();
             std::io::Write::write_all(&mut z, b"elf").unwrap();
             z.finish().unwrap();
         }
-        assert_eq!(extract(&zbytes, "x.whl", "onnxruntime/capi/lib.so").unwrap(), b"elf");
+        assert_eq!(
+            extract(&zbytes, "x.whl", "onnxruntime/capi/lib.so").unwrap(),
+            b"elf"
+        );
     }
 
     #[test]
     fn checksums_are_enforced() {
         assert!(check_sha("x", &sha256_hex(b"a"), b"a").is_ok());
-        assert_eq!(check_sha("x", &sha256_hex(b"a"), b"b").unwrap_err().code(), "models.checksum");
+        assert_eq!(
+            check_sha("x", &sha256_hex(b"a"), b"b").unwrap_err().code(),
+            "models.checksum"
+        );
     }
 }

@@ -27,6 +27,12 @@ struct Cli {
 enum Command {
     /// Check local photos and folders (recursively); no services needed.
     Check(CheckArgs),
+    /// Run the HTTP ingest API (upload photos, read results).
+    Serve(photocheck_pipeline::entry::ServeArgs),
+    /// Consume jobs from RabbitMQ, check photos from S3, deliver results.
+    Worker(photocheck_pipeline::entry::WorkerArgs),
+    /// Upload photos through the ingest API (window-system simulator); --wait prints results.
+    Submit(photocheck_pipeline::entry::SubmitArgs),
     /// Install or verify the ONNX Runtime library and the models.
     Models {
         #[command(subcommand)]
@@ -116,16 +122,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let progress = std::io::stderr().is_terminal() && files.len() >= 20;
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
-            let summary = check::run(
-                &engine,
-                &files,
-                &profile,
+            let opts = check::RunOptions {
+                profile: &profile,
                 format,
                 jobs,
-                args.annotate.as_deref(),
+                annotate: args.annotate.as_deref(),
                 progress,
-                &mut out,
-            )?;
+            };
+            let summary = check::run(&engine, &files, &opts, &mut out)?;
             if format == Format::Table {
                 use std::io::Write;
                 writeln!(
@@ -145,6 +149,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::SUCCESS
             })
+        }
+        Command::Serve(args) => {
+            photocheck_pipeline::entry::run_serve(config, &args)
+                .map_err(|e| anyhow::anyhow!("[{}] {e}", e.code()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Worker(args) => {
+            let engine = std::sync::Arc::new(photocheck::start_engine(&config, &data_dir)?);
+            photocheck_pipeline::entry::run_worker(config, &args, engine)
+                .map_err(|e| anyhow::anyhow!("[{}] {e}", e.code()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Submit(args) => {
+            let report = photocheck_pipeline::entry::run_submit(config, &args)
+                .map_err(|e| anyhow::anyhow!("[{}] {e}", e.code()))?;
+            Ok(ExitCode::from(report.exit_code()))
         }
         Command::Models { action: ModelsAction::Fetch { force } } => {
             fetch::fetch_all(&data_dir, force, |entry, path, outcome| {

@@ -7,7 +7,9 @@ use std::process::Command;
 fn fixtures() -> PathBuf {
     std::env::var_os("PHOTOCHECK_FIXTURES")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures"))
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
+        })
 }
 
 fn photocheck(args: &[&str], cwd: &Path) -> (i32, String, String) {
@@ -28,11 +30,23 @@ fn photocheck(args: &[&str], cwd: &Path) -> (i32, String, String) {
 fn sample_folder() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let f = fixtures();
-    std::fs::copy(f.join("pass__pass_034_0.jpg"), dir.path().join("a_good.jpg")).unwrap();
-    std::fs::copy(f.join("geometry__face_small_037_1.jpg"), dir.path().join("b_small.jpg")).unwrap();
+    std::fs::copy(
+        f.join("pass__pass_034_0.jpg"),
+        dir.path().join("a_good.jpg"),
+    )
+    .unwrap();
+    std::fs::copy(
+        f.join("geometry__face_small_037_1.jpg"),
+        dir.path().join("b_small.jpg"),
+    )
+    .unwrap();
     std::fs::write(dir.path().join("c_empty.jpg"), b"").unwrap();
     std::fs::create_dir(dir.path().join("d")).unwrap();
-    std::fs::copy(f.join("pass__pass_099_0.jpg"), dir.path().join("d/e_good.jpeg")).unwrap();
+    std::fs::copy(
+        f.join("pass__pass_099_0.jpg"),
+        dir.path().join("d/e_good.jpeg"),
+    )
+    .unwrap();
     std::fs::write(dir.path().join("notes.txt"), b"not a photo, not picked up").unwrap();
     dir
 }
@@ -40,21 +54,49 @@ fn sample_folder() -> tempfile::TempDir {
 #[test]
 fn jsonl_lists_each_photo_in_input_order_and_exits_1_on_failures() {
     let dir = sample_folder();
-    let (code, out, err) = photocheck(&["check", "--format", "jsonl", "--jobs", "2", "."], dir.path());
+    let (code, out, err) = photocheck(
+        &["check", "--format", "jsonl", "--jobs", "2", "."],
+        dir.path(),
+    );
     assert_eq!(code, 1, "stderr: {err}");
-    let results: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let sources: Vec<&str> = results.iter().map(|r| r["source"].as_str().unwrap()).collect();
-    assert_eq!(sources, ["./a_good.jpg", "./b_small.jpg", "./c_empty.jpg", "./d/e_good.jpeg"]);
-    let verdicts: Vec<&str> = results.iter().map(|r| r["verdict"].as_str().unwrap()).collect();
+    let results: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let sources: Vec<&str> = results
+        .iter()
+        .map(|r| r["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        sources,
+        [
+            "./a_good.jpg",
+            "./b_small.jpg",
+            "./c_empty.jpg",
+            "./d/e_good.jpeg"
+        ]
+    );
+    let verdicts: Vec<&str> = results
+        .iter()
+        .map(|r| r["verdict"].as_str().unwrap())
+        .collect();
     assert_eq!(verdicts, ["pass", "fail", "fail", "pass"]);
     // The contract's fields are present; no job id for local runs.
     let r = &results[0];
     assert!(r.get("id").is_none());
     assert_eq!(r["profile"], "ga461");
-    assert!(r["engine"]["models"]["face_detector"].as_str().unwrap().contains('@'));
+    assert!(r["engine"]["models"]["face_detector"]
+        .as_str()
+        .unwrap()
+        .contains('@'));
     assert!(r["face"]["landmarks"]["left_eye"].is_array());
-    let small = &results[1]["checks"].as_array().unwrap().iter()
-        .find(|c| c["code"] == "geometry.face_width").unwrap().clone();
+    let small = &results[1]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["code"] == "geometry.face_width")
+        .unwrap()
+        .clone();
     assert_eq!(small["status"], "fail");
     assert!(small["message"].as_str().unwrap().contains("头部偏小"));
 }
@@ -62,9 +104,14 @@ fn jsonl_lists_each_photo_in_input_order_and_exits_1_on_failures() {
 #[test]
 fn all_good_photos_exit_0_and_csv_has_a_header_row() {
     let f = fixtures();
-    let good = [f.join("pass__pass_034_0.jpg"), f.join("pass__pass_172_1.jpg")];
-    let args: Vec<&str> = ["check", "--format", "csv"].into_iter()
-        .chain(good.iter().map(|p| p.to_str().unwrap())).collect();
+    let good = [
+        f.join("pass__pass_034_0.jpg"),
+        f.join("pass__pass_172_1.jpg"),
+    ];
+    let args: Vec<&str> = ["check", "--format", "csv"]
+        .into_iter()
+        .chain(good.iter().map(|p| p.to_str().unwrap()))
+        .collect();
     let (code, out, err) = photocheck(&args, &f);
     assert_eq!(code, 0, "stderr: {err}");
     let lines: Vec<&str> = out.lines().collect();
@@ -87,7 +134,19 @@ fn table_output_shows_the_clerk_messages_and_a_summary() {
 fn annotate_writes_a_picture_per_decodable_photo() {
     let dir = sample_folder();
     let ann = dir.path().join("ann");
-    let (code, _, err) = photocheck(&["check", "--format", "jsonl", "--annotate", "ann", "a_good.jpg", "b_small.jpg", "c_empty.jpg"], dir.path());
+    let (code, _, err) = photocheck(
+        &[
+            "check",
+            "--format",
+            "jsonl",
+            "--annotate",
+            "ann",
+            "a_good.jpg",
+            "b_small.jpg",
+            "c_empty.jpg",
+        ],
+        dir.path(),
+    );
     assert_eq!(code, 1, "{err}");
     let img = image::open(ann.join("a_good.annotated.png")).unwrap();
     assert_eq!((img.width(), img.height()), (716, 882));
@@ -107,7 +166,11 @@ fn usage_and_configuration_errors_exit_2() {
     let (code, _, _) = photocheck(&["check"], dir.path());
     assert_eq!(code, 2);
     // Models missing: exit 2 with the command that fixes it.
-    std::fs::write(dir.path().join("photocheck.toml"), "[engine]\nmodels_dir = \"/nonexistent\"\n").unwrap();
+    std::fs::write(
+        dir.path().join("photocheck.toml"),
+        "[engine]\nmodels_dir = \"/nonexistent\"\n",
+    )
+    .unwrap();
     std::fs::write(dir.path().join("a.jpg"), b"").unwrap();
     let (code, _, err) = photocheck(&["check", "a.jpg"], dir.path());
     assert_eq!(code, 2);

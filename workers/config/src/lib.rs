@@ -326,6 +326,8 @@ impl Config {
 }
 
 #[cfg(test)]
+// figment::Jail fixes the closures' error type (figment::Error, large by design).
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 

@@ -39,7 +39,12 @@ pub enum AnnotateError {
 pub fn render(a: &Analysis, profile: &Profile) -> Option<RgbImage> {
     let src = a.image.as_ref()?;
     let (w, h) = src.dimensions();
-    let mut img = image::imageops::resize(src, w * SCALE, h * SCALE, image::imageops::FilterType::Triangle);
+    let mut img = image::imageops::resize(
+        src,
+        w * SCALE,
+        h * SCALE,
+        image::imageops::FilterType::Triangle,
+    );
     let status = |code: CheckCode| a.result.check(code).map(|c| c.status);
     let colour = |code: CheckCode| match status(code) {
         Some(Status::Fail) => RED,
@@ -51,7 +56,12 @@ pub fn render(a: &Analysis, profile: &Profile) -> Option<RgbImage> {
     let (sx, sy) = (sx as f32, sy as f32);
     // Guide lines of the profile.
     let crown = profile.crown_px;
-    shade_rows(&mut img, crown.min as f32 * sy * s, crown.max as f32 * sy * s, Rgb([0, 200, 120]));
+    shade_rows(
+        &mut img,
+        crown.min as f32 * sy * s,
+        crown.max as f32 * sy * s,
+        Rgb([0, 200, 120]),
+    );
     let eye_limit = h as f32 - profile.eye_line_from_bottom_px.min as f32 * sy;
     dashed_hline(&mut img, eye_limit * s, BLUE);
     let cx = w as f32 / 2.0;
@@ -60,18 +70,33 @@ pub fn render(a: &Analysis, profile: &Profile) -> Option<RgbImage> {
     dashed_vline(&mut img, (cx - tol) * s, Rgb([150, 180, 240]));
     dashed_vline(&mut img, (cx + tol) * s, Rgb([150, 180, 240]));
     for d in &a.faces {
-        rect(&mut img, d.bbox.map(|v| v * s), colour(CheckCode::FaceCount));
+        rect(
+            &mut img,
+            d.bbox.map(|v| v * s),
+            colour(CheckCode::FaceCount),
+        );
     }
     if let Some(f) = &a.face {
         draw_face(&mut img, f, a, profile, (sx, sy), &colour);
     }
     if let Some(c) = a.measures.as_ref().and_then(|m| m.crown) {
-        hline(&mut img, c * s, 0.0, (w * SCALE) as f32, colour(CheckCode::GeometryCrown), 2);
+        hline(
+            &mut img,
+            c * s,
+            0.0,
+            (w * SCALE) as f32,
+            colour(CheckCode::GeometryCrown),
+            2,
+        );
     }
     // Failed checks, listed at the bottom.
     let failed: Vec<&str> = a.result.failed_codes().iter().map(|c| c.as_str()).collect();
     let lines: Vec<String> = if failed.is_empty() {
-        vec![format!("{}: {}", a.result.profile, a.result.verdict.as_str().to_uppercase())]
+        vec![format!(
+            "{}: {}",
+            a.result.profile,
+            a.result.verdict.as_str().to_uppercase()
+        )]
     } else {
         std::iter::once(format!("FAIL ({})", failed.len()))
             .chain(failed.iter().map(|c| c.to_string()))
@@ -101,8 +126,21 @@ fn draw_face(
     // Eye line and the midpoint.
     let eyec = colour(CheckCode::GeometryEyeLine);
     let mid = f.eye_mid();
-    hline(img, mid[1] * s, f.left_eye[0] * s - 40.0, f.right_eye[0] * s + 40.0, eyec, 2);
-    dot(img, mid[0] * s, mid[1] * s, 4, colour(CheckCode::GeometryCentered));
+    hline(
+        img,
+        mid[1] * s,
+        f.left_eye[0] * s - 40.0,
+        f.right_eye[0] * s + 40.0,
+        eyec,
+        2,
+    );
+    dot(
+        img,
+        mid[0] * s,
+        mid[1] * s,
+        4,
+        colour(CheckCode::GeometryCentered),
+    );
     // Face width: measured between the cheek points, with the allowed band around the centre.
     let fwc = colour(CheckCode::GeometryFaceWidth);
     let y = (f.cheeks[0][1] + f.cheeks[1][1]) / 2.0 * s;
@@ -118,7 +156,12 @@ fn draw_face(
         }
     }
     // Roll: a line through the two eyes.
-    line(img, f.left_eye.map(|v| v * s), f.right_eye.map(|v| v * s), colour(CheckCode::PoseRoll));
+    line(
+        img,
+        f.left_eye.map(|v| v * s),
+        f.right_eye.map(|v| v * s),
+        colour(CheckCode::PoseRoll),
+    );
     let _ = a;
 }
 
@@ -194,7 +237,12 @@ fn line(img: &mut RgbImage, a: [f32; 2], b: [f32; 2], c: Rgb<u8>) {
     let n = ((b[0] - a[0]).abs().max((b[1] - a[1]).abs()).ceil() as i64).max(1);
     for i in 0..=n {
         let t = i as f32 / n as f32;
-        put(img, (a[0] + t * (b[0] - a[0])).round() as i64, (a[1] + t * (b[1] - a[1])).round() as i64, c);
+        put(
+            img,
+            (a[0] + t * (b[0] - a[0])).round() as i64,
+            (a[1] + t * (b[1] - a[1])).round() as i64,
+            c,
+        );
     }
 }
 
@@ -207,11 +255,18 @@ fn text(img: &mut RgbImage, x: u32, y: u32, s: &str, c: Rgb<u8>) {
         }
     }
     for (i, ch) in s.chars().enumerate() {
-        let Some(glyph) = font8x8::BASIC_FONTS.get(ch) else { continue };
+        let Some(glyph) = font8x8::BASIC_FONTS.get(ch) else {
+            continue;
+        };
         for (row, bits) in glyph.iter().enumerate() {
             for col in 0..8 {
                 if bits & (1 << col) != 0 {
-                    put(img, i64::from(x) + 8 * i as i64 + col, i64::from(y) + row as i64, if c == BLACK { WHITE } else { c });
+                    put(
+                        img,
+                        i64::from(x) + 8 * i as i64 + col,
+                        i64::from(y) + row as i64,
+                        if c == BLACK { WHITE } else { c },
+                    );
                 }
             }
         }

@@ -156,6 +156,9 @@ mod tests {
         let sof = data.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
         data[sof + 5..sof + 7].copy_from_slice(&60000u16.to_be_bytes());
         data[sof + 7..sof + 9].copy_from_slice(&60000u16.to_be_bytes());
-        assert!(matches!(probe(&data, LIMITS), Err(DecodeError::TooLarge { .. })));
+        assert!(matches!(
+            probe(&data, LIMITS),
+            Err(DecodeError::TooLarge { .. })
+        ));
     }
 }

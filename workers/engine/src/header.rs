@@ -155,9 +155,9 @@ impl Header {
 
 /// Standard luminance table (ITU-T T.81 Annex K), zig-zag order.
 const STD_LUMA: [u16; 64] = [
-    16, 11, 12, 14, 12, 10, 16, 14, 13, 14, 18, 17, 16, 19, 24, 40, 26, 24, 22, 22, 24, 49, 35,
-    37, 29, 40, 58, 51, 61, 60, 57, 51, 56, 55, 64, 72, 92, 78, 64, 68, 87, 69, 55, 56, 80, 109,
-    81, 87, 95, 98, 103, 104, 103, 62, 77, 113, 121, 112, 100, 120, 92, 101, 103, 99,
+    16, 11, 12, 14, 12, 10, 16, 14, 13, 14, 18, 17, 16, 19, 24, 40, 26, 24, 22, 22, 24, 49, 35, 37,
+    29, 40, 58, 51, 61, 60, 57, 51, 56, 55, 64, 72, 92, 78, 64, 68, 87, 69, 55, 56, 80, 109, 81,
+    87, 95, 98, 103, 104, 103, 62, 77, 113, 121, 112, 100, 120, 92, 101, 103, 99,
 ];
 
 /// The luminance table libjpeg writes at quality `q` (1–100): the standard table scaled by
@@ -215,7 +215,11 @@ fn read_other(data: &[u8], format: Format) -> Result<Header, HeaderError> {
         _ => ColorModel::Other,
     };
     let bits = (ct.bits_per_pixel() / u16::from(ct.channel_count()).max(1)) as u8;
-    let dpi = if format == Format::Png { png_dpi(data) } else { None };
+    let dpi = if format == Format::Png {
+        png_dpi(data)
+    } else {
+        None
+    };
     Ok(Header {
         format,
         width,
@@ -315,7 +319,10 @@ fn read_jpeg(data: &[u8]) -> Result<Header, HeaderError> {
             0xE0 if seg.starts_with(b"JFIF\0") && seg.len() >= 12 => {
                 h.jfif = true;
                 let unit = seg[7];
-                let (x, y) = (f64::from(be16(seg, 8).unwrap_or(0)), f64::from(be16(seg, 10).unwrap_or(0)));
+                let (x, y) = (
+                    f64::from(be16(seg, 8).unwrap_or(0)),
+                    f64::from(be16(seg, 10).unwrap_or(0)),
+                );
                 jfif_dpi = match unit {
                     1 if x > 0.0 && y > 0.0 => Some((x, y)),
                     2 if x > 0.0 && y > 0.0 => Some((x * 2.54, y * 2.54)),
@@ -402,11 +409,19 @@ fn read_exif(tiff: &[u8]) -> (Option<u8>, Option<(f64, f64)>) {
     };
     let u16_at = |i: usize| -> Option<u16> {
         let b = tiff.get(i..i + 2)?;
-        Some(if little { u16::from_le_bytes([b[0], b[1]]) } else { u16::from_be_bytes([b[0], b[1]]) })
+        Some(if little {
+            u16::from_le_bytes([b[0], b[1]])
+        } else {
+            u16::from_be_bytes([b[0], b[1]])
+        })
     };
     let u32_at = |i: usize| -> Option<u32> {
         let b: [u8; 4] = tiff.get(i..i + 4)?.try_into().ok()?;
-        Some(if little { u32::from_le_bytes(b) } else { u32::from_be_bytes(b) })
+        Some(if little {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        })
     };
     let rational = |off: usize| -> Option<f64> {
         let (n, d) = (u32_at(off)?, u32_at(off + 4)?);
@@ -423,7 +438,11 @@ fn read_exif(tiff: &[u8]) -> (Option<u8>, Option<(f64, f64)>) {
         let e = ifd + 2 + 12 * k;
         let Some(tag) = u16_at(e) else { break };
         match tag {
-            0x0112 => orientation = u16_at(e + 8).map(|v| v as u8).filter(|v| (1..=8).contains(v)),
+            0x0112 => {
+                orientation = u16_at(e + 8)
+                    .map(|v| v as u8)
+                    .filter(|v| (1..=8).contains(v))
+            }
             0x011A => xres = u32_at(e + 8).and_then(|o| rational(o as usize)),
             0x011B => yres = u32_at(e + 8).and_then(|o| rational(o as usize)),
             0x0128 => unit = u16_at(e + 8).unwrap_or(2),
@@ -489,7 +508,12 @@ pub(crate) mod tests {
         assert!(h.complete && h.jfif && !h.progressive);
         let h = read_header(&jpeg_header(358, 441, 1, None, true)).unwrap();
         assert_eq!((h.color, h.dpi), (ColorModel::Grey, None));
-        assert_eq!(read_header(&jpeg_header(8, 8, 4, None, true)).unwrap().color, ColorModel::Cmyk);
+        assert_eq!(
+            read_header(&jpeg_header(8, 8, 4, None, true))
+                .unwrap()
+                .color,
+            ColorModel::Cmyk
+        );
     }
 
     #[test]
@@ -500,7 +524,11 @@ pub(crate) mod tests {
 
     #[test]
     fn missing_eoi_means_incomplete_and_cut_headers_are_errors() {
-        assert!(!read_header(&jpeg_header(10, 10, 3, None, false)).unwrap().complete);
+        assert!(
+            !read_header(&jpeg_header(10, 10, 3, None, false))
+                .unwrap()
+                .complete
+        );
         let full = jpeg_header(10, 10, 3, Some(72), true);
         for cut in [3, 10, 20, 30] {
             assert!(read_header(&full[..cut]).is_err(), "cut at {cut}");

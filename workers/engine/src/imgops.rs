@@ -165,7 +165,9 @@ mod tests {
 
     #[test]
     fn rotated_crop_samples_the_image_and_black_outside() {
-        let img = RgbImage::from_fn(40, 40, |x, _| image::Rgb([if x < 20 { 0 } else { 200 }, 0, 0]));
+        let img = RgbImage::from_fn(40, 40, |x, _| {
+            image::Rgb([if x < 20 { 0 } else { 200 }, 0, 0])
+        });
         let crop = RotatedCrop {
             center: [20.0, 20.0],
             size: 40.0,
@@ -176,7 +178,10 @@ mod tests {
         crop.sample(&img, 1.0, 0.0, &mut t);
         assert_eq!(t[(20 * 40 + 5) * 3], 0.0);
         assert_eq!(t[(20 * 40 + 35) * 3], 200.0);
-        let outside = RotatedCrop { center: [500.0, 500.0], ..crop };
+        let outside = RotatedCrop {
+            center: [500.0, 500.0],
+            ..crop
+        };
         outside.sample(&img, 1.0, 0.0, &mut t);
         assert!(t.iter().all(|&v| v == 0.0));
     }

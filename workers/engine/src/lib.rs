@@ -176,7 +176,10 @@ impl Engine {
     }
 
     fn release(&self, set: ModelSet) {
-        self.pool.lock().unwrap_or_else(|e| e.into_inner()).push(set);
+        self.pool
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(set);
     }
 
     /// Checks one photo. `Err` only for system failures (the runtime failed); a photo that
@@ -251,7 +254,10 @@ fn colourful_share(img: &RgbImage) -> f32 {
         if i % 3 != 0 {
             continue;
         }
-        let (lo, hi) = (p.0.iter().min().copied().unwrap_or(0), p.0.iter().max().copied().unwrap_or(0));
+        let (lo, hi) = (
+            p.0.iter().min().copied().unwrap_or(0),
+            p.0.iter().max().copied().unwrap_or(0),
+        );
         n += 1;
         if hi - lo > 12 {
             c += 1;

@@ -85,7 +85,12 @@ mod tests {
     #[test]
     fn builtin_manifest_names_every_role_with_a_checksum() {
         let m = Manifest::builtin().unwrap();
-        for role in ["face_detector", "face_detector_small", "landmarks", "face_mesh"] {
+        for role in [
+            "face_detector",
+            "face_detector_small",
+            "landmarks",
+            "face_mesh",
+        ] {
             let e = m.by_role(role).unwrap();
             assert_eq!(e.sha256.len(), 64, "{role}");
             assert!(!e.licence.is_empty());

@@ -108,10 +108,7 @@ pub fn border_reference(img: &RgbImage, limit_row: u32) -> [u8; 3] {
 
 #[inline]
 fn diff(p: &image::Rgb<u8>, r: [u8; 3]) -> u8 {
-    (0..3)
-        .map(|c| p[c].abs_diff(r[c]))
-        .max()
-        .unwrap_or(0)
+    (0..3).map(|c| p[c].abs_diff(r[c])).max().unwrap_or(0)
 }
 
 /// The crown: the first row from the top where at least 3 pixels between `x0` and `x1` (the
@@ -210,9 +207,8 @@ pub fn background(img: &RgbImage, bg: [u8; 3], limit_row: f32) -> BackgroundStat
         seed(w - 1, y, &mut seen, &mut stack);
     }
     let raw = img.as_raw();
-    let close = |a: usize, b: usize| {
-        (0..3).all(|c| raw[a * 3 + c].abs_diff(raw[b * 3 + c]) <= STEP)
-    };
+    let close =
+        |a: usize, b: usize| (0..3).all(|c| raw[a * 3 + c].abs_diff(raw[b * 3 + c]) <= STEP);
     while let Some(i) = stack.pop() {
         let i = i as usize;
         let (x, y) = ((i as u32) % w, (i as u32) / w);
@@ -414,7 +410,9 @@ pub struct SkinSample {
 impl SkinSample {
     /// Lighting difference between the cheeks, in stops (|log2 of the ratio|).
     pub fn side_stops(&self) -> f32 {
-        ((self.left_luma + 1.0) / (self.right_luma + 1.0)).log2().abs()
+        ((self.left_luma + 1.0) / (self.right_luma + 1.0))
+            .log2()
+            .abs()
     }
 
     /// Hue angle of the mean skin colour in degrees (atan2(b*, a*)).
@@ -501,8 +499,10 @@ fn gradient_energy(p: &[f32], w: usize, h: usize) -> f64 {
             let at = |dx: isize, dy: isize| {
                 p[((y as isize + dy) as usize) * w + (x as isize + dx) as usize]
             };
-            let gx = at(1, -1) + 2.0 * at(1, 0) + at(1, 1) - at(-1, -1) - 2.0 * at(-1, 0) - at(-1, 1);
-            let gy = at(-1, 1) + 2.0 * at(0, 1) + at(1, 1) - at(-1, -1) - 2.0 * at(0, -1) - at(1, -1);
+            let gx =
+                at(1, -1) + 2.0 * at(1, 0) + at(1, 1) - at(-1, -1) - 2.0 * at(-1, 0) - at(-1, 1);
+            let gy =
+                at(-1, 1) + 2.0 * at(0, 1) + at(1, 1) - at(-1, -1) - 2.0 * at(0, -1) - at(1, -1);
             sum += f64::from(gx * gx + gy * gy);
             n += 1;
         }
@@ -611,8 +611,12 @@ mod tests {
     fn portrait(crown: u32) -> RgbImage {
         RgbImage::from_fn(W, H, |x, y| {
             let (fx, fy) = (x as f32 + 0.5, y as f32 + 0.5);
-            let hair = ((fx - 179.0) / 115.0).powi(2) + ((fy - (crown as f32 + 130.0)) / 130.0).powi(2) <= 1.0;
-            let skin = ((fx - 179.0) / 103.0).powi(2) + ((fy - (crown as f32 + 175.0)) / 135.0).powi(2) <= 1.0;
+            let hair = ((fx - 179.0) / 115.0).powi(2)
+                + ((fy - (crown as f32 + 130.0)) / 130.0).powi(2)
+                <= 1.0;
+            let skin = ((fx - 179.0) / 103.0).powi(2)
+                + ((fy - (crown as f32 + 175.0)) / 135.0).powi(2)
+                <= 1.0;
             if skin {
                 Rgb([200, 150, 120])
             } else if hair {
@@ -630,11 +634,17 @@ mod tests {
         for crown in [0, 7, 14, 21, 30] {
             let img = portrait(crown);
             let got = crown_row(&img, [255; 3], (80.0, 280.0), 200.0, 8, 24).unwrap();
-            assert!((got - crown as f32).abs() <= 1.0, "crown {crown} measured {got}");
+            assert!(
+                (got - crown as f32).abs() <= 1.0,
+                "crown {crown} measured {got}"
+            );
         }
         // Nothing above the limit row: no crown.
         let blank = RgbImage::from_pixel(W, H, Rgb([255; 3]));
-        assert_eq!(crown_row(&blank, [255; 3], (80.0, 280.0), 200.0, 8, 24), None);
+        assert_eq!(
+            crown_row(&blank, [255; 3], (80.0, 280.0), 200.0, 8, 24),
+            None
+        );
     }
 
     #[test]
@@ -703,10 +713,16 @@ mod tests {
         let base: Vec<f32> = (0..200 * 200)
             .map(|i| {
                 let (x, y) = ((i % 200) as f32, (i / 200) as f32);
-                128.0 + 60.0 * ((x * 0.9).sin() * (y * 0.7).cos()) + 30.0 * ((x * 0.31 + y * 0.17).sin())
+                128.0
+                    + 60.0 * ((x * 0.9).sin() * (y * 0.7).cos())
+                    + 30.0 * ((x * 0.31 + y * 0.17).sin())
             })
             .collect();
-        let p = if sigma_blur > 0.0 { gaussian_blur(&base, 200, 200, sigma_blur) } else { base };
+        let p = if sigma_blur > 0.0 {
+            gaussian_blur(&base, 200, 200, sigma_blur)
+        } else {
+            base
+        };
         RgbImage::from_fn(200, 200, |x, y| {
             let v = p[(y * 200 + x) as usize].clamp(0.0, 255.0) as u8;
             Rgb([v, v, v])
@@ -720,7 +736,10 @@ mod tests {
         let soft = sharpness(&texture(4.5), region, 1.0).unwrap();
         assert!(sharp > 2.0, "sharp {sharp}");
         let limit = crate::Profile::ga461().sharpness_min as f32;
-        assert!(sharp > limit && soft < limit, "sharp {sharp}, blurred {soft}, limit {limit}");
+        assert!(
+            sharp > limit && soft < limit,
+            "sharp {sharp}, blurred {soft}, limit {limit}"
+        );
         assert_eq!(sharpness(&texture(0.0), [0.0, 0.0, 10.0, 10.0], 1.0), None);
     }
 
@@ -731,7 +750,9 @@ mod tests {
         // Box–Muller with a fixed LCG: sigma 20 per channel, equal in all channels (grey).
         let mut s = 12345u64;
         let mut uniform = || {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((s >> 11) as f64 + 0.5) / (1u64 << 53) as f64
         };
         let noisy = RgbImage::from_fn(200, 200, |_, _| {
@@ -746,7 +767,9 @@ mod tests {
     #[test]
     fn blockiness_flags_8x8_blocks() {
         let smooth = RgbImage::from_fn(128, 128, |x, y| Rgb([(x + y) as u8; 3]));
-        let blocky = RgbImage::from_fn(128, 128, |x, y| Rgb([((x / 8) * 17 + (y / 8) * 29) as u8; 3]));
+        let blocky = RgbImage::from_fn(128, 128, |x, y| {
+            Rgb([((x / 8) * 17 + (y / 8) * 29) as u8; 3])
+        });
         assert!(blockiness(&smooth) < 1.2, "{}", blockiness(&smooth));
         assert!(blockiness(&blocky) > 3.0, "{}", blockiness(&blocky));
     }
@@ -761,7 +784,10 @@ mod tests {
             })
             .collect();
         let t = face_tone(&img, &oval).unwrap();
-        assert!((t.mean - luma([200, 150, 120])).abs() < 1.0 && t.clipped == 0.0, "{t:?}");
+        assert!(
+            (t.mean - luma([200, 150, 120])).abs() < 1.0 && t.clipped == 0.0,
+            "{t:?}"
+        );
         let face = FaceGeometry {
             bbox: [80.0, 60.0, 280.0, 330.0],
             score: 1.0,

@@ -114,7 +114,8 @@ fn file_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Check>) {
                 DecodeError::Header(crate::header::HeaderError::NotAnImage) => {
                     "文件不是图片，请上传 JPEG 格式的照片".to_string()
                 }
-                DecodeError::Truncated | DecodeError::Header(crate::header::HeaderError::Truncated) => {
+                DecodeError::Truncated
+                | DecodeError::Header(crate::header::HeaderError::Truncated) => {
                     "照片文件不完整（传输或保存时被截断），请重新上传".to_string()
                 }
                 DecodeError::TooLarge { width, height, .. } => format!(
@@ -145,7 +146,11 @@ fn file_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Check>) {
         }
         None if obs.file_len == 0 => skipped(FileFormat, "文件为空，无法判断格式", false),
         None => {
-            let mut c = check(FileFormat, Status::Fail, "文件不是可识别的图片格式，请上传 JPEG 照片");
+            let mut c = check(
+                FileFormat,
+                Status::Fail,
+                "文件不是可识别的图片格式，请上传 JPEG 照片",
+            );
             c.value = Some(json!("unknown"));
             c
         }
@@ -177,7 +182,12 @@ fn file_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Check>) {
             p.file_size_hard_kb.max
         ),
     };
-    out.push(with(check(FileSize, status, msg), kb, Some(p.file_size_hard_kb), "KB"));
+    out.push(with(
+        check(FileSize, status, msg),
+        kb,
+        Some(p.file_size_hard_kb),
+        "KB",
+    ));
 }
 
 fn image_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Check>) {
@@ -206,7 +216,10 @@ fn image_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Check>) {
             let msg = if ok {
                 format!("照片尺寸 {w}×{h} 像素，比例符合要求")
             } else {
-                format!("照片尺寸 {w}×{h} 像素，宽高比应为 {cw}:{ch} 且宽度至少 {} 像素", cw / 2)
+                format!(
+                    "照片尺寸 {w}×{h} 像素，宽高比应为 {cw}:{ch} 且宽度至少 {} 像素",
+                    cw / 2
+                )
             };
             let mut c = check(ImageDimensions, pass_fail(ok), msg);
             c.value = Some(json!([w, h]));
@@ -251,7 +264,10 @@ fn image_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Check>) {
         None => skipped(ImageColor, "无法读取照片文件信息", false),
         Some(h) => {
             let (ok, msg) = match (h.color, h.bits) {
-                (ColorModel::Grey, _) => (false, "照片是黑白（灰度）照片，请使用 24 位彩色照片".to_string()),
+                (ColorModel::Grey, _) => (
+                    false,
+                    "照片是黑白（灰度）照片，请使用 24 位彩色照片".to_string(),
+                ),
                 (ColorModel::Cmyk, _) => (
                     false,
                     "照片是 CMYK 印刷色彩模式，请转换为 RGB 24 位彩色后导出".to_string(),
@@ -263,8 +279,14 @@ fn image_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Check>) {
                     ),
                     _ => (true, "24 位 RGB 彩色，符合要求".to_string()),
                 },
-                (ColorModel::Rgba, _) => (false, "照片带透明通道，请导出为 24 位 RGB 彩色 JPEG".to_string()),
-                (_, bits) => (false, format!("照片色彩格式不符（每通道 {bits} 位），请导出为 24 位 RGB 彩色")),
+                (ColorModel::Rgba, _) => (
+                    false,
+                    "照片带透明通道，请导出为 24 位 RGB 彩色 JPEG".to_string(),
+                ),
+                (_, bits) => (
+                    false,
+                    format!("照片色彩格式不符（每通道 {bits} 位），请导出为 24 位 RGB 彩色"),
+                ),
             };
             let mut c = check(ImageColor, pass_fail(ok), msg);
             c.value = Some(json!(h.color.name()));
@@ -288,9 +310,18 @@ fn face_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Check>) {
     // face.count
     out.push(match obs.face_count {
         None => skipped(FaceCount, "照片无法解码，无法检测人脸", false),
-        Some(1) => with(check(FaceCount, Status::Pass, "检测到一张人脸"), 1.0, None, "faces"),
+        Some(1) => with(
+            check(FaceCount, Status::Pass, "检测到一张人脸"),
+            1.0,
+            None,
+            "faces",
+        ),
         Some(0) => with(
-            check(FaceCount, Status::Fail, "未检测到人脸，请让申请人正对镜头重新拍摄"),
+            check(
+                FaceCount,
+                Status::Fail,
+                "未检测到人脸，请让申请人正对镜头重新拍摄",
+            ),
             0.0,
             None,
             "faces",
@@ -306,7 +337,13 @@ fn face_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Check>) {
             "faces",
         ),
     });
-    let geometry = [GeometryFaceWidth, GeometryCrown, GeometryEyeLine, GeometryCentered, PoseRoll];
+    let geometry = [
+        GeometryFaceWidth,
+        GeometryCrown,
+        GeometryEyeLine,
+        GeometryCentered,
+        PoseRoll,
+    ];
     if let Some((why, unsure)) = no_face_reason(obs) {
         out.extend(geometry.iter().map(|&c| skipped(c, why, unsure)));
         return;
@@ -319,13 +356,27 @@ fn face_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Check>) {
     let fw = f64::from(face.face_width());
     let lim = p.face_width_px.scaled(sx);
     let msg = if fw < lim.min {
-        format!("头部偏小（脸宽 {fw:.0} 像素，应为 {:.0}–{:.0}），请靠近镜头或放大头部", lim.min, lim.max)
+        format!(
+            "头部偏小（脸宽 {fw:.0} 像素，应为 {:.0}–{:.0}），请靠近镜头或放大头部",
+            lim.min, lim.max
+        )
     } else if fw > lim.max {
-        format!("头部偏大（脸宽 {fw:.0} 像素，应为 {:.0}–{:.0}），请远离镜头或缩小头部", lim.min, lim.max)
+        format!(
+            "头部偏大（脸宽 {fw:.0} 像素，应为 {:.0}–{:.0}），请远离镜头或缩小头部",
+            lim.min, lim.max
+        )
     } else {
-        format!("脸部宽度 {fw:.0} 像素，符合 {:.0}–{:.0} 像素", lim.min, lim.max)
+        format!(
+            "脸部宽度 {fw:.0} 像素，符合 {:.0}–{:.0} 像素",
+            lim.min, lim.max
+        )
     };
-    out.push(with(check(GeometryFaceWidth, pass_fail(lim.contains(fw)), msg), fw, Some(lim), "px"));
+    out.push(with(
+        check(GeometryFaceWidth, pass_fail(lim.contains(fw)), msg),
+        fw,
+        Some(lim),
+        "px",
+    ));
     // geometry.eye_line (computed first: the crown rule defers to it)
     let eye_from_bottom = f64::from(h) - f64::from(face.eye_mid()[1]);
     let eye_lim = p.eye_line_from_bottom_px.scaled(sy);
@@ -356,13 +407,27 @@ fn face_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Check>) {
     });
     let ok = eye_lim.contains(eye_from_bottom);
     let msg = if ok {
-        format!("眼睛距下边缘 {eye_from_bottom:.0} 像素，符合要求（至少 {:.0}）", eye_lim.min)
+        format!(
+            "眼睛距下边缘 {eye_from_bottom:.0} 像素，符合要求（至少 {:.0}）",
+            eye_lim.min
+        )
     } else if eye_from_bottom < eye_lim.min {
-        format!("眼睛位置过低（距下边缘 {eye_from_bottom:.0} 像素，至少 {:.0}），请上移头部", eye_lim.min)
+        format!(
+            "眼睛位置过低（距下边缘 {eye_from_bottom:.0} 像素，至少 {:.0}），请上移头部",
+            eye_lim.min
+        )
     } else {
-        format!("眼睛位置过高（距下边缘 {eye_from_bottom:.0} 像素，至多 {:.0}），请下移头部", eye_lim.max)
+        format!(
+            "眼睛位置过高（距下边缘 {eye_from_bottom:.0} 像素，至多 {:.0}），请下移头部",
+            eye_lim.max
+        )
     };
-    out.push(with(check(GeometryEyeLine, pass_fail(ok), msg), eye_from_bottom, Some(eye_lim), "px"));
+    out.push(with(
+        check(GeometryEyeLine, pass_fail(ok), msg),
+        eye_from_bottom,
+        Some(eye_lim),
+        "px",
+    ));
     // geometry.centered
     let offset = f64::from(face.eye_mid()[0]) - f64::from(w) / 2.0;
     let tol = p.centre_tolerance_px * sx;
@@ -370,18 +435,30 @@ fn face_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Check>) {
     let msg = if ok {
         format!("人像水平居中（偏移 {offset:.0} 像素，允许 ±{tol:.0}）")
     } else if offset < 0.0 {
-        format!("人像偏左 {:.0} 像素（允许 ±{tol:.0}），请使头部位于照片正中", -offset)
+        format!(
+            "人像偏左 {:.0} 像素（允许 ±{tol:.0}），请使头部位于照片正中",
+            -offset
+        )
     } else {
         format!("人像偏右 {offset:.0} 像素（允许 ±{tol:.0}），请使头部位于照片正中")
     };
-    out.push(with(check(GeometryCentered, pass_fail(ok), msg), offset, Some(Range::new(-tol, tol)), "px"));
+    out.push(with(
+        check(GeometryCentered, pass_fail(ok), msg),
+        offset,
+        Some(Range::new(-tol, tol)),
+        "px",
+    ));
     // pose.roll
     let roll = f64::from(face.roll_deg());
     let ok = roll.abs() <= p.roll_max_deg;
     let msg = if ok {
         format!("头部端正（倾斜 {roll:.1}°，允许 ±{:.0}°）", p.roll_max_deg)
     } else {
-        format!("头部歪斜 {:.0}°（允许 ±{:.0}°），请让申请人坐正、头部不要偏斜", roll.abs(), p.roll_max_deg)
+        format!(
+            "头部歪斜 {:.0}°（允许 ±{:.0}°），请让申请人坐正、头部不要偏斜",
+            roll.abs(),
+            p.roll_max_deg
+        )
     };
     out.push(with(
         check(PoseRoll, pass_fail(ok), msg),
@@ -418,9 +495,17 @@ fn quality_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Check>) {
             let msg = if ok {
                 format!("面部清晰（清晰度 {s:.2}，至少 {:.2}）", p.sharpness_min)
             } else {
-                format!("照片模糊（清晰度 {s:.2}，至少 {:.2}），请对焦后重新拍摄，拍摄时保持不动", p.sharpness_min)
+                format!(
+                    "照片模糊（清晰度 {s:.2}，至少 {:.2}），请对焦后重新拍摄，拍摄时保持不动",
+                    p.sharpness_min
+                )
             };
-            with(check(QualitySharpness, pass_fail(ok), msg), s, Some(Range::new(p.sharpness_min, f64::MAX)), "ratio")
+            with(
+                check(QualitySharpness, pass_fail(ok), msg),
+                s,
+                Some(Range::new(p.sharpness_min, f64::MAX)),
+                "ratio",
+            )
         }
     });
     // quality.exposure and quality.dynamic_range
@@ -430,20 +515,37 @@ fn quality_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Check>) {
             let clipped = f64::from(t.clipped);
             let lim = p.exposure_mean;
             let (ok, msg) = if mean < lim.min {
-                (false, format!("面部过暗（平均亮度 {mean:.0}，应为 {:.0}–{:.0}），请增加灯光或调整曝光", lim.min, lim.max))
+                (
+                    false,
+                    format!(
+                        "面部过暗（平均亮度 {mean:.0}，应为 {:.0}–{:.0}），请增加灯光或调整曝光",
+                        lim.min, lim.max
+                    ),
+                )
             } else if mean > lim.max || clipped > p.exposure_clipped_max {
-                (false, format!(
-                    "面部过亮（平均亮度 {mean:.0}，过曝像素 {:.0}%），请减弱灯光或降低曝光",
-                    clipped * 100.0
-                ))
+                (
+                    false,
+                    format!(
+                        "面部过亮（平均亮度 {mean:.0}，过曝像素 {:.0}%），请减弱灯光或降低曝光",
+                        clipped * 100.0
+                    ),
+                )
             } else {
                 (true, format!("面部曝光正常（平均亮度 {mean:.0}）"))
             };
-            out.push(with(check(QualityExposure, pass_fail(ok), msg), mean, Some(lim), "luma"));
+            out.push(with(
+                check(QualityExposure, pass_fail(ok), msg),
+                mean,
+                Some(lim),
+                "luma",
+            ));
             let dr = f64::from(t.p95 - t.p5);
             let ok = dr >= p.dynamic_range_min;
             let msg = if ok {
-                format!("面部层次丰富（亮度范围 {dr:.0}，至少 {:.0}）", p.dynamic_range_min)
+                format!(
+                    "面部层次丰富（亮度范围 {dr:.0}，至少 {:.0}）",
+                    p.dynamic_range_min
+                )
             } else {
                 format!("面部层次不足（亮度范围 {dr:.0}，至少 {:.0}），照片发灰、过暗或过曝，请调整灯光和曝光", p.dynamic_range_min)
             };
@@ -468,7 +570,11 @@ fn quality_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Check>) {
             let msg = if ok {
                 format!("面部光照均匀（左右亮度差 {stops:.2} 档）")
             } else {
-                let darker = if s.left_luma < s.right_luma { "左" } else { "右" };
+                let darker = if s.left_luma < s.right_luma {
+                    "左"
+                } else {
+                    "右"
+                };
                 format!(
                     "面部光照不均，照片{darker}侧脸偏暗（相差 {stops:.1} 档，至多 {:.1}），请从正面均匀补光",
                     p.illumination_max_stops
@@ -488,16 +594,27 @@ fn quality_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Check>) {
             } else if chroma < p.skin_chroma.min {
                 format!("面部缺少色彩（饱和度 {chroma:.0}），照片发灰或为黑白，请检查白平衡和曝光")
             } else if chroma > p.skin_chroma.max {
-                format!("面部颜色过于浓艳（饱和度 {chroma:.0}，至多 {:.0}），请检查白平衡和色彩设置", p.skin_chroma.max)
+                format!(
+                    "面部颜色过于浓艳（饱和度 {chroma:.0}，至多 {:.0}），请检查白平衡和色彩设置",
+                    p.skin_chroma.max
+                )
             } else {
                 let cast = if hue > p.skin_hue_deg.max {
                     "偏黄或偏绿"
                 } else {
                     "偏红、偏紫或偏蓝"
                 };
-                format!("照片偏色（肤色{cast}，色相 {hue:.0}°，应为 {:.0}–{:.0}°），请调整白平衡", p.skin_hue_deg.min, p.skin_hue_deg.max)
+                format!(
+                    "照片偏色（肤色{cast}，色相 {hue:.0}°，应为 {:.0}–{:.0}°），请调整白平衡",
+                    p.skin_hue_deg.min, p.skin_hue_deg.max
+                )
             };
-            out.push(with(check(QualityColor, pass_fail(ok), msg), hue, Some(p.skin_hue_deg), "deg"));
+            out.push(with(
+                check(QualityColor, pass_fail(ok), msg),
+                hue,
+                Some(p.skin_hue_deg),
+                "deg",
+            ));
         }
         (reason, _) => {
             let (why, u) = reason.unwrap_or(("无法采样肤色", true));
@@ -518,7 +635,9 @@ fn quality_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Check>) {
             "照片压缩过度（质量系数约 {q:.0}，至少 {:.0}），出现马赛克方块，请以质量 70 重新导出",
             p.jpeg_quality_min
         ),
-        (false, _) => format!("照片有明显的压缩方块（块效应 {block:.2}），请使用原始照片以质量 70 重新导出"),
+        (false, _) => {
+            format!("照片有明显的压缩方块（块效应 {block:.2}），请使用原始照片以质量 70 重新导出")
+        }
     };
     let mut c = check(QualityCompression, pass_fail(ok), msg);
     match q {
@@ -540,9 +659,17 @@ fn quality_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Check>) {
     let msg = if ok {
         format!("噪点正常（噪声 {n:.1}）")
     } else {
-        format!("照片噪点过多（噪声 {n:.1}，至多 {:.1}），请增加光线、降低感光度后重新拍摄", p.noise_max)
+        format!(
+            "照片噪点过多（噪声 {n:.1}，至多 {:.1}），请增加光线、降低感光度后重新拍摄",
+            p.noise_max
+        )
     };
-    out.push(with(check(QualityNoise, pass_fail(ok), msg), n, Some(Range::new(0.0, p.noise_max)), "sigma"));
+    out.push(with(
+        check(QualityNoise, pass_fail(ok), msg),
+        n,
+        Some(Range::new(0.0, p.noise_max)),
+        "sigma",
+    ));
 }
 
 fn background_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Check>) {
@@ -555,10 +682,18 @@ fn background_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Check>) {
     };
     let b = &m.background;
     if b.pixels == 0 {
-        let mut c = check(BackgroundColor, Status::Fail, "照片边缘没有可识别的背景，请在纯白背景前拍摄");
+        let mut c = check(
+            BackgroundColor,
+            Status::Fail,
+            "照片边缘没有可识别的背景，请在纯白背景前拍摄",
+        );
         c.unit = Some("L*".into());
         out.push(c);
-        out.push(check(BackgroundUniformity, Status::Fail, "照片边缘没有均匀的背景，请在纯白背景前拍摄"));
+        out.push(check(
+            BackgroundUniformity,
+            Status::Fail,
+            "照片边缘没有均匀的背景，请在纯白背景前拍摄",
+        ));
         return;
     }
     let l = f64::from(b.lightness);
@@ -567,9 +702,15 @@ fn background_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Check>) {
     let msg = if ok {
         format!("背景为白色（亮度 {l:.0}，色度 {chroma:.1}）")
     } else if chroma > p.background_chroma_max {
-        format!("背景不是白色（带有颜色，色度 {chroma:.0}，至多 {:.0}），请在纯白背景前拍摄", p.background_chroma_max)
+        format!(
+            "背景不是白色（带有颜色，色度 {chroma:.0}，至多 {:.0}），请在纯白背景前拍摄",
+            p.background_chroma_max
+        )
     } else {
-        format!("背景不够白（亮度 {l:.0}，至少 {:.0}），请使用纯白背景并补光", p.background_lightness_min)
+        format!(
+            "背景不够白（亮度 {l:.0}，至少 {:.0}），请使用纯白背景并补光",
+            p.background_lightness_min
+        )
     };
     out.push(with(
         check(BackgroundColor, pass_fail(ok), msg),
@@ -603,8 +744,14 @@ mod tests {
 
     fn header() -> Header {
         // A real 358×441 JFIF header at 350 dpi, quality 70.
-        let mut h = read_header(&crate::header::tests::jpeg_header(358, 441, 3, Some(350), true))
-            .unwrap();
+        let mut h = read_header(&crate::header::tests::jpeg_header(
+            358,
+            441,
+            3,
+            Some(350),
+            true,
+        ))
+        .unwrap();
         h.luma_quant = Some(crate::header::ijg_luma_table(70));
         h
     }
@@ -616,13 +763,21 @@ mod tests {
         let left = [mid_x - half * c, eye_y - half * s];
         let right = [mid_x + half * c, eye_y + half * s];
         FaceGeometry {
-            bbox: [mid_x - width / 2.0, eye_y - 80.0, mid_x + width / 2.0, eye_y + 140.0],
+            bbox: [
+                mid_x - width / 2.0,
+                eye_y - 80.0,
+                mid_x + width / 2.0,
+                eye_y + 140.0,
+            ],
             score: 0.99,
             left_eye: left,
             right_eye: right,
             nose: [mid_x, eye_y + 45.0],
             mouth: [[mid_x - 30.0, eye_y + 80.0], [mid_x + 30.0, eye_y + 80.0]],
-            cheeks: [[mid_x - width / 2.0, eye_y + 10.0], [mid_x + width / 2.0, eye_y + 10.0]],
+            cheeks: [
+                [mid_x - width / 2.0, eye_y + 10.0],
+                [mid_x + width / 2.0, eye_y + 10.0],
+            ],
             chin: [mid_x, eye_y + 140.0],
             oval: vec![],
         }
@@ -640,8 +795,18 @@ mod tests {
                 coverage: 1.0,
                 pixels: 50_000,
             },
-            tone: Some(FaceTone { mean: 120.0, p5: 60.0, p95: 170.0, clipped: 0.0 }),
-            skin: Some(SkinSample { left_luma: 130.0, right_luma: 128.0, a: 12.0, b: 16.0 }),
+            tone: Some(FaceTone {
+                mean: 120.0,
+                p5: 60.0,
+                p95: 170.0,
+                clipped: 0.0,
+            }),
+            skin: Some(SkinSample {
+                left_luma: 130.0,
+                right_luma: 128.0,
+                a: 12.0,
+                b: 16.0,
+            }),
             sharpness: Some(2.5),
             noise: 0.5,
             blockiness: 1.05,
@@ -684,7 +849,11 @@ mod tests {
         }
 
         fn status(&self, code: CheckCode) -> Status {
-            self.run().into_iter().find(|c| c.code == code).unwrap().status
+            self.run()
+                .into_iter()
+                .find(|c| c.code == code)
+                .unwrap()
+                .status
         }
     }
 
@@ -708,14 +877,26 @@ mod tests {
         assert_eq!(c.status(code), Status::Pass, "{code} just inside the limit");
         let mut c = Case::good();
         fail(&mut c);
-        assert_eq!(c.status(code), Status::Fail, "{code} just outside the limit");
+        assert_eq!(
+            c.status(code),
+            Status::Fail,
+            "{code} just outside the limit"
+        );
     }
 
     #[test]
     fn face_width_limits_are_193_and_221() {
         use CheckCode::GeometryFaceWidth as C;
-        edge(C, |c| c.face = face(193.5, 200.0, 179.0, 0.0), |c| c.face = face(192.5, 200.0, 179.0, 0.0));
-        edge(C, |c| c.face = face(220.5, 200.0, 179.0, 0.0), |c| c.face = face(221.5, 200.0, 179.0, 0.0));
+        edge(
+            C,
+            |c| c.face = face(193.5, 200.0, 179.0, 0.0),
+            |c| c.face = face(192.5, 200.0, 179.0, 0.0),
+        );
+        edge(
+            C,
+            |c| c.face = face(220.5, 200.0, 179.0, 0.0),
+            |c| c.face = face(221.5, 200.0, 179.0, 0.0),
+        );
         let mut c = Case::good();
         c.face = face(150.0, 200.0, 179.0, 0.0);
         let msg = c.run().into_iter().find(|x| x.code == C).unwrap().message;
@@ -748,7 +929,10 @@ mod tests {
         let mut c = Case::good();
         c.m.crown = None;
         let checks = c.run();
-        let crown = checks.iter().find(|x| x.code == CheckCode::GeometryCrown).unwrap();
+        let crown = checks
+            .iter()
+            .find(|x| x.code == CheckCode::GeometryCrown)
+            .unwrap();
         assert_eq!(crown.status, Status::Skipped);
         assert!(crown.uncertain);
         assert_eq!(Verdict::from_checks(&checks), Verdict::Review);
@@ -757,21 +941,41 @@ mod tests {
     #[test]
     fn eye_line_must_be_at_least_207_above_the_bottom() {
         use CheckCode::GeometryEyeLine as C;
-        edge(C, |c| c.face = face(207.0, 234.0, 179.0, 0.0), |c| c.face = face(207.0, 235.0, 179.0, 0.0));
+        edge(
+            C,
+            |c| c.face = face(207.0, 234.0, 179.0, 0.0),
+            |c| c.face = face(207.0, 235.0, 179.0, 0.0),
+        );
     }
 
     #[test]
     fn centring_tolerance_is_17_px() {
         use CheckCode::GeometryCentered as C;
-        edge(C, |c| c.face = face(207.0, 200.0, 179.0 + 16.5, 0.0), |c| c.face = face(207.0, 200.0, 179.0 + 17.5, 0.0));
-        edge(C, |c| c.face = face(207.0, 200.0, 179.0 - 16.5, 0.0), |c| c.face = face(207.0, 200.0, 179.0 - 17.5, 0.0));
+        edge(
+            C,
+            |c| c.face = face(207.0, 200.0, 179.0 + 16.5, 0.0),
+            |c| c.face = face(207.0, 200.0, 179.0 + 17.5, 0.0),
+        );
+        edge(
+            C,
+            |c| c.face = face(207.0, 200.0, 179.0 - 16.5, 0.0),
+            |c| c.face = face(207.0, 200.0, 179.0 - 17.5, 0.0),
+        );
     }
 
     #[test]
     fn roll_limit_is_8_degrees_either_way() {
         use CheckCode::PoseRoll as C;
-        edge(C, |c| c.face = face(207.0, 200.0, 179.0, 7.9), |c| c.face = face(207.0, 200.0, 179.0, 8.2));
-        edge(C, |c| c.face = face(207.0, 200.0, 179.0, -7.9), |c| c.face = face(207.0, 200.0, 179.0, -8.2));
+        edge(
+            C,
+            |c| c.face = face(207.0, 200.0, 179.0, 7.9),
+            |c| c.face = face(207.0, 200.0, 179.0, 8.2),
+        );
+        edge(
+            C,
+            |c| c.face = face(207.0, 200.0, 179.0, -7.9),
+            |c| c.face = face(207.0, 200.0, 179.0, -8.2),
+        );
     }
 
     #[test]
@@ -782,7 +986,12 @@ mod tests {
         c.face = face(414.0, 400.0, 358.0, 0.0);
         c.m.crown = Some(28.0);
         assert_eq!(c.status(CheckCode::ImageDimensions), Status::Fail);
-        for code in [CheckCode::GeometryFaceWidth, CheckCode::GeometryCrown, CheckCode::GeometryEyeLine, CheckCode::GeometryCentered] {
+        for code in [
+            CheckCode::GeometryFaceWidth,
+            CheckCode::GeometryCrown,
+            CheckCode::GeometryEyeLine,
+            CheckCode::GeometryCentered,
+        ] {
             assert_eq!(c.status(code), Status::Pass, "{code}");
         }
     }
@@ -793,8 +1002,18 @@ mod tests {
             let mut c = Case::good();
             c.faces = n;
             let checks = c.run();
-            assert_eq!(checks.iter().find(|x| x.code == CheckCode::FaceCount).unwrap().status, want);
-            let fw = checks.iter().find(|x| x.code == CheckCode::GeometryFaceWidth).unwrap();
+            assert_eq!(
+                checks
+                    .iter()
+                    .find(|x| x.code == CheckCode::FaceCount)
+                    .unwrap()
+                    .status,
+                want
+            );
+            let fw = checks
+                .iter()
+                .find(|x| x.code == CheckCode::GeometryFaceWidth)
+                .unwrap();
             if n != 1 {
                 assert_eq!(fw.status, Status::Skipped);
                 assert!(!fw.uncertain, "a failed face count decides the verdict");
@@ -806,7 +1025,11 @@ mod tests {
     #[test]
     fn resolution_must_be_recorded_as_350_dpi() {
         use CheckCode::ImageResolution as C;
-        edge(C, |c| c.header.dpi = Some((350.4, 350.4)), |c| c.header.dpi = Some((300.0, 300.0)));
+        edge(
+            C,
+            |c| c.header.dpi = Some((350.4, 350.4)),
+            |c| c.header.dpi = Some((300.0, 300.0)),
+        );
         let mut c = Case::good();
         c.header.dpi = None;
         assert_eq!(c.status(C), Status::Fail);
@@ -815,7 +1038,13 @@ mod tests {
     #[test]
     fn file_size_warns_outside_14_to_20_kb_and_fails_outside_5_to_60() {
         use CheckCode::FileSize as C;
-        for (len, want) in [(16_000, Status::Pass), (13_500, Status::Warn), (25_000, Status::Warn), (4_000, Status::Fail), (61_000, Status::Fail)] {
+        for (len, want) in [
+            (16_000, Status::Pass),
+            (13_500, Status::Warn),
+            (25_000, Status::Warn),
+            (4_000, Status::Fail),
+            (61_000, Status::Fail),
+        ] {
             let mut c = Case::good();
             c.file_len = len;
             assert_eq!(c.status(C), want, "{len} bytes");
@@ -825,7 +1054,11 @@ mod tests {
     #[test]
     fn colour_needs_three_8_bit_channels() {
         use CheckCode::ImageColor as C;
-        for (model, want) in [(ColorModel::Rgb, Status::Pass), (ColorModel::Grey, Status::Fail), (ColorModel::Cmyk, Status::Fail)] {
+        for (model, want) in [
+            (ColorModel::Rgb, Status::Pass),
+            (ColorModel::Grey, Status::Fail),
+            (ColorModel::Cmyk, Status::Fail),
+        ] {
             let mut c = Case::good();
             c.header.color = model;
             assert_eq!(c.status(C), want, "{model:?}");
@@ -842,15 +1075,47 @@ mod tests {
     #[test]
     fn quality_limits() {
         use CheckCode::*;
-        edge(QualitySharpness, |c| c.m.sharpness = Some(1.71), |c| c.m.sharpness = Some(1.69));
-        edge(QualityExposure, |c| c.m.tone.as_mut().unwrap().mean = 35.5, |c| c.m.tone.as_mut().unwrap().mean = 34.5);
-        edge(QualityExposure, |c| c.m.tone.as_mut().unwrap().mean = 214.5, |c| c.m.tone.as_mut().unwrap().mean = 215.5);
-        edge(QualityExposure, |c| c.m.tone.as_mut().unwrap().clipped = 0.049, |c| c.m.tone.as_mut().unwrap().clipped = 0.051);
-        edge(QualityDynamicRange, |c| c.m.tone.as_mut().unwrap().p95 = 90.5, |c| c.m.tone.as_mut().unwrap().p95 = 89.5);
-        edge(QualityIllumination, |c| c.m.skin.as_mut().unwrap().right_luma = 65.0, |c| c.m.skin.as_mut().unwrap().right_luma = 63.0);
+        edge(
+            QualitySharpness,
+            |c| c.m.sharpness = Some(1.71),
+            |c| c.m.sharpness = Some(1.69),
+        );
+        edge(
+            QualityExposure,
+            |c| c.m.tone.as_mut().unwrap().mean = 35.5,
+            |c| c.m.tone.as_mut().unwrap().mean = 34.5,
+        );
+        edge(
+            QualityExposure,
+            |c| c.m.tone.as_mut().unwrap().mean = 214.5,
+            |c| c.m.tone.as_mut().unwrap().mean = 215.5,
+        );
+        edge(
+            QualityExposure,
+            |c| c.m.tone.as_mut().unwrap().clipped = 0.049,
+            |c| c.m.tone.as_mut().unwrap().clipped = 0.051,
+        );
+        edge(
+            QualityDynamicRange,
+            |c| c.m.tone.as_mut().unwrap().p95 = 90.5,
+            |c| c.m.tone.as_mut().unwrap().p95 = 89.5,
+        );
+        edge(
+            QualityIllumination,
+            |c| c.m.skin.as_mut().unwrap().right_luma = 65.0,
+            |c| c.m.skin.as_mut().unwrap().right_luma = 63.0,
+        );
         edge(QualityNoise, |c| c.m.noise = 2.99, |c| c.m.noise = 3.01);
-        edge(QualityCompression, |c| c.header.luma_quant = Some(crate::header::ijg_luma_table(30)), |c| c.header.luma_quant = Some(crate::header::ijg_luma_table(29)));
-        edge(QualityCompression, |c| c.m.blockiness = 1.99, |c| c.m.blockiness = 2.01);
+        edge(
+            QualityCompression,
+            |c| c.header.luma_quant = Some(crate::header::ijg_luma_table(30)),
+            |c| c.header.luma_quant = Some(crate::header::ijg_luma_table(29)),
+        );
+        edge(
+            QualityCompression,
+            |c| c.m.blockiness = 1.99,
+            |c| c.m.blockiness = 2.01,
+        );
     }
 
     #[test]
@@ -877,10 +1142,26 @@ mod tests {
     #[test]
     fn background_limits() {
         use CheckCode::*;
-        edge(BackgroundColor, |c| c.m.background.lightness = 88.5, |c| c.m.background.lightness = 87.5);
-        edge(BackgroundColor, |c| c.m.background.chroma = 7.9, |c| c.m.background.chroma = 8.1);
-        edge(BackgroundUniformity, |c| c.m.background.shadow_drop = 14.9, |c| c.m.background.shadow_drop = 15.1);
-        edge(BackgroundUniformity, |c| c.m.background.coverage = 0.61, |c| c.m.background.coverage = 0.59);
+        edge(
+            BackgroundColor,
+            |c| c.m.background.lightness = 88.5,
+            |c| c.m.background.lightness = 87.5,
+        );
+        edge(
+            BackgroundColor,
+            |c| c.m.background.chroma = 7.9,
+            |c| c.m.background.chroma = 8.1,
+        );
+        edge(
+            BackgroundUniformity,
+            |c| c.m.background.shadow_drop = 14.9,
+            |c| c.m.background.shadow_drop = 15.1,
+        );
+        edge(
+            BackgroundUniformity,
+            |c| c.m.background.coverage = 0.61,
+            |c| c.m.background.coverage = 0.59,
+        );
     }
 
     #[test]
@@ -893,9 +1174,19 @@ mod tests {
             ..Observation::default()
         };
         let checks = evaluate(&obs, &Profile::ga461());
-        let failed: Vec<CheckCode> = checks.iter().filter(|c| c.status == Status::Fail).map(|c| c.code).collect();
+        let failed: Vec<CheckCode> = checks
+            .iter()
+            .filter(|c| c.status == Status::Fail)
+            .map(|c| c.code)
+            .collect();
         assert!(failed.contains(&CheckCode::FileDecodable));
-        assert!(checks.iter().filter(|c| c.status == Status::Skipped).count() >= 15);
+        assert!(
+            checks
+                .iter()
+                .filter(|c| c.status == Status::Skipped)
+                .count()
+                >= 15
+        );
         assert_eq!(Verdict::from_checks(&checks), Verdict::Fail);
     }
 }

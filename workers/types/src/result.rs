@@ -184,8 +184,14 @@ mod tests {
         let warn = check(FileSize, Status::Warn, false);
         let unsure = check(GeometryCrown, Status::Pass, true);
         let fail = check(FaceCount, Status::Fail, false);
-        assert_eq!(Verdict::from_checks(&[pass.clone(), warn.clone()]), Verdict::Pass);
-        assert_eq!(Verdict::from_checks(&[pass.clone(), unsure.clone()]), Verdict::Review);
+        assert_eq!(
+            Verdict::from_checks(&[pass.clone(), warn.clone()]),
+            Verdict::Pass
+        );
+        assert_eq!(
+            Verdict::from_checks(&[pass.clone(), unsure.clone()]),
+            Verdict::Review
+        );
         assert_eq!(Verdict::from_checks(&[unsure, fail, warn]), Verdict::Fail);
         assert_eq!(Verdict::from_checks(&[]), Verdict::Pass);
     }
@@ -225,7 +231,11 @@ mod tests {
     #[test]
     fn schema_is_valid_json_naming_every_code() {
         let schema: serde_json::Value = serde_json::from_str(RESULT_SCHEMA).unwrap();
-        let codes = schema.pointer("/$defs/code/enum").unwrap().as_array().unwrap();
+        let codes = schema
+            .pointer("/$defs/code/enum")
+            .unwrap()
+            .as_array()
+            .unwrap();
         for code in CheckCode::ALL {
             assert!(codes.iter().any(|c| c == code.as_str()), "{code} missing");
         }

@@ -83,10 +83,7 @@ pub fn decode(
         };
         // Unit-square coordinates → square pixels → image pixels.
         let to_img = |u: f32, v: f32| -> [f32; 2] {
-            [
-                u * s * map.scale - map.pad_x,
-                v * s * map.scale - map.pad_y,
-            ]
+            [u * s * map.scale - map.pad_x, v * s * map.scale - map.pad_y]
         };
         let (cx, cy) = (a[0] + r[0] / s, a[1] + r[1] / s);
         let (w, h) = (r[2] / s, r[3] / s);
@@ -169,7 +166,11 @@ mod tests {
         regs[0] = 32.0;
         regs[2] = 64.0;
         regs[3] = 64.0;
-        let map = Letterbox { scale: 2.0, pad_x: 10.0, pad_y: 0.0 };
+        let map = Letterbox {
+            scale: 2.0,
+            pad_x: 10.0,
+            pad_y: 0.0,
+        };
         let d = decode(&a, &logits, &regs, 128, map);
         assert_eq!(d.len(), 1);
         let cx = (0.03125 * 128.0 + 32.0) * 2.0 - 10.0;

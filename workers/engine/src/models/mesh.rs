@@ -56,9 +56,9 @@ impl FaceMesh {
     /// Mean of several points.
     pub fn mean(&self, ids: &[usize]) -> [f32; 2] {
         let n = ids.len() as f32;
-        let (sx, sy) = ids
-            .iter()
-            .fold((0.0, 0.0), |(sx, sy), &i| (sx + self.points[i][0], sy + self.points[i][1]));
+        let (sx, sy) = ids.iter().fold((0.0, 0.0), |(sx, sy), &i| {
+            (sx + self.points[i][0], sy + self.points[i][1])
+        });
         [sx / n, sy / n]
     }
 

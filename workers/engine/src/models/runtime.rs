@@ -21,7 +21,9 @@ pub struct Runtime {
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runtime").field("intra_threads", &self.intra_threads).finish()
+        f.debug_struct("Runtime")
+            .field("intra_threads", &self.intra_threads)
+            .finish()
     }
 }
 
@@ -59,12 +61,15 @@ impl Runtime {
             model: model.entry.name.clone(),
             reason: e.to_string(),
         };
+        // The builder's error type carries the builder back; convert each step to ort::Error.
         let builder = Session::builder(&self.env).map_err(fail)?;
-        let mut builder = builder
+        let builder = builder
             .with_intra_threads(self.intra_threads)
-            .and_then(|b| b.with_inter_threads(1))
-            .and_then(|b| b.with_optimization_level(GraphOptimizationLevel::Level3))
-            .map_err(|e| fail(ort::Error::from(e)))?;
+            .map_err(|e| fail(e.into()))?;
+        let builder = builder.with_inter_threads(1).map_err(|e| fail(e.into()))?;
+        let mut builder = builder
+            .with_optimization_level(GraphOptimizationLevel::Level3)
+            .map_err(|e| fail(e.into()))?;
         builder.commit_from_memory(&model.bytes).map_err(fail)
     }
 }

@@ -1,0 +1,34 @@
+//! Whole-engine throughput: one photo at a time on one core, as `photocheck check` and the
+//! worker run it per thread.
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use photocheck_bench::{engine, photos};
+use photocheck_engine::Profile;
+use std::hint::black_box;
+
+fn engine_check(c: &mut Criterion) {
+    let engine = engine();
+    let profile = Profile::ga461();
+    let good = photos("pass__");
+    let all = photos("");
+    let mut g = c.benchmark_group("engine");
+    g.throughput(Throughput::Elements(1));
+    let mut i = 0;
+    g.bench_function("check/compliant_358x441", |b| {
+        b.iter(|| {
+            i = (i + 1) % good.len();
+            black_box(engine.check(&good[i].1, &profile).unwrap())
+        })
+    });
+    let mut j = 0;
+    g.bench_function("check/all_fixtures", |b| {
+        b.iter(|| {
+            j = (j + 1) % all.len();
+            black_box(engine.check(&all[j].1, &profile).unwrap())
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, engine_check);
+criterion_main!(benches);

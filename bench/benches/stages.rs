@@ -1,0 +1,89 @@
+//! Per-stage costs on a compliant 358×441 photo: decode, detect, landmarks, mesh, measure,
+//! rules.
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use photocheck_bench::photos;
+use photocheck_engine::decode::{self, DecodeLimits};
+use photocheck_engine::manifest::Manifest;
+use photocheck_engine::models::{
+    BlazeFace, FaceDetector, LandmarkRefiner, LoadedModel, MediaPipeMesh, MeshModel, ONet, Runtime,
+};
+use photocheck_engine::{measure_all, rules, Profile};
+use std::hint::black_box;
+
+fn stages(c: &mut Criterion) {
+    let cfg = photocheck::engine_config(
+        &photocheck_config::Config::default(),
+        &photocheck::data_dir_from_env(),
+    )
+    .unwrap();
+    let rt = Runtime::load(&cfg.ort_dylib, 1).expect("runtime installed");
+    let manifest = Manifest::builtin().unwrap();
+    let load =
+        |role: &str| LoadedModel::load(&cfg.models_dir, manifest.by_role(role).unwrap()).unwrap();
+    let profile = Profile::ga461();
+    let limits = DecodeLimits {
+        max_dimension: profile.max_dimension,
+        max_pixels: profile.max_pixels,
+    };
+    let (_, bytes) = photos("pass__pass_064_0").remove(0);
+    let header = decode::probe(&bytes, limits).unwrap();
+    let img = decode::decode(&bytes, header.clone(), limits).unwrap().rgb;
+
+    let mut g = c.benchmark_group("stage");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("decode", |b| {
+        b.iter(|| {
+            let h = decode::probe(black_box(&bytes), limits).unwrap();
+            black_box(decode::decode(&bytes, h, limits).unwrap())
+        })
+    });
+    let mut front = BlazeFace::new(&rt, &load("face_detector"), 128).unwrap();
+    g.bench_function("detect_blazeface_128", |b| {
+        b.iter(|| black_box(front.detect(&img).unwrap()))
+    });
+    let mut back = BlazeFace::new(&rt, &load("face_detector_small"), 256).unwrap();
+    g.bench_function("detect_blazeface_256", |b| {
+        b.iter(|| black_box(back.detect(&img).unwrap()))
+    });
+    let det = front.detect(&img).unwrap()[0];
+    let mut onet = ONet::new(&rt, &load("landmarks")).unwrap();
+    g.bench_function("landmarks_onet", |b| {
+        b.iter(|| black_box(onet.refine(&img, &det).unwrap()))
+    });
+    let mut mesh = MediaPipeMesh::new(&rt, &load("face_mesh")).unwrap();
+    g.bench_function("mesh_two_pass", |b| {
+        b.iter(|| {
+            black_box(
+                mesh.mesh(&img, det.bbox, det.keypoints[0], det.keypoints[1])
+                    .unwrap(),
+            )
+        })
+    });
+    let engine = photocheck_bench::engine();
+    let analysis = engine.analyze(&bytes, &profile).unwrap();
+    let face = analysis.face.clone();
+    g.bench_function("measure", |b| {
+        b.iter(|| black_box(measure_all(&img, face.as_ref())))
+    });
+    let m = measure_all(&img, face.as_ref());
+    g.bench_function("rules", |b| {
+        b.iter(|| {
+            let obs = rules::Observation {
+                file_len: bytes.len(),
+                header: Some(&header),
+                decode_error: None,
+                size: Some(img.dimensions()),
+                colourful: Some(0.3),
+                face_count: Some(1),
+                face: face.as_ref(),
+                measures: Some(&m),
+            };
+            black_box(rules::evaluate(&obs, &profile))
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, stages);
+criterion_main!(benches);
