@@ -95,14 +95,15 @@ pub async fn run_worker_with(
     let metrics_server = if config.worker.metrics_listen.is_empty() {
         None
     } else {
-        Some(
-            spawn_metrics_server(
-                &config.worker.metrics_listen,
-                metrics.clone(),
-                shutdown.clone(),
-            )
-            .await?,
+        // A busy port (e.g. a second worker on one machine) costs the metrics, not the worker.
+        spawn_metrics_server(
+            &config.worker.metrics_listen,
+            metrics.clone(),
+            shutdown.clone(),
         )
+        .await
+        .inspect_err(|e| tracing::warn!(error = %e, "worker metrics endpoint disabled"))
+        .ok()
     };
     let deliveries = deliver.then(|| {
         tokio::spawn(crate::delivery::run_deliveries(
