@@ -149,6 +149,36 @@ mod tests {
         assert_eq!(decode(cut, h, LIMITS).unwrap_err(), DecodeError::Truncated);
     }
 
+    /// Inserts an EXIF APP1 segment with the given orientation after SOI.
+    fn with_orientation(jpeg: &[u8], orientation: u16) -> Vec<u8> {
+        let mut tiff = b"MM\0\x2a\0\0\0\x08".to_vec();
+        tiff.extend(1u16.to_be_bytes()); // one IFD entry
+        tiff.extend(0x0112u16.to_be_bytes()); // Orientation
+        tiff.extend(3u16.to_be_bytes()); // SHORT
+        tiff.extend(1u32.to_be_bytes());
+        tiff.extend(orientation.to_be_bytes());
+        tiff.extend([0, 0]);
+        tiff.extend(0u32.to_be_bytes()); // no next IFD
+        let mut seg = b"Exif\0\0".to_vec();
+        seg.extend(tiff);
+        let mut out = jpeg[..2].to_vec();
+        out.extend([0xFF, 0xE1]);
+        out.extend(((seg.len() + 2) as u16).to_be_bytes());
+        out.extend(seg);
+        out.extend(&jpeg[2..]);
+        out
+    }
+
+    #[test]
+    fn exif_orientation_is_applied() {
+        let data = with_orientation(&jpeg_bytes(40, 30, false), 6);
+        let h = probe(&data, LIMITS).unwrap();
+        assert_eq!(h.orientation, 6);
+        assert_eq!(h.oriented_size(), (30, 40));
+        let d = decode(&data, h, LIMITS).unwrap();
+        assert_eq!(d.rgb.dimensions(), (30, 40));
+    }
+
     #[test]
     fn oversized_claims_are_refused_before_decoding() {
         let mut data = jpeg_bytes(16, 16, false);
