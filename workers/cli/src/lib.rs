@@ -1,6 +1,7 @@
 //! The `photocheck` command line, as a library so tests and benches drive the same code the
 //! binary runs. `main.rs` only parses arguments, installs logging and calls in here.
 
+pub mod bench;
 pub mod check;
 pub mod fetch;
 

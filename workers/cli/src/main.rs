@@ -11,7 +11,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "photocheck", version, about = "GA 461 resident ID photo checks")]
+#[command(
+    name = "photocheck",
+    version,
+    about = "GA 461 resident ID photo checks"
+)]
 struct Cli {
     /// Config file (default: $PHOTOCHECK_CONFIG, else ./photocheck.toml if present).
     #[arg(long, global = true, env = "PHOTOCHECK_CONFIG")]
@@ -33,6 +37,11 @@ enum Command {
     Worker(photocheck_pipeline::entry::WorkerArgs),
     /// Upload photos through the ingest API (window-system simulator); --wait prints results.
     Submit(photocheck_pipeline::entry::SubmitArgs),
+    /// Measure throughput and latency (operators' sizing tool).
+    Bench {
+        #[command(subcommand)]
+        what: BenchWhat,
+    },
     /// Install or verify the ONNX Runtime library and the models.
     Models {
         #[command(subcommand)]
@@ -57,6 +66,28 @@ struct CheckArgs {
     /// Files and folders to check.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum BenchWhat {
+    /// The engine in-process: photos/s per thread count, per-stage times, latency percentiles.
+    Engine {
+        /// Thread counts to run, comma-separated (default: 1 and every core).
+        #[arg(long, value_delimiter = ',')]
+        threads: Vec<usize>,
+        /// Times each photo is checked per run.
+        #[arg(long, default_value_t = 3)]
+        passes: usize,
+        /// Profile.
+        #[arg(long)]
+        profile: Option<String>,
+        /// Folder for bench-engine.json, bench-engine.md and bench-engine.svg.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+        /// Photos and folders.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -101,9 +132,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let data_dir = photocheck::data_dir_from_env();
     match cli.command {
         Command::Check(args) => {
-            let profile_name = args.profile.unwrap_or_else(|| config.engine.profile.clone());
-            let profile = Profile::by_name(&profile_name)
-                .with_context(|| format!("unknown profile {profile_name:?} (known: ga461, icao)"))?;
+            let profile_name = args
+                .profile
+                .unwrap_or_else(|| config.engine.profile.clone());
+            let profile = Profile::by_name(&profile_name).with_context(|| {
+                format!("unknown profile {profile_name:?} (known: ga461, icao)")
+            })?;
             let format = match args.format {
                 Some(f) => f,
                 None => config.check.format.parse().map_err(anyhow::Error::msg)?,
@@ -139,7 +173,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     summary.passed,
                     summary.failed,
                     summary.review,
-                    if summary.errors > 0 { format!(", {} errors", summary.errors) } else { String::new() }
+                    if summary.errors > 0 {
+                        format!(", {} errors", summary.errors)
+                    } else {
+                        String::new()
+                    }
                 )?;
             }
             Ok(if summary.errors > 0 {
@@ -166,7 +204,51 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .map_err(|e| anyhow::anyhow!("[{}] {e}", e.code()))?;
             Ok(ExitCode::from(report.exit_code()))
         }
-        Command::Models { action: ModelsAction::Fetch { force } } => {
+        Command::Bench {
+            what:
+                BenchWhat::Engine {
+                    threads,
+                    passes,
+                    profile,
+                    out,
+                    paths,
+                },
+        } => {
+            let profile_name = profile.unwrap_or_else(|| config.engine.profile.clone());
+            let profile = Profile::by_name(&profile_name).with_context(|| {
+                format!("unknown profile {profile_name:?} (known: ga461, icao)")
+            })?;
+            let files = check::expand(&paths).context("cannot read the given paths")?;
+            let photos: Vec<Vec<u8>> = files.iter().filter_map(|p| std::fs::read(p).ok()).collect();
+            let threads = if threads.is_empty() {
+                let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+                if n > 1 {
+                    vec![1, n]
+                } else {
+                    vec![1]
+                }
+            } else {
+                threads
+            };
+            let engine = photocheck::start_engine(&config, &data_dir)?;
+            let report = photocheck::bench::engine(&engine, &photos, &profile, &threads, passes)?;
+            std::fs::create_dir_all(&out)?;
+            std::fs::write(
+                out.join("bench-engine.json"),
+                serde_json::to_string_pretty(&report)?,
+            )?;
+            let md = photocheck::bench::markdown(&report);
+            std::fs::write(out.join("bench-engine.md"), &md)?;
+            std::fs::write(
+                out.join("bench-engine.svg"),
+                photocheck::bench::svg(&report),
+            )?;
+            print!("{md}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Models {
+            action: ModelsAction::Fetch { force },
+        } => {
             fetch::fetch_all(&data_dir, force, |entry, path, outcome| {
                 let what = match outcome {
                     fetch::Outcome::Present => "ok       ",
@@ -177,8 +259,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             .map_err(|e| anyhow::anyhow!("[{}] {e}", e.code()))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Models { action: ModelsAction::Verify } => {
-            let report = fetch::verify_all(&data_dir).map_err(|e| anyhow::anyhow!("[{}] {e}", e.code()))?;
+        Command::Models {
+            action: ModelsAction::Verify,
+        } => {
+            let report =
+                fetch::verify_all(&data_dir).map_err(|e| anyhow::anyhow!("[{}] {e}", e.code()))?;
             let mut bad = 0;
             for (name, path, problem) in report {
                 match problem {
@@ -190,7 +275,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
             if bad > 0 {
-                eprintln!("photocheck: {bad} file(s) missing or wrong; run `photocheck models fetch`");
+                eprintln!(
+                    "photocheck: {bad} file(s) missing or wrong; run `photocheck models fetch`"
+                );
                 return Ok(ExitCode::from(2));
             }
             Ok(ExitCode::SUCCESS)
