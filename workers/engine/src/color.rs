@@ -36,13 +36,19 @@ pub fn lightness(p: [u8; 3]) -> f32 {
         (0..=Y_BINS)
             .map(|i| {
                 let y = i as f32 / Y_BINS as f32;
-                let f = if y > 0.008_856 { y.cbrt() } else { 7.787 * y + 16.0 / 116.0 };
+                let f = if y > 0.008_856 {
+                    y.cbrt()
+                } else {
+                    7.787 * y + 16.0 / 116.0
+                };
                 116.0 * f - 16.0
             })
             .collect()
     });
     let t = linear_table();
-    let y = 0.212_672_9 * t[p[0] as usize] + 0.715_152_2 * t[p[1] as usize] + 0.072_175 * t[p[2] as usize];
+    let y = 0.212_672_9 * t[p[0] as usize]
+        + 0.715_152_2 * t[p[1] as usize]
+        + 0.072_175 * t[p[2] as usize];
     let pos = (y * Y_BINS as f32).clamp(0.0, Y_BINS as f32);
     let i = (pos as usize).min(Y_BINS - 1);
     let f = pos - i as f32;
@@ -85,7 +91,14 @@ mod tests {
 
     #[test]
     fn table_lightness_matches_exact_lab() {
-        for p in [[255, 255, 255], [250, 248, 240], [128, 128, 128], [200, 150, 120], [40, 30, 25], [0, 0, 255]] {
+        for p in [
+            [255, 255, 255],
+            [250, 248, 240],
+            [128, 128, 128],
+            [200, 150, 120],
+            [40, 30, 25],
+            [0, 0, 255],
+        ] {
             assert!((lightness(p) - lab(p)[0]).abs() < 0.05, "{p:?}");
         }
     }
