@@ -232,7 +232,9 @@ fn detect_faces(set: &mut ModelSet, img: &RgbImage) -> Result<Vec<Detection>, En
     Ok(faces)
 }
 
-fn geometry_from_mesh(det: &Detection, mesh: &FaceMesh) -> FaceGeometry {
+/// The face geometry from the mesh; the mesh's points move into it (no copy) for the subject
+/// measures.
+fn geometry_from_mesh(det: &Detection, mesh: FaceMesh) -> FaceGeometry {
     use models::mesh_idx as idx;
     FaceGeometry {
         bbox: det.bbox,
@@ -244,6 +246,7 @@ fn geometry_from_mesh(det: &Detection, mesh: &FaceMesh) -> FaceGeometry {
         cheeks: [mesh.xy(idx::CHEEK_LEFT), mesh.xy(idx::CHEEK_RIGHT)],
         chin: mesh.xy(idx::CHIN),
         oval: measure::FACE_OVAL.iter().map(|&i| mesh.xy(i)).collect(),
+        mesh: mesh.points,
     }
 }
 
@@ -310,7 +313,7 @@ fn analyze_with(
                 .mesh
                 .mesh(img, det.bbox, points.points[0], points.points[1])?;
             if mesh.presence >= MESH_PRESENCE_MIN {
-                face = Some(geometry_from_mesh(&det, &mesh));
+                face = Some(geometry_from_mesh(&det, mesh));
             }
             five = Some(points);
             timings.insert("landmarks".to_string(), ms(t));
@@ -405,6 +408,7 @@ pub fn measure_all(img: &RgbImage, face: Option<&FaceGeometry>) -> Measures {
     let bg_ref = measure::border_reference(img, limit as u32);
     let noise = measure::noise_sigma(img);
     let background = measure::background(img, bg_ref, limit);
+    let subject = face.and_then(|f| measure::subject(img, &f.mesh));
     let (crown, tone, skin, sharpness) = match face {
         Some(f) => {
             let fw = f.face_width();
@@ -441,6 +445,7 @@ pub fn measure_all(img: &RgbImage, face: Option<&FaceGeometry>) -> Measures {
         sharpness,
         noise,
         blockiness: measure::blockiness(img),
+        subject,
     }
 }
 

@@ -58,6 +58,38 @@ pub struct Profile {
     pub centre_tolerance_px: f64,
     /// Largest head roll, degrees.
     pub roll_max_deg: f64,
+    /// Largest head yaw (turn), degrees.
+    pub yaw_max_deg: f64,
+    /// Measurement uncertainty of the mesh's yaw, degrees: a value this close to the limit
+    /// makes the check uncertain (verdict `review` unless something fails).
+    pub yaw_uncertainty_deg: f64,
+    /// Largest head pitch (up or down), degrees, as the standard gives it.
+    pub pitch_max_deg: f64,
+    /// Allowance added to `pitch_max_deg` for the mesh pitch's per-person error (where a
+    /// person's "frontal" lies in the mesh's frame): pitch fails only beyond the sum.
+    pub pitch_allowance_deg: f64,
+    /// Measurement uncertainty (repeatability) of the mesh's pitch, degrees.
+    pub pitch_uncertainty_deg: f64,
+    /// Least eye aspect ratio (mean lid distance ÷ eye width) of the less open eye.
+    pub eye_open_min: f64,
+    /// Measurement uncertainty of the eye aspect ratio.
+    pub eye_open_uncertainty: f64,
+    /// Largest inner-lip gap ÷ face width.
+    pub mouth_gap_max: f64,
+    /// Measurement uncertainty of the inner-lip gap ratio.
+    pub mouth_gap_uncertainty: f64,
+    /// Largest mouth-corner elevation above the lip centre ÷ mouth width (a smile).
+    pub smile_max: f64,
+    /// Measurement uncertainty of the corner elevation.
+    pub smile_uncertainty: f64,
+    /// Largest mouth width ÷ face width (a broad smile widens the mouth).
+    pub mouth_width_max: f64,
+    /// Measurement uncertainty of the mouth width ratio.
+    pub mouth_width_uncertainty: f64,
+    /// Largest share of teeth pixels in the mouth opening ÷ mouth width².
+    pub teeth_max: f64,
+    /// Measurement uncertainty of the teeth share.
+    pub teeth_uncertainty: f64,
     /// Sharpness: least ratio of the face's gradient energy before and after a σ = 2 px blur.
     pub sharpness_min: f64,
     /// Mean face luma (0–255) range.
@@ -159,6 +191,22 @@ impl Profile {
             eye_line_from_bottom_px: Range::new(0.0, f64::MAX),
             centre_tolerance_px: f64::MAX,
             roll_max_deg: 8.0,
+            // Subject limits: see docs/checks.md, "Subject".
+            yaw_max_deg: 5.0,
+            yaw_uncertainty_deg: 1.5,
+            pitch_max_deg: 5.0,
+            pitch_allowance_deg: 8.0,
+            pitch_uncertainty_deg: 2.0,
+            eye_open_min: 0.15,
+            eye_open_uncertainty: 0.025,
+            mouth_gap_max: 0.06,
+            mouth_gap_uncertainty: 0.005,
+            smile_max: 0.1,
+            smile_uncertainty: 0.02,
+            mouth_width_max: 0.5,
+            mouth_width_uncertainty: 0.02,
+            teeth_max: 0.01,
+            teeth_uncertainty: 0.005,
             sharpness_min: 1.7,
             exposure_mean: Range::new(35.0, 215.0),
             exposure_clipped_max: 0.05,
@@ -173,8 +221,9 @@ impl Profile {
             background_chroma_max: 8.0,
             background_shadow_max: 15.0,
             background_coverage_min: 0.6,
-            max_dimension: 12_000,
-            max_pixels: 64_000_000,
+            // A 24-megapixel camera frame (6000 × 4000) is the largest capture a window sends.
+            max_dimension: 10_000,
+            max_pixels: 25_000_000,
         }
     }
 

@@ -4,7 +4,7 @@
 
 use crate::decode::DecodeError;
 use crate::header::{ColorModel, Format, Header};
-use crate::measure::{BackgroundStats, FaceGeometry, FaceTone, SkinSample};
+use crate::measure::{BackgroundStats, FaceGeometry, FaceTone, SkinSample, SubjectMeasures};
 use crate::profile::{Profile, Range};
 use photocheck_types::{Check, CheckCode, Status};
 use serde_json::json;
@@ -47,6 +47,8 @@ pub struct Measures {
     pub noise: f32,
     /// JPEG blocking ratio of the whole image.
     pub blockiness: f32,
+    /// Eyes, mouth, expression and pose from the face mesh, when a face was meshed.
+    pub subject: Option<SubjectMeasures>,
 }
 
 fn round1(v: f64) -> f64 {
@@ -92,10 +94,11 @@ fn pass_fail(ok: bool) -> Status {
 
 /// Runs every check of the profile on the observation, in the contract's order.
 pub fn evaluate(obs: &Observation<'_>, profile: &Profile) -> Vec<Check> {
-    let mut out = Vec::with_capacity(21);
+    let mut out = Vec::with_capacity(26);
     file_checks(obs, profile, &mut out);
     image_checks(obs, profile, &mut out);
     face_checks(obs, profile, &mut out);
+    subject_checks(obs, profile, &mut out);
     quality_checks(obs, profile, &mut out);
     background_checks(obs, profile, &mut out);
     out
@@ -468,6 +471,182 @@ fn face_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Check>) {
     ));
 }
 
+/// A measured value against a range whose ends carry a measurement uncertainty `u`: `pass` or
+/// `fail` by the range, and `uncertain` (a `review` unless something else fails) when the value
+/// lies within `u` of a finite end.
+fn against(code: CheckCode, v: f64, lim: Range, u: f64, unit: &str, msg: String) -> Check {
+    let mut c = with(
+        check(code, pass_fail(lim.contains(v)), msg),
+        v,
+        Some(lim),
+        unit,
+    );
+    let near = |end: f64| end.abs() < f64::MAX / 2.0 && (v - end).abs() <= u;
+    c.uncertain = near(lim.min) || near(lim.max);
+    c
+}
+
+fn round3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+/// Like [`against`], for small ratios: the value and limits keep three decimals.
+fn against_ratio(code: CheckCode, v: f64, lim: Range, u: f64, msg: String) -> Check {
+    let mut c = against(code, v, lim, u, "ratio", msg);
+    c.value = Some(json!(round3(v)));
+    c.min = (lim.min > f64::MIN / 2.0).then_some(round3(lim.min));
+    c.max = (lim.max < f64::MAX / 2.0).then_some(round3(lim.max));
+    c
+}
+
+/// Pose (yaw, pitch), eyes, mouth and expression from the face mesh, after `pose.roll`.
+fn subject_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Check>) {
+    use CheckCode::*;
+    let codes = [
+        PoseYaw,
+        PosePitch,
+        FaceEyesOpen,
+        FaceMouthClosed,
+        FaceExpression,
+    ];
+    if let Some((why, unsure)) = no_face_reason(obs) {
+        out.extend(codes.iter().map(|&c| skipped(c, why, unsure)));
+        return;
+    }
+    let Some(s) = obs.measures.and_then(|m| m.subject) else {
+        let why = "未能取得面部网格，无法检查此项，请人工复核";
+        out.extend(codes.iter().map(|&c| skipped(c, why, true)));
+        return;
+    };
+    // pose.yaw: positive when the nose turns toward the image's right.
+    let yaw = f64::from(s.yaw_deg);
+    let lim = Range::new(-p.yaw_max_deg, p.yaw_max_deg);
+    let msg = if lim.contains(yaw) {
+        format!(
+            "头部正对镜头（左右转动 {yaw:.1}°，允许 ±{:.0}°）",
+            p.yaw_max_deg
+        )
+    } else {
+        let side = if yaw > 0.0 { "右" } else { "左" };
+        format!(
+            "头部向画面{side}侧转动约 {:.0}°（允许 ±{:.0}°），请正对镜头，不要转头",
+            yaw.abs(),
+            p.yaw_max_deg
+        )
+    };
+    out.push(against(
+        PoseYaw,
+        yaw,
+        lim,
+        p.yaw_uncertainty_deg,
+        "deg",
+        msg,
+    ));
+    // pose.pitch: positive when the chin is raised.
+    let pitch = f64::from(s.pitch_deg);
+    let pmax = p.pitch_max_deg + p.pitch_allowance_deg;
+    let lim = Range::new(-pmax, pmax);
+    let msg = if lim.contains(pitch) {
+        format!("头部平视镜头（俯仰 {pitch:.1}°，允许 ±{pmax:.0}°）")
+    } else if pitch > 0.0 {
+        format!("头部上仰约 {pitch:.0}°（允许 ±{pmax:.0}°），请正对镜头，不要抬头")
+    } else {
+        format!(
+            "头部低下约 {:.0}°（允许 ±{pmax:.0}°），请正对镜头，不要低头",
+            -pitch
+        )
+    };
+    out.push(against(
+        PosePitch,
+        pitch,
+        lim,
+        p.pitch_uncertainty_deg,
+        "deg",
+        msg,
+    ));
+    // face.eyes_open: the less open eye decides.
+    let ear = f64::from(s.eye_open_min());
+    let lim = Range::new(p.eye_open_min, f64::MAX);
+    let msg = if lim.contains(ear) {
+        format!(
+            "双眼自然睁开（睁眼度 {ear:.2}，至少 {:.2}）",
+            p.eye_open_min
+        )
+    } else {
+        let which = match (
+            f64::from(s.eye_open[0]) < p.eye_open_min,
+            f64::from(s.eye_open[1]) < p.eye_open_min,
+        ) {
+            (true, true) => "双眼",
+            (true, false) => "画面左侧的眼睛",
+            _ => "画面右侧的眼睛",
+        };
+        format!(
+            "{which}未完全睁开（睁眼度 {ear:.2}，至少 {:.2}），请睁大眼睛、目视镜头",
+            p.eye_open_min
+        )
+    };
+    out.push(against_ratio(
+        FaceEyesOpen,
+        ear,
+        lim,
+        p.eye_open_uncertainty,
+        msg,
+    ));
+    // face.mouth_closed
+    let gap = f64::from(s.mouth_gap);
+    let lim = Range::new(f64::MIN, p.mouth_gap_max);
+    let msg = if lim.contains(gap) {
+        "嘴巴自然闭合".to_string()
+    } else {
+        format!(
+            "嘴巴张开（上下唇间距为脸宽的 {:.1}%，至多 {:.1}%），请闭上嘴巴",
+            gap * 100.0,
+            p.mouth_gap_max * 100.0
+        )
+    };
+    out.push(against_ratio(
+        FaceMouthClosed,
+        gap,
+        lim,
+        p.mouth_gap_uncertainty,
+        msg,
+    ));
+    // face.expression: raised mouth corners or a widened mouth (a smile), or visible teeth.
+    let smile = f64::from(s.smile);
+    let teeth = f64::from(s.teeth);
+    let width = f64::from(s.mouth_width);
+    let lim = Range::new(f64::MIN, p.smile_max);
+    let teeth_out = teeth > p.teeth_max;
+    let wide = width > p.mouth_width_max;
+    let msg = if teeth_out {
+        format!(
+            "露出牙齿（牙齿面积为嘴宽平方的 {:.1}%，至多 {:.1}%），请保持自然表情，不要露齿微笑",
+            teeth * 100.0,
+            p.teeth_max * 100.0
+        )
+    } else if !lim.contains(smile) || wide {
+        format!(
+            "面带微笑（嘴角上扬 {smile:.2}，至多 {:.2}；嘴宽为脸宽的 {:.0}%，至多 {:.0}%），请保持自然表情，不要微笑",
+            p.smile_max,
+            width * 100.0,
+            p.mouth_width_max * 100.0
+        )
+    } else {
+        format!(
+            "表情自然（嘴角上扬 {smile:.2}，至多 {:.2}；未露齿）",
+            p.smile_max
+        )
+    };
+    let mut c = against_ratio(FaceExpression, smile, lim, p.smile_uncertainty, msg);
+    if teeth_out || wide {
+        c.status = Status::Fail;
+    }
+    c.uncertain |= (teeth - p.teeth_max).abs() <= p.teeth_uncertainty
+        || (width - p.mouth_width_max).abs() <= p.mouth_width_uncertainty;
+    out.push(c);
+}
+
 fn quality_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Check>) {
     use CheckCode::*;
     let face_codes = [
@@ -780,6 +959,7 @@ mod tests {
             ],
             chin: [mid_x, eye_y + 140.0],
             oval: vec![],
+            mesh: vec![],
         }
     }
 
@@ -810,6 +990,15 @@ mod tests {
             sharpness: Some(2.5),
             noise: 0.5,
             blockiness: 1.05,
+            subject: Some(SubjectMeasures {
+                eye_open: [0.3, 0.3],
+                mouth_gap: 0.0,
+                smile: 0.0,
+                mouth_width: 0.38,
+                teeth: 0.0,
+                yaw_deg: 0.0,
+                pitch_deg: 0.0,
+            }),
         }
     }
 
@@ -861,9 +1050,25 @@ mod tests {
     fn a_compliant_photo_passes_every_check_in_the_contract_order() {
         let checks = Case::good().run();
         let codes: Vec<CheckCode> = checks.iter().map(|c| c.code).collect();
-        assert_eq!(codes.len(), 21);
+        assert_eq!(codes.len(), 26);
         assert_eq!(codes[0], CheckCode::FileDecodable);
-        assert_eq!(codes[20], CheckCode::BackgroundUniformity);
+        assert_eq!(codes[25], CheckCode::BackgroundUniformity);
+        // The subject checks follow pose.roll, in a fixed order.
+        let roll = codes
+            .iter()
+            .position(|&c| c == CheckCode::PoseRoll)
+            .unwrap();
+        assert_eq!(
+            codes[roll + 1..roll + 6],
+            [
+                CheckCode::PoseYaw,
+                CheckCode::PosePitch,
+                CheckCode::FaceEyesOpen,
+                CheckCode::FaceMouthClosed,
+                CheckCode::FaceExpression,
+            ]
+        );
+        assert!(checks.iter().all(|c| !c.uncertain), "{checks:?}");
         for c in &checks {
             assert_eq!(c.status, Status::Pass, "{}: {}", c.code, c.message);
             assert!(!c.message.is_empty());
@@ -1020,6 +1225,178 @@ mod tests {
                 assert_eq!(Verdict::from_checks(&checks), Verdict::Fail);
             }
         }
+    }
+
+    fn subj(c: &mut Case) -> &mut SubjectMeasures {
+        c.m.subject.as_mut().unwrap()
+    }
+
+    fn find(c: &Case, code: CheckCode) -> Check {
+        c.run().into_iter().find(|x| x.code == code).unwrap()
+    }
+
+    #[test]
+    fn yaw_limit_is_5_degrees_either_way() {
+        use CheckCode::PoseYaw as C;
+        edge(C, |c| subj(c).yaw_deg = 4.9, |c| subj(c).yaw_deg = 5.1);
+        edge(C, |c| subj(c).yaw_deg = -4.9, |c| subj(c).yaw_deg = -5.1);
+        let mut c = Case::good();
+        subj(&mut c).yaw_deg = 7.0;
+        assert!(find(&c, C).message.contains("不要转头"));
+    }
+
+    #[test]
+    fn pitch_fails_beyond_5_degrees_plus_the_mesh_allowance() {
+        use CheckCode::PosePitch as C;
+        edge(
+            C,
+            |c| subj(c).pitch_deg = 12.9,
+            |c| subj(c).pitch_deg = 13.1,
+        );
+        edge(
+            C,
+            |c| subj(c).pitch_deg = -12.9,
+            |c| subj(c).pitch_deg = -13.1,
+        );
+        let mut c = Case::good();
+        subj(&mut c).pitch_deg = 20.0;
+        assert!(find(&c, C).message.contains("不要抬头"));
+        subj(&mut c).pitch_deg = -20.0;
+        assert!(find(&c, C).message.contains("不要低头"));
+    }
+
+    #[test]
+    fn either_eye_below_0_15_fails() {
+        use CheckCode::FaceEyesOpen as C;
+        edge(
+            C,
+            |c| subj(c).eye_open = [0.151, 0.3],
+            |c| subj(c).eye_open = [0.149, 0.3],
+        );
+        edge(
+            C,
+            |c| subj(c).eye_open = [0.3, 0.151],
+            |c| subj(c).eye_open = [0.3, 0.149],
+        );
+        let mut c = Case::good();
+        subj(&mut c).eye_open = [0.05, 0.06];
+        assert!(find(&c, C).message.contains("请睁大眼睛"));
+    }
+
+    #[test]
+    fn mouth_gap_limit_is_6_percent_of_the_face_width() {
+        use CheckCode::FaceMouthClosed as C;
+        edge(
+            C,
+            |c| subj(c).mouth_gap = 0.059,
+            |c| subj(c).mouth_gap = 0.061,
+        );
+        let mut c = Case::good();
+        subj(&mut c).mouth_gap = 0.12;
+        assert!(find(&c, C).message.contains("请闭上嘴巴"));
+    }
+
+    #[test]
+    fn a_smile_teeth_or_a_wide_mouth_fail_the_expression() {
+        use CheckCode::FaceExpression as C;
+        edge(C, |c| subj(c).smile = 0.099, |c| subj(c).smile = 0.101);
+        edge(C, |c| subj(c).teeth = 0.0099, |c| subj(c).teeth = 0.0101);
+        edge(
+            C,
+            |c| subj(c).mouth_width = 0.499,
+            |c| subj(c).mouth_width = 0.501,
+        );
+        let mut c = Case::good();
+        subj(&mut c).teeth = 0.08;
+        assert!(find(&c, C).message.contains("不要露齿微笑"));
+        let mut c = Case::good();
+        subj(&mut c).smile = 0.2;
+        assert!(find(&c, C).message.contains("请保持自然表情"));
+    }
+
+    #[test]
+    fn subject_values_within_their_uncertainty_of_a_limit_make_a_review() {
+        type Set = fn(&mut SubjectMeasures);
+        // (code, just inside but within the uncertainty, inside and clear of it)
+        let cases: [(CheckCode, Set, Set); 7] = [
+            (
+                CheckCode::PoseYaw,
+                |s| s.yaw_deg = -4.0,
+                |s| s.yaw_deg = -3.0,
+            ),
+            (
+                CheckCode::PosePitch,
+                |s| s.pitch_deg = 11.5,
+                |s| s.pitch_deg = 10.0,
+            ),
+            (
+                CheckCode::FaceEyesOpen,
+                |s| s.eye_open[1] = 0.17,
+                |s| s.eye_open[1] = 0.2,
+            ),
+            (
+                CheckCode::FaceMouthClosed,
+                |s| s.mouth_gap = 0.057,
+                |s| s.mouth_gap = 0.05,
+            ),
+            (
+                CheckCode::FaceExpression,
+                |s| s.smile = 0.085,
+                |s| s.smile = 0.07,
+            ),
+            (
+                CheckCode::FaceExpression,
+                |s| s.teeth = 0.007,
+                |s| s.teeth = 0.004,
+            ),
+            (
+                CheckCode::FaceExpression,
+                |s| s.mouth_width = 0.49,
+                |s| s.mouth_width = 0.47,
+            ),
+        ];
+        for (code, near, clear) in cases {
+            let mut c = Case::good();
+            near(subj(&mut c));
+            let checks = c.run();
+            let x = checks.iter().find(|x| x.code == code).unwrap();
+            assert_eq!(x.status, Status::Pass, "{code}");
+            assert!(x.uncertain, "{code} near its limit is uncertain");
+            assert_eq!(Verdict::from_checks(&checks), Verdict::Review, "{code}");
+            let mut c = Case::good();
+            clear(subj(&mut c));
+            let checks = c.run();
+            assert!(!checks.iter().find(|x| x.code == code).unwrap().uncertain);
+            assert_eq!(Verdict::from_checks(&checks), Verdict::Pass, "{code}");
+        }
+    }
+
+    #[test]
+    fn subject_checks_are_skipped_without_a_face_and_reviewed_without_a_mesh() {
+        let codes = [
+            CheckCode::PoseYaw,
+            CheckCode::PosePitch,
+            CheckCode::FaceEyesOpen,
+            CheckCode::FaceMouthClosed,
+            CheckCode::FaceExpression,
+        ];
+        let mut c = Case::good();
+        c.faces = 0;
+        let checks = c.run();
+        for code in codes {
+            let x = checks.iter().find(|x| x.code == code).unwrap();
+            assert_eq!(x.status, Status::Skipped, "{code}");
+            assert!(!x.uncertain);
+        }
+        let mut c = Case::good();
+        c.m.subject = None;
+        let checks = c.run();
+        for code in codes {
+            let x = checks.iter().find(|x| x.code == code).unwrap();
+            assert_eq!(x.status, Status::Skipped, "{code}");
+            assert!(x.uncertain, "{code}");
+        }
+        assert_eq!(Verdict::from_checks(&checks), Verdict::Review);
     }
 
     #[test]
