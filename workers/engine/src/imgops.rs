@@ -112,6 +112,21 @@ impl RotatedCrop {
                 let (fx, fy) = (x - x0, y - y0);
                 let (x0, y0) = (x0 as i64, y0 as i64);
                 let o = (v * n + u) * 3;
+                if x0 >= 0 && y0 >= 0 && x0 + 1 < i64::from(w) && y0 + 1 < i64::from(h) {
+                    // Inside the image: read the four neighbours directly.
+                    let stride = w as usize * 3;
+                    let i = y0 as usize * stride + x0 as usize * 3;
+                    let (w00, w10) = ((1.0 - fx) * (1.0 - fy), fx * (1.0 - fy));
+                    let (w01, w11) = ((1.0 - fx) * fy, fx * fy);
+                    for ch in 0..3 {
+                        let v = w00 * f32::from(raw[i + ch])
+                            + w10 * f32::from(raw[i + 3 + ch])
+                            + w01 * f32::from(raw[i + stride + ch])
+                            + w11 * f32::from(raw[i + stride + 3 + ch]);
+                        out[o + ch] = v * mul + add;
+                    }
+                    continue;
+                }
                 for ch in 0..3 {
                     let px = |xi: i64, yi: i64| -> f32 {
                         if xi < 0 || yi < 0 || xi >= i64::from(w) || yi >= i64::from(h) {
