@@ -56,6 +56,13 @@ pub struct DecodeLimits {
 /// Reads the header and checks the claimed size against `limits`, without decoding pixels.
 pub fn probe(data: &[u8], limits: DecodeLimits) -> Result<Header, DecodeError> {
     let header = read_header(data)?;
+    check_size(&header, limits)?;
+    Ok(header)
+}
+
+/// Refuses a header whose claimed size exceeds `limits` (decompression bombs), before any
+/// pixel buffer exists.
+pub fn check_size(header: &Header, limits: DecodeLimits) -> Result<(), DecodeError> {
     let pixels = u64::from(header.width) * u64::from(header.height);
     if header.width > limits.max_dimension
         || header.height > limits.max_dimension
@@ -68,10 +75,10 @@ pub fn probe(data: &[u8], limits: DecodeLimits) -> Result<Header, DecodeError> {
             max_pixels: limits.max_pixels,
         });
     }
-    Ok(header)
+    Ok(())
 }
 
-/// Decodes a file whose header `probe` accepted.
+/// Decodes a file whose header `probe` (or `check_size`) accepted.
 pub fn decode(data: &[u8], header: Header, limits: DecodeLimits) -> Result<Decoded, DecodeError> {
     if !header.complete {
         return Err(DecodeError::Truncated);

@@ -286,7 +286,9 @@ fn analyze_with(
     };
     let header: Result<Header, DecodeError> = header::read_header(data).map_err(DecodeError::from);
     let decoded = match &header {
-        Ok(h) => decode::probe(data, limits).and_then(|_| decode::decode(data, h.clone(), limits)),
+        Ok(h) => {
+            decode::check_size(h, limits).and_then(|()| decode::decode(data, h.clone(), limits))
+        }
         Err(e) => Err(e.clone()),
     };
     timings.insert("decode".to_string(), ms(t0));
@@ -406,7 +408,9 @@ pub fn measure_all(img: &RgbImage, face: Option<&FaceGeometry>) -> Measures {
     let (w, h) = img.dimensions();
     let limit = face.map_or(h as f32, |f| f.chin[1].clamp(2.0, h as f32));
     let bg_ref = measure::border_reference(img, limit as u32);
-    let noise = measure::noise_sigma(img);
+    // One luma plane for the whole-image measures.
+    let luma = measure::Luma::of(img);
+    let noise = measure::noise_sigma(&luma);
     let background = measure::background(img, bg_ref, limit);
     let subject = face.and_then(|f| measure::subject(img, &f.mesh));
     let (crown, tone, skin, sharpness) = match face {
@@ -444,7 +448,7 @@ pub fn measure_all(img: &RgbImage, face: Option<&FaceGeometry>) -> Measures {
         skin,
         sharpness,
         noise,
-        blockiness: measure::blockiness(img),
+        blockiness: measure::blockiness(&luma),
         subject,
     }
 }

@@ -541,14 +541,37 @@ pub fn sharpness(img: &RgbImage, region: [f32; 4], scale: f32) -> Option<f32> {
     Some((e0 / e1) as f32)
 }
 
+/// The luma (0–255) of a whole photo, computed once and shared by the whole-image measures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Luma {
+    /// Row-major values.
+    pub data: Vec<f32>,
+    /// Width in pixels.
+    pub width: usize,
+    /// Height in pixels.
+    pub height: usize,
+}
+
+impl Luma {
+    /// The luma plane of `img`.
+    pub fn of(img: &RgbImage) -> Luma {
+        let (w, h) = img.dimensions();
+        let (data, width, height) = luma_plane(img, 0, 0, w, h);
+        Luma {
+            data,
+            width,
+            height,
+        }
+    }
+}
+
 /// Noise standard deviation (0–255) by Immerkær's method: the mean absolute response to a
 /// Laplacian-difference kernel that cancels smooth image structure.
-pub fn noise_sigma(img: &RgbImage) -> f32 {
-    let (w, h) = img.dimensions();
+pub fn noise_sigma(luma: &Luma) -> f32 {
+    let (p, w, h) = (&luma.data, luma.width, luma.height);
     if w < 3 || h < 3 {
         return 0.0;
     }
-    let (p, w, h) = luma_plane(img, 0, 0, w, h);
     let mut sum = 0f64;
     for y in 1..h - 1 {
         for x in 1..w - 1 {
@@ -569,12 +592,11 @@ pub fn noise_sigma(img: &RgbImage) -> f32 {
 
 /// JPEG blocking: mean luma step across 8-pixel block boundaries divided by the mean step
 /// inside blocks (1 for a photo without blocking; large for heavy compression).
-pub fn blockiness(img: &RgbImage) -> f32 {
-    let (w, h) = img.dimensions();
+pub fn blockiness(luma: &Luma) -> f32 {
+    let (p, w, h) = (&luma.data, luma.width, luma.height);
     if w < 16 || h < 16 {
         return 1.0;
     }
-    let (p, w, h) = luma_plane(img, 0, 0, w, h);
     let (mut edge, mut edge_n, mut inner, mut inner_n) = (0f64, 0usize, 0f64, 0usize);
     for y in 0..h {
         for x in 0..w - 1 {
@@ -900,7 +922,7 @@ mod tests {
     #[test]
     fn noise_sigma_matches_added_gaussian_noise() {
         let flat = RgbImage::from_pixel(200, 200, Rgb([128; 3]));
-        assert!(noise_sigma(&flat) < 0.01);
+        assert!(noise_sigma(&Luma::of(&flat)) < 0.01);
         // Box–Muller with a fixed LCG: sigma 20 per channel, equal in all channels (grey).
         let mut s = 12345u64;
         let mut uniform = || {
@@ -914,7 +936,7 @@ mod tests {
             let v = (128.0 + 20.0 * n).clamp(0.0, 255.0) as u8;
             Rgb([v, v, v])
         });
-        let est = noise_sigma(&noisy);
+        let est = noise_sigma(&Luma::of(&noisy));
         assert!((est - 20.0).abs() < 2.0, "estimated {est}");
     }
 
@@ -924,6 +946,7 @@ mod tests {
         let blocky = RgbImage::from_fn(128, 128, |x, y| {
             Rgb([((x / 8) * 17 + (y / 8) * 29) as u8; 3])
         });
+        let (smooth, blocky) = (Luma::of(&smooth), Luma::of(&blocky));
         assert!(blockiness(&smooth) < 1.2, "{}", blockiness(&smooth));
         assert!(blockiness(&blocky) > 3.0, "{}", blockiness(&blocky));
     }
