@@ -73,6 +73,40 @@ pub fn lab(p: [u8; 3]) -> [f32; 3] {
     [116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)]
 }
 
+/// A direct-mapped cache of [`lightness`] and [`lab`] by colour. Backgrounds and skin have few
+/// distinct colours, so measures over many pixels convert each colour once; values are exactly
+/// those of the functions.
+pub struct LabCache {
+    keys: Vec<u32>,
+    vals: Vec<[f32; 4]>,
+}
+
+const CACHE_BITS: u32 = 12;
+
+impl Default for LabCache {
+    fn default() -> Self {
+        LabCache {
+            keys: vec![u32::MAX; 1 << CACHE_BITS],
+            vals: vec![[0.0; 4]; 1 << CACHE_BITS],
+        }
+    }
+}
+
+impl LabCache {
+    /// `[lightness(p), L*, a*, b*]` of `p`.
+    #[inline]
+    pub fn get(&mut self, p: [u8; 3]) -> [f32; 4] {
+        let key = u32::from(p[0]) << 16 | u32::from(p[1]) << 8 | u32::from(p[2]);
+        let slot = (key.wrapping_mul(0x9E37_79B1) >> (32 - CACHE_BITS)) as usize;
+        if self.keys[slot] != key {
+            let l = lab(p);
+            self.keys[slot] = key;
+            self.vals[slot] = [lightness(p), l[0], l[1], l[2]];
+        }
+        self.vals[slot]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,6 +134,16 @@ mod tests {
             [0, 0, 255],
         ] {
             assert!((lightness(p) - lab(p)[0]).abs() < 0.05, "{p:?}");
+        }
+    }
+
+    #[test]
+    fn cache_returns_the_exact_values_even_on_collisions() {
+        let mut c = LabCache::default();
+        for i in 0..20_000u32 {
+            let p = [(i % 251) as u8, (i * 7 % 253) as u8, (i * 13 % 255) as u8];
+            let l = lab(p);
+            assert_eq!(c.get(p), [lightness(p), l[0], l[1], l[2]], "{p:?}");
         }
     }
 }

@@ -253,18 +253,11 @@ fn geometry_from_mesh(det: &Detection, mesh: FaceMesh) -> FaceGeometry {
 /// Share of pixels whose channels differ by more than 12 (sampled on a grid).
 fn colourful_share(img: &RgbImage) -> f32 {
     let (mut n, mut c) = (0u32, 0u32);
-    for (i, p) in img.pixels().enumerate() {
-        if i % 3 != 0 {
-            continue;
-        }
-        let (lo, hi) = (
-            p.0.iter().min().copied().unwrap_or(0),
-            p.0.iter().max().copied().unwrap_or(0),
-        );
+    for p in img.as_raw().chunks_exact(3).step_by(3) {
+        let lo = p[0].min(p[1]).min(p[2]);
+        let hi = p[0].max(p[1]).max(p[2]);
         n += 1;
-        if hi - lo > 12 {
-            c += 1;
-        }
+        c += u32::from(hi - lo > 12);
     }
     c as f32 / n.max(1) as f32
 }
@@ -310,14 +303,16 @@ fn analyze_with(
         if faces.len() == 1 {
             let t = Instant::now();
             let det = faces[0];
-            let points = set.landmarks.refine(img, &det)?;
+            // The detector's eye keypoints place the mesh crop as well as O-Net's do; O-Net
+            // runs only when the mesh does not trust its face, for the result's landmarks.
             let mesh = set
                 .mesh
-                .mesh(img, det.bbox, points.points[0], points.points[1])?;
+                .mesh(img, det.bbox, det.keypoints[0], det.keypoints[1])?;
             if mesh.presence >= MESH_PRESENCE_MIN {
                 face = Some(geometry_from_mesh(&det, mesh));
+            } else {
+                five = Some(set.landmarks.refine(img, &det)?);
             }
-            five = Some(points);
             timings.insert("landmarks".to_string(), ms(t));
         }
         let t = Instant::now();

@@ -2,7 +2,7 @@
 //! profile's limits. Pure functions of pixels; no models, no I/O. See `docs/checks.md` for why
 //! each measure was chosen and how it was validated.
 
-use crate::color::{lab, lightness, luma};
+use crate::color::{lab, luma, LabCache};
 use image::RgbImage;
 
 /// Face-oval indices of the MediaPipe mesh, clockwise from the top of the forehead.
@@ -238,6 +238,7 @@ pub fn background(img: &RgbImage, bg: [u8; 3], limit_row: f32) -> BackgroundStat
     let band = ((w as f32 * 12.0 / 358.0).round() as u32).max(2);
     let (mut band_total, mut band_hit) = (0usize, 0usize);
     let mut hist = vec![0u32; 1001];
+    let mut cache = LabCache::default();
     let (mut sa, mut sb, mut count, mut sampled) = (0f64, 0f64, 0usize, 0usize);
     for y in 0..limit {
         for x in 0..w {
@@ -253,13 +254,13 @@ pub fn background(img: &RgbImage, bg: [u8; 3], limit_row: f32) -> BackgroundStat
                 band_hit += 1;
             }
             let p = [raw[i * 3], raw[i * 3 + 1], raw[i * 3 + 2]];
-            hist[(lightness(p).clamp(0.0, 100.0) * 10.0).round() as usize] += 1;
+            let l = cache.get(p);
+            hist[(l[0].clamp(0.0, 100.0) * 10.0).round() as usize] += 1;
             count += 1;
             // The mean colour needs no more than one pixel in four.
             if (x ^ y) & 1 == 0 && y & 1 == 0 {
-                let l = lab(p);
-                sa += f64::from(l[1]);
-                sb += f64::from(l[2]);
+                sa += f64::from(l[2]);
+                sb += f64::from(l[3]);
                 sampled += 1;
             }
         }
@@ -458,64 +459,87 @@ pub fn skin(img: &RgbImage, face: &FaceGeometry) -> Option<SkinSample> {
 /// Luma of a rectangle as a float plane.
 fn luma_plane(img: &RgbImage, x0: u32, y0: u32, x1: u32, y1: u32) -> (Vec<f32>, usize, usize) {
     let (w, h) = ((x1 - x0) as usize, (y1 - y0) as usize);
+    let stride = img.width() as usize * 3;
+    let raw = img.as_raw();
     let mut out = Vec::with_capacity(w * h);
-    for y in y0..y1 {
-        for x in x0..x1 {
-            out.push(luma(img.get_pixel(x, y).0));
-        }
+    for y in y0 as usize..y1 as usize {
+        let row = &raw[y * stride + x0 as usize * 3..y * stride + x1 as usize * 3];
+        out.extend(row.chunks_exact(3).map(|p| luma([p[0], p[1], p[2]])));
     }
     (out, w, h)
 }
 
-fn gaussian_blur(src: &[f32], w: usize, h: usize, sigma: f32) -> Vec<f32> {
+/// Normalised Gaussian taps for `sigma`, radius ⌈3σ⌉.
+fn gaussian_kernel(sigma: f32) -> Vec<f32> {
     let r = (3.0 * sigma).ceil() as isize;
     let k: Vec<f32> = (-r..=r)
         .map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp())
         .collect();
     let ks: f32 = k.iter().sum();
-    let k: Vec<f32> = k.iter().map(|v| v / ks).collect();
+    k.iter().map(|v| v / ks).collect()
+}
+
+/// Separable Gaussian blur with edge clamping. Each output sums its taps in kernel order, so
+/// the interior loops (written to vectorise across a row) give the same values as the
+/// clamped border loops.
+fn gaussian_blur(src: &[f32], w: usize, h: usize, sigma: f32) -> Vec<f32> {
+    let k = gaussian_kernel(sigma);
+    let r = k.len() / 2;
+    let clamp = |i: isize, n: usize| i.clamp(0, n as isize - 1) as usize;
     let mut tmp = vec![0.0; w * h];
     for y in 0..h {
-        for x in 0..w {
+        let row = &src[y * w..(y + 1) * w];
+        let out = &mut tmp[y * w..(y + 1) * w];
+        // Clamped borders.
+        for x in (0..w.min(r)).chain(w.saturating_sub(r).max(r.min(w))..w) {
             let mut s = 0.0;
             for (j, kv) in k.iter().enumerate() {
-                let xx = (x as isize + j as isize - r).clamp(0, w as isize - 1) as usize;
-                s += kv * src[y * w + xx];
+                s += kv * row[clamp(x as isize + j as isize - r as isize, w)];
             }
-            tmp[y * w + x] = s;
+            out[x] = s;
+        }
+        // Interior: x - r ..= x + r stays inside the row.
+        if w > 2 * r {
+            let n = w - 2 * r;
+            let acc = &mut out[r..r + n];
+            for (j, &kv) in k.iter().enumerate() {
+                for (o, &v) in acc.iter_mut().zip(&row[j..j + n]) {
+                    *o += kv * v;
+                }
+            }
         }
     }
     let mut out = vec![0.0; w * h];
     for y in 0..h {
-        for x in 0..w {
-            let mut s = 0.0;
-            for (j, kv) in k.iter().enumerate() {
-                let yy = (y as isize + j as isize - r).clamp(0, h as isize - 1) as usize;
-                s += kv * tmp[yy * w + x];
+        let dst = &mut out[y * w..(y + 1) * w];
+        for (j, &kv) in k.iter().enumerate() {
+            let yy = clamp(y as isize + j as isize - r as isize, h);
+            for (o, &v) in dst.iter_mut().zip(&tmp[yy * w..(yy + 1) * w]) {
+                *o += kv * v;
             }
-            out[y * w + x] = s;
         }
     }
     out
 }
 
 fn gradient_energy(p: &[f32], w: usize, h: usize) -> f64 {
+    if w < 3 || h < 3 {
+        return 0.0;
+    }
     let mut sum = 0f64;
-    let mut n = 0usize;
-    for y in 1..h.saturating_sub(1) {
-        for x in 1..w.saturating_sub(1) {
-            let at = |dx: isize, dy: isize| {
-                p[((y as isize + dy) as usize) * w + (x as isize + dx) as usize]
-            };
-            let gx =
-                at(1, -1) + 2.0 * at(1, 0) + at(1, 1) - at(-1, -1) - 2.0 * at(-1, 0) - at(-1, 1);
-            let gy =
-                at(-1, 1) + 2.0 * at(0, 1) + at(1, 1) - at(-1, -1) - 2.0 * at(0, -1) - at(1, -1);
+    for y in 1..h - 1 {
+        let (a, b, c) = (
+            &p[(y - 1) * w..y * w],
+            &p[y * w..(y + 1) * w],
+            &p[(y + 1) * w..(y + 2) * w],
+        );
+        for x in 1..w - 1 {
+            let gx = a[x + 1] + 2.0 * b[x + 1] + c[x + 1] - a[x - 1] - 2.0 * b[x - 1] - c[x - 1];
+            let gy = c[x - 1] + 2.0 * c[x] + c[x + 1] - a[x - 1] - 2.0 * a[x] - a[x + 1];
             sum += f64::from(gx * gx + gy * gy);
-            n += 1;
         }
     }
-    sum / n.max(1) as f64
+    sum / ((w - 2) * (h - 2)) as f64
 }
 
 /// Sharpness of a region: gradient energy of the region divided by the gradient energy after a
@@ -574,15 +598,16 @@ pub fn noise_sigma(luma: &Luma) -> f32 {
     }
     let mut sum = 0f64;
     for y in 1..h - 1 {
+        let (a, b, c) = (
+            &p[(y - 1) * w..y * w],
+            &p[y * w..(y + 1) * w],
+            &p[(y + 1) * w..(y + 2) * w],
+        );
         for x in 1..w - 1 {
-            let at = |dx: isize, dy: isize| {
-                p[((y as isize + dy) as usize) * w + (x as isize + dx) as usize]
-            };
-            let v = at(-1, -1) - 2.0 * at(0, -1) + at(1, -1) - 2.0 * at(-1, 0) + 4.0 * at(0, 0)
-                - 2.0 * at(1, 0)
-                + at(-1, 1)
-                - 2.0 * at(0, 1)
-                + at(1, 1);
+            let v = a[x - 1] - 2.0 * a[x] + a[x + 1] - 2.0 * b[x - 1] + 4.0 * b[x] - 2.0 * b[x + 1]
+                + c[x - 1]
+                - 2.0 * c[x]
+                + c[x + 1];
             sum += f64::from(v.abs());
         }
     }
@@ -598,9 +623,9 @@ pub fn blockiness(luma: &Luma) -> f32 {
         return 1.0;
     }
     let (mut edge, mut edge_n, mut inner, mut inner_n) = (0f64, 0usize, 0f64, 0usize);
-    for y in 0..h {
-        for x in 0..w - 1 {
-            let d = f64::from((p[y * w + x + 1] - p[y * w + x]).abs());
+    for row in p.chunks_exact(w).take(h) {
+        for (x, pair) in row.windows(2).enumerate() {
+            let d = f64::from((pair[1] - pair[0]).abs());
             if x % 8 == 7 {
                 edge += d;
                 edge_n += 1;
@@ -611,15 +636,18 @@ pub fn blockiness(luma: &Luma) -> f32 {
         }
     }
     for y in 0..h - 1 {
-        for x in 0..w {
-            let d = f64::from((p[(y + 1) * w + x] - p[y * w + x]).abs());
-            if y % 8 == 7 {
-                edge += d;
-                edge_n += 1;
-            } else {
-                inner += d;
-                inner_n += 1;
-            }
+        let (top, bot) = (&p[y * w..(y + 1) * w], &p[(y + 1) * w..(y + 2) * w]);
+        let on_edge = y % 8 == 7;
+        let mut s = 0f64;
+        for (&a, &b) in top.iter().zip(bot) {
+            s += f64::from((b - a).abs());
+        }
+        if on_edge {
+            edge += s;
+            edge_n += w;
+        } else {
+            inner += s;
+            inner_n += w;
         }
     }
     let e = edge / edge_n.max(1) as f64;

@@ -15,7 +15,7 @@ mod onet;
 mod runtime;
 
 pub use blazeface::BlazeFace;
-pub use mesh::{idx as mesh_idx, FaceMesh, MediaPipeMesh};
+pub use mesh::{idx as mesh_idx, roi_from_detection, roi_from_mesh, FaceMesh, MediaPipeMesh};
 pub use onet::ONet;
 pub use runtime::{LoadedModel, Runtime};
 
