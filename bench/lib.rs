@@ -4,7 +4,7 @@
 //! single-threaded: the engine runs one photo on one core with one ONNX intra-op thread, so
 //! photos/s here is photos per core; a worker scales by running one photo per core.
 
-use photocheck_engine::Engine;
+use photocheck_engine::{Engine, EngineConfig};
 use std::path::PathBuf;
 
 /// The fixtures folder (`PHOTOCHECK_FIXTURES`, else `<repo>/../shared/fixtures`).
@@ -31,9 +31,25 @@ pub fn photos(prefix: &str) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
+/// Where the default installation keeps the runtime and models: the same resolution as the
+/// `photocheck` binary (config defaults, `ORT_DYLIB_PATH`, then the data folder).
+pub fn engine_config() -> EngineConfig {
+    let config = photocheck_config::Config::default();
+    let xdg = std::env::var_os("XDG_DATA_HOME").map(PathBuf::from);
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let data_dir = photocheck_config::data_dir(xdg.as_deref(), home.as_deref());
+    let env_dylib = std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from);
+    EngineConfig::resolve(
+        config.engine.models_dir.as_deref(),
+        config.engine.ort_dylib.as_deref(),
+        env_dylib.as_deref(),
+        1,
+        &data_dir,
+    )
+    .expect("built-in manifest")
+}
+
 /// The engine from the default installation.
 pub fn engine() -> Engine {
-    let config = photocheck_config::Config::default();
-    photocheck::start_engine(&config, &photocheck::data_dir_from_env())
-        .expect("engine installed: run `photocheck models fetch`")
+    Engine::new(&engine_config()).expect("engine installed: run `photocheck models fetch`")
 }

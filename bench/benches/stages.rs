@@ -1,5 +1,5 @@
-//! Per-stage costs on a compliant 358×441 photo: decode, detect, landmarks, mesh, measure,
-//! rules.
+//! Per-stage costs on a compliant 358×441 photo: decode, detect, landmarks, mesh, the measure
+//! groups, rules.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use photocheck_bench::photos;
@@ -8,15 +8,11 @@ use photocheck_engine::manifest::Manifest;
 use photocheck_engine::models::{
     BlazeFace, FaceDetector, LandmarkRefiner, LoadedModel, MediaPipeMesh, MeshModel, ONet, Runtime,
 };
-use photocheck_engine::{measure_all, rules, Profile};
+use photocheck_engine::{measure, measure_all, rules, Profile};
 use std::hint::black_box;
 
 fn stages(c: &mut Criterion) {
-    let cfg = photocheck::engine_config(
-        &photocheck_config::Config::default(),
-        &photocheck::data_dir_from_env(),
-    )
-    .unwrap();
+    let cfg = photocheck_bench::engine_config();
     let rt = Runtime::load(&cfg.ort_dylib, 1).expect("runtime installed");
     let manifest = Manifest::builtin().unwrap();
     let load =
@@ -52,7 +48,7 @@ fn stages(c: &mut Criterion) {
         b.iter(|| black_box(onet.refine(&img, &det).unwrap()))
     });
     let mut mesh = MediaPipeMesh::new(&rt, &load("face_mesh")).unwrap();
-    g.bench_function("mesh_two_pass", |b| {
+    g.bench_function("mesh", |b| {
         b.iter(|| {
             black_box(
                 mesh.mesh(&img, det.bbox, det.keypoints[0], det.keypoints[1])
@@ -65,6 +61,24 @@ fn stages(c: &mut Criterion) {
     let face = analysis.face.clone();
     g.bench_function("measure", |b| {
         b.iter(|| black_box(measure_all(&img, face.as_ref())))
+    });
+    // The measure groups on their own.
+    let f = face.as_ref().expect("the compliant photo has a face");
+    let bg = measure::border_reference(&img, f.chin[1] as u32);
+    g.bench_function("measure_background", |b| {
+        b.iter(|| black_box(measure::background(&img, bg, f.chin[1])))
+    });
+    g.bench_function("measure_luma_noise_blocking", |b| {
+        b.iter(|| {
+            let luma = measure::Luma::of(&img);
+            black_box((measure::noise_sigma(&luma), measure::blockiness(&luma)))
+        })
+    });
+    g.bench_function("measure_sharpness", |b| {
+        b.iter(|| black_box(measure::sharpness(&img, f.bbox, f.face_width() / 207.0)))
+    });
+    g.bench_function("measure_subject", |b| {
+        b.iter(|| black_box(measure::subject(&img, &f.mesh)))
     });
     let m = measure_all(&img, face.as_ref());
     g.bench_function("rules", |b| {

@@ -79,6 +79,8 @@ pub fn lab(p: [u8; 3]) -> [f32; 3] {
 pub struct LabCache {
     keys: Vec<u32>,
     vals: Vec<[f32; 4]>,
+    /// The last colour asked for (runs of one colour are common).
+    last: (u32, [f32; 4]),
 }
 
 const CACHE_BITS: u32 = 12;
@@ -88,6 +90,7 @@ impl Default for LabCache {
         LabCache {
             keys: vec![u32::MAX; 1 << CACHE_BITS],
             vals: vec![[0.0; 4]; 1 << CACHE_BITS],
+            last: (u32::MAX, [0.0; 4]),
         }
     }
 }
@@ -97,13 +100,17 @@ impl LabCache {
     #[inline]
     pub fn get(&mut self, p: [u8; 3]) -> [f32; 4] {
         let key = u32::from(p[0]) << 16 | u32::from(p[1]) << 8 | u32::from(p[2]);
+        if key == self.last.0 {
+            return self.last.1;
+        }
         let slot = (key.wrapping_mul(0x9E37_79B1) >> (32 - CACHE_BITS)) as usize;
         if self.keys[slot] != key {
             let l = lab(p);
             self.keys[slot] = key;
             self.vals[slot] = [lightness(p), l[0], l[1], l[2]];
         }
-        self.vals[slot]
+        self.last = (key, self.vals[slot]);
+        self.last.1
     }
 }
 

@@ -428,7 +428,7 @@ pub fn measure_all(img: &RgbImage, face: Option<&FaceGeometry>) -> Measures {
             let ob = oval_bbox(&f.oval);
             (
                 crown,
-                measure::face_tone(img, &f.oval),
+                measure::face_tone(&luma, &f.oval),
                 measure::skin(img, f),
                 measure::sharpness(img, ob, fw / 207.0),
             )

@@ -139,10 +139,17 @@ pub fn crown_row(
     }
     // Differences of the rows needed, computed once.
     let rows_needed = (ymax + reach).min(h);
-    let d: Vec<u8> = (0..rows_needed)
-        .flat_map(|y| (xa..xb).map(move |x| (x, y)))
-        .map(|(x, y)| diff(img.get_pixel(x, y), bg))
-        .collect();
+    let stride = w as usize * 3;
+    let raw = img.as_raw();
+    let mut d: Vec<u8> = Vec::with_capacity(rows_needed as usize * cols);
+    for y in 0..rows_needed as usize {
+        let row = &raw[y * stride + xa as usize * 3..y * stride + xb as usize * 3];
+        d.extend(row.chunks_exact(3).map(|p| {
+            p[0].abs_diff(bg[0])
+                .max(p[1].abs_diff(bg[1]))
+                .max(p[2].abs_diff(bg[2]))
+        }));
+    }
     for y in 0..ymax {
         let mut count = 0;
         for c in 0..cols {
@@ -212,9 +219,29 @@ pub fn background(img: &RgbImage, bg: [u8; 3], limit_row: f32) -> BackgroundStat
     let raw = img.as_raw();
     let close =
         |a: usize, b: usize| (0..3).all(|c| raw[a * 3 + c].abs_diff(raw[b * 3 + c]) <= STEP);
+    // Border band: 12 px of the reference canvas width.
+    let band = ((w as f32 * 12.0 / 358.0).round() as u32).max(2);
+    let top = limit.min(band);
+    let band_total = (top * w + (limit - top) * w.min(2 * band)) as usize;
+    let mut band_hit = 0usize;
+    let mut hist = vec![0u32; 1001];
+    let mut cache = LabCache::default();
+    let (mut sa, mut sb, mut count, mut sampled) = (0f64, 0f64, 0usize, 0usize);
+    // Each pixel of the region is pushed once and popped once: its statistics are taken here.
     while let Some(i) = stack.pop() {
         let i = i as usize;
         let (x, y) = ((i as u32) % w, (i as u32) / w);
+        band_hit += usize::from(y < band || x < band || x + band >= w);
+        let l = cache.get([raw[i * 3], raw[i * 3 + 1], raw[i * 3 + 2]]);
+        // Nearest 0.1 of L* (halves up; L* is never negative after the clamp).
+        hist[(l[0].clamp(0.0, 100.0) * 10.0 + 0.5) as usize] += 1;
+        count += 1;
+        // The mean colour needs no more than one pixel in four.
+        if (x | y) & 1 == 0 {
+            sa += f64::from(l[2]);
+            sb += f64::from(l[3]);
+            sampled += 1;
+        }
         let mut visit = |j: usize| {
             if !seen[j] && close(i, j) {
                 seen[j] = true;
@@ -232,37 +259,6 @@ pub fn background(img: &RgbImage, bg: [u8; 3], limit_row: f32) -> BackgroundStat
         }
         if y + 1 < limit {
             visit(i + w as usize);
-        }
-    }
-    // Border band: 12 px of the reference canvas width.
-    let band = ((w as f32 * 12.0 / 358.0).round() as u32).max(2);
-    let (mut band_total, mut band_hit) = (0usize, 0usize);
-    let mut hist = vec![0u32; 1001];
-    let mut cache = LabCache::default();
-    let (mut sa, mut sb, mut count, mut sampled) = (0f64, 0f64, 0usize, 0usize);
-    for y in 0..limit {
-        for x in 0..w {
-            let i = (y * w + x) as usize;
-            let in_band = y < band || x < band || x + band >= w;
-            if in_band {
-                band_total += 1;
-            }
-            if !seen[i] {
-                continue;
-            }
-            if in_band {
-                band_hit += 1;
-            }
-            let p = [raw[i * 3], raw[i * 3 + 1], raw[i * 3 + 2]];
-            let l = cache.get(p);
-            hist[(l[0].clamp(0.0, 100.0) * 10.0).round() as usize] += 1;
-            count += 1;
-            // The mean colour needs no more than one pixel in four.
-            if (x ^ y) & 1 == 0 && y & 1 == 0 {
-                sa += f64::from(l[2]);
-                sb += f64::from(l[3]);
-                sampled += 1;
-            }
         }
     }
     let pct = |q: f64| -> f32 {
@@ -319,7 +315,13 @@ pub fn for_each_span(poly: &[[f32; 2]], w: u32, h: u32, mut f: impl FnMut(u32, u
                 xs.push(a[0] + (yc - a[1]) / (b[1] - a[1]) * (b[0] - a[0]));
             }
         }
-        xs.sort_by(f32::total_cmp);
+        if xs.len() == 2 {
+            if xs[1] < xs[0] {
+                xs.swap(0, 1);
+            }
+        } else {
+            xs.sort_unstable_by(f32::total_cmp);
+        }
         for pair in xs.chunks_exact(2) {
             let x0 = pair[0].max(0.0).round() as u32;
             let x1 = (pair[1].round().max(0.0) as u32).min(w);
@@ -344,18 +346,19 @@ pub struct FaceTone {
 }
 
 /// Tonal statistics inside `oval`; `None` when the outline covers no pixel.
-pub fn face_tone(img: &RgbImage, oval: &[[f32; 2]]) -> Option<FaceTone> {
-    let (w, h) = img.dimensions();
+pub fn face_tone(luma: &Luma, oval: &[[f32; 2]]) -> Option<FaceTone> {
+    let (w, h) = (luma.width as u32, luma.height as u32);
     let mut hist = [0u32; 256];
     let mut n = 0u32;
-    let mut sum = 0f64;
+    let mut sum = 0i64;
     for_each_span(oval, w, h, |y, x0, x1| {
-        for x in x0..x1 {
-            let v = luma(img.get_pixel(x, y).0);
-            hist[v.round().clamp(0.0, 255.0) as usize] += 1;
-            sum += f64::from(v);
-            n += 1;
+        let row = &luma.data[y as usize * luma.width..(y as usize + 1) * luma.width];
+        for &v in &row[x0 as usize..x1 as usize] {
+            // Rounded to the nearest level (halves up), as `f32::round` does for these.
+            hist[((v + 500) / 1000) as usize] += 1;
+            sum += i64::from(v);
         }
+        n += x1 - x0;
     });
     if n == 0 {
         return None;
@@ -373,7 +376,7 @@ pub fn face_tone(img: &RgbImage, oval: &[[f32; 2]]) -> Option<FaceTone> {
     };
     let clipped = hist[..=5].iter().chain(&hist[250..]).sum::<u32>() as f32 / n as f32;
     Some(FaceTone {
-        mean: (sum / f64::from(n)) as f32,
+        mean: (sum as f64 / 1000.0 / f64::from(n)) as f32,
         p5: pct(0.05),
         p95: pct(0.95),
         clipped,
@@ -565,27 +568,39 @@ pub fn sharpness(img: &RgbImage, region: [f32; 4], scale: f32) -> Option<f32> {
     Some((e0 / e1) as f32)
 }
 
-/// The luma (0–255) of a whole photo, computed once and shared by the whole-image measures.
+/// The luma of a whole photo, computed once and shared by the whole-image measures: Rec. 601
+/// luma × 1000 as integers (`299 R + 587 G + 114 B`), which is exact, so the measures below
+/// sum integers (exactly, and several pixels per instruction).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Luma {
-    /// Row-major values.
-    pub data: Vec<f32>,
+    /// Row-major values, luma × 1000 (0–255 000).
+    pub data: Vec<i32>,
     /// Width in pixels.
     pub width: usize,
     /// Height in pixels.
     pub height: usize,
 }
 
+/// Luma × 1000 of one pixel (exact: the Rec. 601 weights have three decimals).
+#[inline]
+fn luma1000(p: &[u8]) -> i32 {
+    299 * i32::from(p[0]) + 587 * i32::from(p[1]) + 114 * i32::from(p[2])
+}
+
 impl Luma {
     /// The luma plane of `img`.
     pub fn of(img: &RgbImage) -> Luma {
         let (w, h) = img.dimensions();
-        let (data, width, height) = luma_plane(img, 0, 0, w, h);
         Luma {
-            data,
-            width,
-            height,
+            data: img.as_raw().chunks_exact(3).map(luma1000).collect(),
+            width: w as usize,
+            height: h as usize,
         }
+    }
+
+    /// Luma (0–255) at `(x, y)`.
+    pub fn at(&self, x: usize, y: usize) -> f32 {
+        self.data[y * self.width + x] as f32 / 1000.0
     }
 }
 
@@ -596,23 +611,26 @@ pub fn noise_sigma(luma: &Luma) -> f32 {
     if w < 3 || h < 3 {
         return 0.0;
     }
-    let mut sum = 0f64;
+    let mut sum = 0i64;
     for y in 1..h - 1 {
         let (a, b, c) = (
             &p[(y - 1) * w..y * w],
             &p[y * w..(y + 1) * w],
             &p[(y + 1) * w..(y + 2) * w],
         );
+        // |kernel response| ≤ 16 × 255 000 fits an i32; one row's sum (≤ 10 000 px) too.
+        let mut row = 0i64;
         for x in 1..w - 1 {
-            let v = a[x - 1] - 2.0 * a[x] + a[x + 1] - 2.0 * b[x - 1] + 4.0 * b[x] - 2.0 * b[x + 1]
+            let v = a[x - 1] - 2 * a[x] + a[x + 1] - 2 * b[x - 1] + 4 * b[x] - 2 * b[x + 1]
                 + c[x - 1]
-                - 2.0 * c[x]
+                - 2 * c[x]
                 + c[x + 1];
-            sum += f64::from(v.abs());
+            row += i64::from(v.abs());
         }
+        sum += row;
     }
     let norm = (std::f64::consts::PI / 2.0).sqrt() / (6.0 * (w - 2) as f64 * (h - 2) as f64);
-    (sum * norm) as f32
+    (sum as f64 / 1000.0 * norm) as f32
 }
 
 /// JPEG blocking: mean luma step across 8-pixel block boundaries divided by the mean step
@@ -622,27 +640,33 @@ pub fn blockiness(luma: &Luma) -> f32 {
     if w < 16 || h < 16 {
         return 1.0;
     }
-    let (mut edge, mut edge_n, mut inner, mut inner_n) = (0f64, 0usize, 0f64, 0usize);
+    let (mut edge, mut inner) = (0i64, 0i64);
+    let (mut edge_n, mut inner_n) = (0usize, 0usize);
     for row in p.chunks_exact(w).take(h) {
+        // Steps x → x + 1; those with x % 8 == 7 cross a block boundary.
+        let mut all = 0i64;
+        let mut across = 0i64;
         for (x, pair) in row.windows(2).enumerate() {
-            let d = f64::from((pair[1] - pair[0]).abs());
+            let d = i64::from((pair[1] - pair[0]).abs());
+            all += d;
             if x % 8 == 7 {
-                edge += d;
-                edge_n += 1;
-            } else {
-                inner += d;
-                inner_n += 1;
+                across += d;
             }
         }
+        let n_across = (w - 1) / 8;
+        edge += across;
+        edge_n += n_across;
+        inner += all - across;
+        inner_n += w - 1 - n_across;
     }
     for y in 0..h - 1 {
         let (top, bot) = (&p[y * w..(y + 1) * w], &p[(y + 1) * w..(y + 2) * w]);
-        let on_edge = y % 8 == 7;
-        let mut s = 0f64;
-        for (&a, &b) in top.iter().zip(bot) {
-            s += f64::from((b - a).abs());
-        }
-        if on_edge {
+        let s: i64 = top
+            .iter()
+            .zip(bot)
+            .map(|(&a, &b)| i64::from((b - a).abs()))
+            .sum();
+        if y % 8 == 7 {
             edge += s;
             edge_n += w;
         } else {
@@ -650,8 +674,8 @@ pub fn blockiness(luma: &Luma) -> f32 {
             inner_n += w;
         }
     }
-    let e = edge / edge_n.max(1) as f64;
-    let i = inner / inner_n.max(1) as f64;
+    let e = edge as f64 / 1000.0 / edge_n.max(1) as f64;
+    let i = inner as f64 / 1000.0 / inner_n.max(1) as f64;
     ((e + 0.05) / (i + 0.05)) as f32
 }
 
@@ -988,7 +1012,7 @@ mod tests {
                 [179.0 + 90.0 * t.cos(), 189.0 + 110.0 * t.sin()]
             })
             .collect();
-        let t = face_tone(&img, &oval).unwrap();
+        let t = face_tone(&Luma::of(&img), &oval).unwrap();
         assert!(
             (t.mean - luma([200, 150, 120])).abs() < 1.0 && t.clipped == 0.0,
             "{t:?}"
