@@ -53,3 +53,36 @@ pub fn engine_config() -> EngineConfig {
 pub fn engine() -> Engine {
     Engine::new(&engine_config()).expect("engine installed: run `photocheck models fetch`")
 }
+
+/// A 4000 × 3000 JPEG (quality 90) like a counter camera's capture, made here from a compliant
+/// fixture: the photo scaled up 6.8× onto a light backdrop, with mild sensor noise so the file
+/// has a camera's entropy (about 2–3 MB). Nothing third-party is stored; it is built per run.
+pub fn camera_capture() -> Vec<u8> {
+    let (_, bytes) = photos("pass__pass_064_0").remove(0);
+    let small = image::load_from_memory(&bytes)
+        .expect("fixture decodes")
+        .to_rgb8();
+    let (w, h) = (4000u32, 3000u32);
+    let scaled = image::imageops::resize(&small, 2435, 3000, image::imageops::FilterType::Triangle);
+    let x0 = (w - scaled.width()) / 2;
+    let mut state = 0x2545_F491_u32;
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        // xorshift noise, ±6 levels.
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        let n = (state % 13) as i16 - 6;
+        let p = if x >= x0 && x < x0 + scaled.width() {
+            *scaled.get_pixel(x - x0, y)
+        } else {
+            image::Rgb([250, 250, 250])
+        };
+        image::Rgb(p.0.map(|c| (i16::from(c) + n).clamp(0, 255) as u8))
+    });
+    let mut out = Vec::new();
+    img.write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(
+        &mut out, 90,
+    ))
+    .expect("encode");
+    out
+}

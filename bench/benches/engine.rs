@@ -27,6 +27,10 @@ fn engine_check(c: &mut Criterion) {
             black_box(engine.check(&all[j].1, &profile).unwrap())
         })
     });
+    let camera = photocheck_bench::camera_capture();
+    g.bench_function("check/camera_4000x3000", |b| {
+        b.iter(|| black_box(engine.check(&camera, &profile).unwrap()))
+    });
     g.finish();
 }
 

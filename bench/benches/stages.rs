@@ -34,6 +34,18 @@ fn stages(c: &mut Criterion) {
             black_box(decode::decode(&bytes, h, limits).unwrap())
         })
     });
+    let camera = photocheck_bench::camera_capture();
+    let camera_header = decode::probe(&camera, limits).unwrap();
+    g.bench_function("decode_4000x3000_full", |b| {
+        b.iter(|| black_box(decode::decode(&camera, camera_header.clone(), limits).unwrap()))
+    });
+    g.bench_function("decode_4000x3000_reduced", |b| {
+        b.iter(|| {
+            black_box(
+                decode::decode_reduced(&camera, &camera_header, limits, profile.canvas).unwrap(),
+            )
+        })
+    });
     let mut front = BlazeFace::new(&rt, &load("face_detector"), 128).unwrap();
     g.bench_function("detect_blazeface_128", |b| {
         b.iter(|| black_box(front.detect(&img).unwrap()))

@@ -104,6 +104,71 @@ pub fn decode(data: &[u8], header: Header, limits: DecodeLimits) -> Result<Decod
     Ok(Decoded { header, rgb })
 }
 
+/// Decodes a large JPEG at a reduced size, in the DCT domain (1/2, 1/4 or 1/8 of each side):
+/// the smallest reduction whose result still covers `cover` (oriented width and height, the
+/// profile's canvas). Huffman decoding still reads every coefficient, but the inverse DCT,
+/// colour conversion and the pixel buffer shrink with the scale, and the resize afterwards
+/// mostly disappears. Returns the photo and its scale (photo pixels per decoded pixel), or
+/// `None` when the file is not a JPEG at least twice `cover` on both sides, or the reduced
+/// decoder cannot take it (CMYK, 16-bit, an error): the caller then decodes in full, and a
+/// broken file gets that decoder's verdict.
+pub fn decode_reduced(
+    data: &[u8],
+    header: &Header,
+    limits: DecodeLimits,
+    cover: (u32, u32),
+) -> Option<(Decoded, f32)> {
+    if header.format != crate::header::Format::Jpeg || !header.complete {
+        return None;
+    }
+    check_size(header, limits).ok()?;
+    // `cover` is oriented; the decoder works on the stored frame.
+    let cover = if (5..=8).contains(&header.orientation) {
+        (cover.1, cover.0)
+    } else {
+        cover
+    };
+    let (w, h) = (header.width, header.height);
+    let k = (w as f32 / cover.0.max(1) as f32).min(h as f32 / cover.1.max(1) as f32);
+    if k < 2.0 || w > u32::from(u16::MAX) || h > u32::from(u16::MAX) {
+        return None;
+    }
+    let want = |side: u32| ((side as f32 / k).ceil() as u32).clamp(1, u32::from(u16::MAX)) as u16;
+    let mut decoder = jpeg_decoder::Decoder::new(std::io::Cursor::new(data));
+    decoder
+        .set_max_decoding_buffer_size(usize::try_from(limits.max_pixels.saturating_mul(4)).ok()?);
+    let (sw, _) = decoder.scale(want(w), want(h)).ok()?;
+    if u32::from(sw) * 2 > w {
+        // No reduction was possible.
+        return None;
+    }
+    let pixels = decoder.decode().ok()?;
+    let info = decoder.info()?;
+    let (sw, sh) = (u32::from(info.width), u32::from(info.height));
+    let rgb = match info.pixel_format {
+        jpeg_decoder::PixelFormat::RGB24 => RgbImage::from_raw(sw, sh, pixels)?,
+        jpeg_decoder::PixelFormat::L8 => {
+            let grey = image::GrayImage::from_raw(sw, sh, pixels)?;
+            DynamicImage::ImageLuma8(grey).to_rgb8()
+        }
+        _ => return None,
+    };
+    let mut img = DynamicImage::ImageRgb8(rgb);
+    if let Some(o) = image::metadata::Orientation::from_exif(header.orientation) {
+        img.apply_orientation(o);
+    }
+    let DynamicImage::ImageRgb8(rgb) = img else {
+        return None;
+    };
+    Some((
+        Decoded {
+            header: header.clone(),
+            rgb,
+        },
+        w as f32 / sw as f32,
+    ))
+}
+
 fn map_image_error(e: image::ImageError) -> DecodeError {
     match e {
         image::ImageError::Limits(_) => DecodeError::Corrupt("decoder limits exceeded".into()),
@@ -146,6 +211,58 @@ mod tests {
             let d = decode(&data, h, LIMITS).unwrap();
             assert_eq!(d.rgb.dimensions(), (40, 30));
         }
+    }
+
+    #[test]
+    fn large_jpegs_decode_reduced_to_cover_the_canvas() {
+        let smooth = RgbImage::from_fn(1600, 1800, |x, y| {
+            image::Rgb([(x / 7) as u8, (y / 8) as u8, ((x + y) / 14) as u8])
+        });
+        let mut data = Vec::new();
+        smooth
+            .write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(
+                &mut data, 90,
+            ))
+            .unwrap();
+        let h = probe(&data, LIMITS).unwrap();
+        let (d, k) = decode_reduced(&data, &h, LIMITS, (358, 441)).unwrap();
+        // 1600 / 358 and 1800 / 441 allow 1/4 (400 × 450 still covers 358 × 441).
+        assert_eq!(d.rgb.dimensions(), (400, 450));
+        assert_eq!(k, 4.0);
+        // The reduced pixels are the averages of the full decode's 4 × 4 blocks.
+        let full = decode(&data, h.clone(), LIMITS).unwrap().rgb;
+        let (mut worst, mut n, mut total) = (0u32, 0u32, 0u32);
+        for (x, y, p) in d
+            .rgb
+            .enumerate_pixels()
+            .filter(|(x, y, _)| x % 37 == 0 && y % 41 == 0)
+        {
+            let mut s = 0u32;
+            for dy in 0..4 {
+                for dx in 0..4 {
+                    s += u32::from(full.get_pixel(x * 4 + dx, y * 4 + dy)[0]);
+                }
+            }
+            let e = (s / 16).abs_diff(u32::from(p[0]));
+            worst = worst.max(e);
+            total += e;
+            n += 1;
+        }
+        assert!(
+            total / n <= 1 && worst <= 4,
+            "mean error {} (worst {worst})",
+            total / n
+        );
+        // Small photos, and sizes that cannot be halved, are left to the full decoder.
+        let small = jpeg_bytes(358, 441, false);
+        assert!(
+            decode_reduced(&small, &probe(&small, LIMITS).unwrap(), LIMITS, (358, 441)).is_none()
+        );
+        let png_like = Header {
+            format: crate::header::Format::Png,
+            ..h
+        };
+        assert!(decode_reduced(&data, &png_like, LIMITS, (358, 441)).is_none());
     }
 
     #[test]

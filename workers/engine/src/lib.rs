@@ -98,11 +98,17 @@ pub struct Engine {
 }
 
 /// A result together with what it was measured on, for annotation and debugging.
+///
+/// `image`, `faces`, `face` and `measures` are in the pixels of the image that was measured:
+/// the decoded photo, or for a large capture its copy near the canvas size (`scale` > 1 is the
+/// factor to the photo's pixels, which `result` uses).
 pub struct Analysis {
     /// The result object.
     pub result: CheckResult,
-    /// The decoded photo (after orientation), when it could be decoded.
+    /// The image measured (the decoded photo after orientation, or its working copy).
     pub image: Option<RgbImage>,
+    /// Photo pixels per pixel of `image` (1 unless the photo was large).
+    pub scale: f32,
     /// Every face found.
     pub faces: Vec<Detection>,
     /// The face measured.
@@ -164,6 +170,7 @@ impl Engine {
             detector_small: Box::new(BlazeFace::new(&self.runtime, &self.models.back, 256)?),
             landmarks: Box::new(ONet::new(&self.runtime, &self.models.onet)?),
             mesh: Box::new(MediaPipeMesh::new(&self.runtime, &self.models.mesh)?),
+            resizer: fast_image_resize::Resizer::new(),
         })
     }
 
@@ -278,10 +285,18 @@ fn analyze_with(
         max_pixels: profile.max_pixels,
     };
     let header: Result<Header, DecodeError> = header::read_header(data).map_err(DecodeError::from);
+    // A large JPEG is decoded reduced in the DCT domain (see `decode_reduced`).
+    let mut scale = 1.0;
     let decoded = match &header {
-        Ok(h) => {
-            decode::check_size(h, limits).and_then(|()| decode::decode(data, h.clone(), limits))
-        }
+        Ok(h) => decode::check_size(h, limits).and_then(|()| {
+            match decode::decode_reduced(data, h, limits, profile.canvas) {
+                Some((d, k)) => {
+                    scale = k;
+                    Ok(d)
+                }
+                None => decode::decode(data, h.clone(), limits),
+            }
+        }),
         Err(e) => Err(e.clone()),
     };
     timings.insert("decode".to_string(), ms(t0));
@@ -290,6 +305,23 @@ fn analyze_with(
         Ok(d) => (Some(d.rgb), None),
         Err(e) => (None, Some(e)),
     };
+
+    // Large captures are checked on a copy near the profile's canvas size: the models and the
+    // measures cost in proportion to pixels, and GA 461 judges the photo at canvas size anyway.
+    let original_size = match (&image, &header) {
+        (Some(_), Some(h)) if scale > 1.0 => Some(h.oriented_size()),
+        (Some(i), _) => Some(i.dimensions()),
+        (None, _) => None,
+    };
+    let image = image.map(|img| {
+        let t = Instant::now();
+        let (work, k) = working_copy(set, img, profile.canvas);
+        if k > 1.0 {
+            scale *= k;
+            timings.insert("resize".to_string(), ms(t));
+        }
+        work
+    });
 
     let mut faces = Vec::new();
     let mut face = None;
@@ -322,21 +354,38 @@ fn analyze_with(
     }
 
     let t = Instant::now();
+    // The rules and the result speak in pixels of the submitted photo.
+    let (face_px, measures_px) = if scale > 1.0 {
+        (
+            face.as_ref().map(|f| f.scaled(scale)),
+            measures.as_ref().map(|m| Measures {
+                crown: m.crown.map(|c| c * scale),
+                ..m.clone()
+            }),
+        )
+    } else {
+        (None, None)
+    };
     let obs = Observation {
         file_len: data.len(),
         header: header.as_ref(),
         decode_error: decode_error.as_ref(),
-        size: image.as_ref().map(|i| i.dimensions()),
+        size: original_size,
         colourful,
         face_count: image.as_ref().map(|_| faces.len()),
-        face: face.as_ref(),
-        measures: measures.as_ref(),
+        face: face_px.as_ref().or(face.as_ref()),
+        measures: measures_px.as_ref().or(measures.as_ref()),
     };
     let checks = rules::evaluate(&obs, profile);
     timings.insert("rules".to_string(), ms(t));
     timings.insert("total".to_string(), ms(t0));
 
-    let face_info = match (faces.len(), &face, five) {
+    let unscale = |p: [f32; 2]| [p[0] * scale, p[1] * scale];
+    let five = five.map(|mut p: models::FivePoints| {
+        p.points = p.points.map(unscale);
+        p
+    });
+    let face_info = match (faces.len(), face_px.as_ref().or(face.as_ref()), five) {
         (1, Some(g), _) => Some(FaceInfo {
             bbox: bbox_xywh(g.bbox),
             score: g.score,
@@ -349,7 +398,7 @@ fn analyze_with(
             },
         }),
         (1, None, Some(p)) => Some(FaceInfo {
-            bbox: bbox_xywh(faces[0].bbox),
+            bbox: bbox_xywh(faces[0].bbox.map(|v| v * scale)),
             score: faces[0].score,
             landmarks: Landmarks {
                 left_eye: p.points[0],
@@ -374,10 +423,35 @@ fn analyze_with(
     Ok(Analysis {
         result,
         image,
+        scale,
         faces,
         face,
         measures,
     })
+}
+
+/// Photos with more than this many times the canvas's pixels are checked on a smaller copy.
+const LARGE_PHOTO: f32 = 4.0;
+
+/// The photo itself, or for a large capture a copy scaled (area-correct, SIMD) so that it just
+/// covers the canvas, with the factor from copy pixels to photo pixels.
+fn working_copy(set: &mut ModelSet, img: RgbImage, canvas: (u32, u32)) -> (RgbImage, f32) {
+    let (w, h) = img.dimensions();
+    let area = |a: u32, b: u32| a as f32 * b as f32;
+    if area(w, h) <= LARGE_PHOTO * area(canvas.0, canvas.1) {
+        return (img, 1.0);
+    }
+    let k = (w as f32 / canvas.0 as f32).min(h as f32 / canvas.1 as f32);
+    if k <= 1.0 {
+        return (img, 1.0);
+    }
+    let (sw, sh) = (
+        ((w as f32 / k).round() as u32).max(1),
+        ((h as f32 / k).round() as u32).max(1),
+    );
+    let small = imgops::shrink(&mut set.resizer, &img, sw, sh);
+    // The exact factor per axis differs from k by rounding only; use the width's.
+    (small, w as f32 / sw as f32)
 }
 
 fn bbox_xywh(b: [f32; 4]) -> [f32; 4] {

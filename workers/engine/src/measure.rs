@@ -38,6 +38,23 @@ pub struct FaceGeometry {
 }
 
 impl FaceGeometry {
+    /// The same geometry with every coordinate multiplied by `k` (a photo `k` times larger).
+    pub fn scaled(&self, k: f32) -> FaceGeometry {
+        let p = |v: [f32; 2]| [v[0] * k, v[1] * k];
+        FaceGeometry {
+            bbox: self.bbox.map(|v| v * k),
+            score: self.score,
+            left_eye: p(self.left_eye),
+            right_eye: p(self.right_eye),
+            nose: p(self.nose),
+            mouth: self.mouth.map(p),
+            cheeks: self.cheeks.map(p),
+            chin: p(self.chin),
+            oval: self.oval.iter().map(|&v| p(v)).collect(),
+            mesh: self.mesh.iter().map(|v| v.map(|c| c * k)).collect(),
+        }
+    }
+
     /// Midpoint between the eyes.
     pub fn eye_mid(&self) -> [f32; 2] {
         [

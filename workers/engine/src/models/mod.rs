@@ -83,6 +83,8 @@ pub struct ModelSet {
     pub landmarks: Box<dyn LandmarkRefiner>,
     /// Face mesh.
     pub mesh: Box<dyn MeshModel>,
+    /// Resizer for large photos (reuses its buffers).
+    pub resizer: fast_image_resize::Resizer,
 }
 
 /// Intersection over union of two `[x0, y0, x1, y1]` boxes.
