@@ -286,3 +286,57 @@ fn the_icao_profile_checks_the_same_photo_with_its_own_limits() {
         Status::Pass
     );
 }
+
+/// A compliant photo captured at 4× the canvas (1432 × 1764) is checked on a reduced decode:
+/// it fails only the file checks of its size, and its face is where the 358 × 441 photo's
+/// face is, times 4, in the large photo's pixels.
+#[test]
+fn a_large_capture_is_checked_like_the_photo_it_shows() {
+    let profile = Profile::ga461();
+    let name = "pass__pass_094_0.jpg";
+    let small = engine()
+        .check(&fixture(name), &profile)
+        .expect("engine runs");
+    assert_eq!(small.verdict, Verdict::Pass);
+    let img = image::load_from_memory(&fixture(name)).unwrap().to_rgb8();
+    let big = image::imageops::resize(
+        &img,
+        358 * 4,
+        441 * 4,
+        image::imageops::FilterType::CatmullRom,
+    );
+    let mut bytes = Vec::new();
+    big.write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(
+        &mut bytes, 92,
+    ))
+    .unwrap();
+    let r = engine().check(&bytes, &profile).expect("engine runs");
+    let mut f = failed(&r);
+    f.sort();
+    // No dpi recorded; 4× the pixels and the bytes.
+    for code in &f {
+        assert!(
+            ["image.dimensions", "image.resolution", "file.size"].contains(&code.as_str()),
+            "the large capture also failed {code}: {f:?}"
+        );
+    }
+    assert!(f.contains(&"image.dimensions".to_string()), "{f:?}");
+    let (a, b) = (small.face.unwrap(), r.face.unwrap());
+    for (p, q) in [
+        (a.landmarks.left_eye, b.landmarks.left_eye),
+        (a.landmarks.right_eye, b.landmarks.right_eye),
+        (a.landmarks.nose, b.landmarks.nose),
+    ] {
+        let d = (p[0] * 4.0 - q[0]).hypot(p[1] * 4.0 - q[1]);
+        assert!(d < 4.0 * 3.0, "point {p:?} ×4 vs {q:?}: {d:.1} px apart");
+    }
+    let width = |r: &photocheck_types::CheckResult| {
+        r.checks
+            .iter()
+            .find(|c| c.code == CheckCode::GeometryFaceWidth)
+            .and_then(|c| c.value.as_ref().and_then(|v| v.as_f64()))
+            .expect("face width measured")
+    };
+    let (ws, wb) = (width(&small), width(&r));
+    assert!((wb / ws - 4.0).abs() < 0.12, "face width {ws} vs {wb}");
+}

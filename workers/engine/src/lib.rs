@@ -335,16 +335,16 @@ fn analyze_with(
         if faces.len() == 1 {
             let t = Instant::now();
             let det = faces[0];
-            // The detector's eye keypoints place the mesh crop as well as O-Net's do; O-Net
-            // runs only when the mesh does not trust its face, for the result's landmarks.
+            // O-Net's eyes level the mesh crop (0.3 ms; steadier than the detector's
+            // keypoints, so mirror images measure alike).
+            let points = set.landmarks.refine(img, &det)?;
             let mesh = set
                 .mesh
-                .mesh(img, det.bbox, det.keypoints[0], det.keypoints[1])?;
+                .mesh(img, det.bbox, points.points[0], points.points[1])?;
             if mesh.presence >= MESH_PRESENCE_MIN {
                 face = Some(geometry_from_mesh(&det, mesh));
-            } else {
-                five = Some(set.landmarks.refine(img, &det)?);
             }
+            five = Some(points);
             timings.insert("landmarks".to_string(), ms(t));
         }
         let t = Instant::now();
