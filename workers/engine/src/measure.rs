@@ -709,6 +709,10 @@ pub mod subject_idx {
     pub const OUTER_LIP: [usize; 2] = [0, 17];
     /// Mouth corners, image-left and image-right.
     pub const MOUTH_CORNERS: [usize; 2] = [61, 291];
+    /// Outer-lip contour (the lips' outline), clockwise from the image-left corner.
+    pub const OUTER_LIP_POLYGON: [usize; 20] = [
+        61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146,
+    ];
     /// Inner-lip contour (the opening of the mouth), clockwise from the image-left corner.
     pub const INNER_LIP_POLYGON: [usize; 20] = [
         78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178, 88, 95,
@@ -720,6 +724,12 @@ pub mod subject_idx {
     /// Chin.
     pub const PITCH_LOWER: usize = 152;
 }
+
+/// Teeth are at least this light (L*), and this much lighter than the lips around them.
+const TEETH_MIN_L: f32 = 50.0;
+const TEETH_OVER_LIPS: f32 = 10.0;
+/// Teeth are nearly colourless (C*).
+const TEETH_MAX_CHROMA: f32 = 20.0;
 
 /// Pitch of the line forehead (mean of 10, 151) → chin (152) in the canonical MediaPipe face
 /// model (`canonical_face_model.obj`: forehead (y 7.40, z 4.75), chin (y −9.40, z 4.26), in
@@ -741,8 +751,8 @@ pub struct SubjectMeasures {
     pub smile: f32,
     /// Mouth width (61–291) ÷ face width.
     pub mouth_width: f32,
-    /// Teeth: pixels inside the inner-lip contour that are bright and nearly colourless
-    /// (L* ≥ 50, C* ≤ 20) ÷ mouth width².
+    /// Teeth: pixels inside the inner-lip contour that are bright, nearly colourless and
+    /// clearly lighter than the lips (L* ≥ max(50, lips + 10), C* ≤ 20), ÷ mouth width².
     pub teeth: f32,
     /// Yaw: positive when the face turns toward the image's right (the nose moves right).
     pub yaw_deg: f32,
@@ -800,18 +810,41 @@ pub fn subject(img: &RgbImage, mesh: &[[f32; 3]]) -> Option<SubjectMeasures> {
     let corners = (up(s::MOUTH_CORNERS[0]) + up(s::MOUTH_CORNERS[1])) / 2.0;
     let mouth_w = dist(xy(s::MOUTH_CORNERS[0]), xy(s::MOUTH_CORNERS[1])).max(1.0);
 
-    // Teeth inside the mouth opening.
-    let poly: Vec<[f32; 2]> = s::INNER_LIP_POLYGON.iter().map(|&i| xy(i)).collect();
+    // Teeth inside the mouth opening: bright, nearly colourless, and clearly lighter than this
+    // person's own lips (so pale lips, or a photo with little contrast, are not teeth).
     let (w, h) = img.dimensions();
-    let mut teeth = 0u32;
-    for_each_span(&poly, w, h, |y, x0, x1| {
+    let inner: Vec<[f32; 2]> = s::INNER_LIP_POLYGON.iter().map(|&i| xy(i)).collect();
+    let outer: Vec<[f32; 2]> = s::OUTER_LIP_POLYGON.iter().map(|&i| xy(i)).collect();
+    let mut opening: Vec<(u32, u32, u32)> = Vec::new();
+    for_each_span(&inner, w, h, |y, x0, x1| opening.push((y, x0, x1)));
+    let in_opening = |x: u32, y: u32| {
+        opening
+            .iter()
+            .any(|&(yy, x0, x1)| yy == y && (x0..x1).contains(&x))
+    };
+    let (mut lip_l, mut lip_n) = (0f32, 0u32);
+    for_each_span(&outer, w, h, |y, x0, x1| {
         for x in x0..x1 {
-            let l = lab(img.get_pixel(x, y).0);
-            if l[0] >= 50.0 && l[1].hypot(l[2]) <= 20.0 {
-                teeth += 1;
+            if !in_opening(x, y) {
+                lip_l += lab(img.get_pixel(x, y).0)[0];
+                lip_n += 1;
             }
         }
     });
+    let floor = if lip_n > 0 {
+        (lip_l / lip_n as f32 + TEETH_OVER_LIPS).max(TEETH_MIN_L)
+    } else {
+        TEETH_MIN_L
+    };
+    let mut teeth = 0u32;
+    for &(y, x0, x1) in &opening {
+        for x in x0..x1 {
+            let l = lab(img.get_pixel(x, y).0);
+            if l[0] >= floor && l[1].hypot(l[2]) <= TEETH_MAX_CHROMA {
+                teeth += 1;
+            }
+        }
+    }
 
     // Yaw from the depth difference of symmetric contour points; pitch from the depth
     // difference of forehead and chin.
