@@ -86,8 +86,9 @@ fn stages(c: &mut Criterion) {
             black_box((measure::noise_sigma(&luma), measure::blockiness(&luma)))
         })
     });
+    let luma = measure::Luma::of(&img);
     g.bench_function("measure_sharpness", |b| {
-        b.iter(|| black_box(measure::sharpness(&img, f.bbox, f.face_width() / 207.0)))
+        b.iter(|| black_box(measure::sharpness(&luma, f.bbox, f.face_width() / 207.0)))
     });
     g.bench_function("measure_subject", |b| {
         b.iter(|| black_box(measure::subject(&img, &f.mesh)))

@@ -168,8 +168,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 use std::io::Write;
                 writeln!(
                     out,
-                    "\n{} photos: {} pass, {} fail, {} review{}",
+                    "\n{} {}: {} pass, {} fail, {} review{}",
                     summary.total,
+                    if summary.total == 1 {
+                        "photo"
+                    } else {
+                        "photos"
+                    },
                     summary.passed,
                     summary.failed,
                     summary.review,

@@ -504,7 +504,7 @@ pub fn measure_all(img: &RgbImage, face: Option<&FaceGeometry>) -> Measures {
                 crown,
                 measure::face_tone(&luma, &f.oval),
                 measure::skin(img, f),
-                measure::sharpness(img, ob, fw / 207.0),
+                measure::sharpness(&luma, ob, fw / 207.0),
             )
         }
         None => (None, None, None, None),

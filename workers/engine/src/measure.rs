@@ -476,17 +476,14 @@ pub fn skin(img: &RgbImage, face: &FaceGeometry) -> Option<SkinSample> {
     })
 }
 
-/// Luma of a rectangle as a float plane.
-fn luma_plane(img: &RgbImage, x0: u32, y0: u32, x1: u32, y1: u32) -> (Vec<f32>, usize, usize) {
-    let (w, h) = ((x1 - x0) as usize, (y1 - y0) as usize);
-    let stride = img.width() as usize * 3;
-    let raw = img.as_raw();
-    let mut out = Vec::with_capacity(w * h);
-    for y in y0 as usize..y1 as usize {
-        let row = &raw[y * stride + x0 as usize * 3..y * stride + x1 as usize * 3];
-        out.extend(row.chunks_exact(3).map(|p| luma([p[0], p[1], p[2]])));
+/// Luma (0–255) of a rectangle of the shared plane, as floats.
+fn luma_region(luma: &Luma, x0: usize, y0: usize, x1: usize, y1: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity((x1 - x0) * (y1 - y0));
+    for y in y0..y1 {
+        let row = &luma.data[y * luma.width + x0..y * luma.width + x1];
+        out.extend(row.iter().map(|&v| v as f32 / 1000.0));
     }
-    (out, w, h)
+    out
 }
 
 /// Normalised Gaussian taps for `sigma`, radius ⌈3σ⌉.
@@ -566,8 +563,8 @@ fn gradient_energy(p: &[f32], w: usize, h: usize) -> f64 {
 /// Gaussian blur of σ = 2 px (scaled to the image). A sharp face loses most of its fine detail
 /// to the blur (ratio well above 2); a face already blurred by defocus, motion or upscaling
 /// loses little (ratio near 1). The ratio does not depend on skin tone or contrast.
-pub fn sharpness(img: &RgbImage, region: [f32; 4], scale: f32) -> Option<f32> {
-    let (w, h) = img.dimensions();
+pub fn sharpness(luma: &Luma, region: [f32; 4], scale: f32) -> Option<f32> {
+    let (w, h) = (luma.width as u32, luma.height as u32);
     let x0 = region[0].max(0.0) as u32;
     let y0 = region[1].max(0.0) as u32;
     let x1 = (region[2].max(0.0) as u32).min(w);
@@ -575,7 +572,8 @@ pub fn sharpness(img: &RgbImage, region: [f32; 4], scale: f32) -> Option<f32> {
     if x1 < x0 + 16 || y1 < y0 + 16 {
         return None;
     }
-    let (p, pw, ph) = luma_plane(img, x0, y0, x1, y1);
+    let (pw, ph) = ((x1 - x0) as usize, (y1 - y0) as usize);
+    let p = luma_region(luma, x0 as usize, y0 as usize, x1 as usize, y1 as usize);
     let blurred = gaussian_blur(&p, pw, ph, 2.0 * scale.max(0.25));
     let e0 = gradient_energy(&p, pw, ph);
     let e1 = gradient_energy(&blurred, pw, ph);
@@ -1010,15 +1008,18 @@ mod tests {
     #[test]
     fn sharpness_separates_sharp_from_blurred() {
         let region = [0.0, 0.0, 200.0, 200.0];
-        let sharp = sharpness(&texture(0.0), region, 1.0).unwrap();
-        let soft = sharpness(&texture(4.5), region, 1.0).unwrap();
+        let sharp = sharpness(&Luma::of(&texture(0.0)), region, 1.0).unwrap();
+        let soft = sharpness(&Luma::of(&texture(4.5)), region, 1.0).unwrap();
         assert!(sharp > 2.0, "sharp {sharp}");
         let limit = crate::Profile::ga461().sharpness_min as f32;
         assert!(
             sharp > limit && soft < limit,
             "sharp {sharp}, blurred {soft}, limit {limit}"
         );
-        assert_eq!(sharpness(&texture(0.0), [0.0, 0.0, 10.0, 10.0], 1.0), None);
+        assert_eq!(
+            sharpness(&Luma::of(&texture(0.0)), [0.0, 0.0, 10.0, 10.0], 1.0),
+            None
+        );
     }
 
     #[test]
