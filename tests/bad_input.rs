@@ -156,3 +156,36 @@ fn random_bytes_and_corrupt_scans_do_not_panic() {
         );
     }
 }
+
+/// Corrupted large JPEGs (taken by the reduced DCT decoder) never panic or error: each is a
+/// result, and one whose scan data is cut fails `file.decodable`.
+#[test]
+fn corrupted_large_jpegs_are_results() {
+    let img = image::load_from_memory(&good_jpeg()).unwrap().to_rgb8();
+    let big = image::imageops::resize(&img, 1432, 1764, image::imageops::FilterType::Triangle);
+    let mut bytes = Vec::new();
+    big.write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(
+        &mut bytes, 85,
+    ))
+    .unwrap();
+    let mut state = 0x9E37_79B9_u32;
+    for round in 0..12 {
+        let mut bad = bytes.clone();
+        // Flip bytes in the entropy-coded data (after the headers, before EOI).
+        for _ in 0..(1 + round * 3) {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            let at = 2000 + (state as usize % (bad.len() - 2100));
+            bad[at] ^= (state >> 24) as u8 | 1;
+        }
+        let r = check(&bad);
+        assert!(
+            r.checks.len() >= 20,
+            "round {round}: {} checks",
+            r.checks.len()
+        );
+    }
+    let cut = &bytes[..bytes.len() / 2];
+    assert_eq!(status(&check(cut), CheckCode::FileDecodable), Status::Fail);
+}

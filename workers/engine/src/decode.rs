@@ -133,6 +133,13 @@ pub fn decode_reduced(
     if k < 2.0 || w > u32::from(u16::MAX) || h > u32::from(u16::MAX) {
         return None;
     }
+    // A decoder bug on hostile data must not take the photo's verdict with it: a panic here
+    // falls back to the full decoder, which gives the file its verdict.
+    std::panic::catch_unwind(|| reduced(data, header, limits, k)).ok()?
+}
+
+fn reduced(data: &[u8], header: &Header, limits: DecodeLimits, k: f32) -> Option<(Decoded, f32)> {
+    let (w, h) = (header.width, header.height);
     let want = |side: u32| ((side as f32 / k).ceil() as u32).clamp(1, u32::from(u16::MAX)) as u16;
     let mut decoder = jpeg_decoder::Decoder::new(std::io::Cursor::new(data));
     decoder
