@@ -6,8 +6,18 @@ use image::RgbImage;
 
 /// Resizes `src` to `w` × `h` with a bilinear convolution (area-correct when shrinking).
 pub fn resize(resizer: &mut Resizer, src: &RgbImage, w: u32, h: u32) -> RgbImage {
+    convolve(resizer, src, w, h, FilterType::Bilinear)
+}
+
+/// Shrinks `src` to `w` × `h` by area averaging (a box filter as wide as the scale factor):
+/// for large factors it is as correct as [`resize`] and costs about half.
+pub fn shrink(resizer: &mut Resizer, src: &RgbImage, w: u32, h: u32) -> RgbImage {
+    convolve(resizer, src, w, h, FilterType::Box)
+}
+
+fn convolve(resizer: &mut Resizer, src: &RgbImage, w: u32, h: u32, f: FilterType) -> RgbImage {
     let mut dst = RgbImage::new(w.max(1), h.max(1));
-    let opts = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
+    let opts = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(f));
     if resizer.resize(src, &mut dst, &opts).is_err() {
         // Only possible for empty images; leave the destination black.
         return dst;
@@ -25,17 +35,6 @@ pub struct Letterbox {
     pub pad_x: f32,
     /// Top padding in image pixels.
     pub pad_y: f32,
-}
-
-/// Shrinks `src` to `w` × `h` by area averaging (a box filter as wide as the scale factor):
-/// for large factors it is as correct as [`resize`] and costs about half.
-pub fn shrink(resizer: &mut Resizer, src: &RgbImage, w: u32, h: u32) -> RgbImage {
-    let mut dst = RgbImage::new(w.max(1), h.max(1));
-    let opts = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Box));
-    if resizer.resize(src, &mut dst, &opts).is_err() {
-        return dst;
-    }
-    dst
 }
 
 /// Pads `src` to a centred square (black) and resizes it to `side` × `side`, writing a
