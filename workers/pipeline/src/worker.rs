@@ -1,7 +1,7 @@
 //! The worker (`photocheck worker`, `shared/CONTRACT.md` §4).
 //!
 //! ```text
-//! jobs queue ─(prefetch = concurrency)─ task per job:
+//! jobs queue ─(prefetch = 2 × concurrency)─ task per job (checks queue on `concurrency` threads):
 //!   result already in S3? ── yes ─────────────────────────────┐ (a redelivered job reuses it)
 //!        └ no: fetch photo ─ check on the rayon pool ─ store result JSON next to the photo
 //!   publish to results exchange `result.<verdict>` (confirm) ─ publish to deliveries queue
@@ -59,6 +59,18 @@ pub fn concurrency(config: &Config) -> usize {
         config.worker.concurrency
     } else {
         std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
+}
+
+/// Jobs taken from the queue ahead of the checks (AMQP prefetch): `worker.prefetch`, or twice
+/// the concurrency. With only one job per check thread, the thread idles while that job's photo
+/// is fetched and its result stored and published; a second job in hand is fetched meanwhile and
+/// checked as soon as the thread is free.
+pub fn prefetch(config: &Config) -> usize {
+    if config.worker.prefetch > 0 {
+        config.worker.prefetch
+    } else {
+        2 * concurrency(config)
     }
 }
 
@@ -124,11 +136,15 @@ pub async fn run_worker_with(
         shutdown: shutdown.clone(),
         deliver,
     });
-    tracing::info!(concurrency = threads, "worker started");
+    tracing::info!(
+        concurrency = threads,
+        prefetch = prefetch(&ctx.config),
+        "worker started"
+    );
     let tracker = TaskTracker::new();
     let mut failures = 0u32;
     while !shutdown.is_cancelled() {
-        match consume(&ctx, &tracker, threads, grace).await {
+        match consume(&ctx, &tracker, prefetch(&ctx.config), grace).await {
             Ok(()) => break,
             Err(e) => {
                 failures += 1;
