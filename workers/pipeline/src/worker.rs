@@ -2,10 +2,10 @@
 //!
 //! ```text
 //! jobs queue ─(prefetch = 2 × concurrency)─ task per job (checks queue on `concurrency` threads):
-//!   result already in S3? ── yes ─────────────────────────────┐ (a redelivered job reuses it)
-//!        └ no: fetch photo ─ check on the rayon pool ─ store result JSON next to the photo
-//!   publish to results exchange `result.<verdict>` (confirm) ─ publish to deliveries queue
-//!   (confirm) ─ ack
+//!   read the stored result and the photo (at once); result already in S3? ── yes ──┐
+//!        └ no: check the photo on the rayon pool ─ store result JSON next to it    │ (reused)
+//!   publish to results exchange `result.<verdict>` and to the deliveries queue (at once, each
+//!   confirmed) ─ ack
 //! ```
 //! Transient failures (storage, broker, retryable engine errors) retry in the job's own task with
 //! exponential backoff and jitter, up to `worker.max_attempts`; then, and at once for permanent
@@ -331,12 +331,15 @@ async fn run_job(ctx: &Ctx, job: &JobMessage) -> Result<(), JobError> {
     let store = ctx.store.with_bucket(&job.bucket);
     let rkey = result_key(&job.key);
     let t = Instant::now();
-    let body = match store.get_opt(&rkey).await? {
+    // Both reads at once (one round trip, not two): the stored result, and the photo in case
+    // there is none yet.
+    let (existing, photo) = tokio::join!(store.get_opt(&rkey), store.get(&job.key));
+    let body = match existing? {
         // A previous attempt (maybe by a worker that died) stored it: reuse it byte-for-byte so
         // every publish and delivery of this id carries the identical body.
         Some(existing) => existing,
         None => {
-            let photo = match store.get(&job.key).await {
+            let photo = match photo {
                 Err(StoreError::NotFound { .. }) => {
                     return Err(JobError::Store(StoreError::NotFound {
                         key: "photo".into(),
@@ -368,18 +371,26 @@ async fn run_job(ctx: &Ctx, job: &JobMessage) -> Result<(), JobError> {
     let mut headers = FieldTable::default();
     headers.insert(ID_HEADER.into(), string(&job.id));
     headers.insert(SUBMITTED_HEADER.into(), string(&job.submitted_at));
-    let t = Instant::now();
-    ctx.publisher
-        .publish(
-            &ctx.config.amqp.results_exchange,
-            &format!("result.{}", result.verdict.as_str()),
-            false,
-            &body,
-            json_properties(&job.id, headers.clone()),
-        )
-        .await?;
-    ctx.metrics.stage("publish", t.elapsed().as_secs_f64());
-    if ctx.deliver {
+    // Both publishes at once, each awaiting its own confirm: the job is acked only after both.
+    let routing_key = format!("result.{}", result.verdict.as_str());
+    let to_results = async {
+        let t = Instant::now();
+        ctx.publisher
+            .publish(
+                &ctx.config.amqp.results_exchange,
+                &routing_key,
+                false,
+                &body,
+                json_properties(&job.id, headers.clone()),
+            )
+            .await?;
+        ctx.metrics.stage("publish", t.elapsed().as_secs_f64());
+        Ok::<(), BrokerError>(())
+    };
+    let to_deliveries = async {
+        if !ctx.deliver {
+            return Ok(());
+        }
         let t = Instant::now();
         ctx.publisher
             .publish(
@@ -387,11 +398,13 @@ async fn run_job(ctx: &Ctx, job: &JobMessage) -> Result<(), JobError> {
                 &ctx.config.amqp.deliveries_queue,
                 true,
                 &body,
-                json_properties(&job.id, headers),
+                json_properties(&job.id, headers.clone()),
             )
             .await?;
         ctx.metrics.stage("handoff", t.elapsed().as_secs_f64());
-    }
+        Ok::<(), BrokerError>(())
+    };
+    tokio::try_join!(to_results, to_deliveries)?;
     tracing::info!(job_id = %job.id, verdict = result.verdict.as_str(), "job done");
     Ok(())
 }
