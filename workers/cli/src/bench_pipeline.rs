@@ -34,7 +34,7 @@ use lapin::{Connection, ConnectionProperties};
 use photocheck_config::Config;
 use photocheck_pipeline::receiver::Receiver;
 use serde::Serialize;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::str::FromStr;
@@ -274,6 +274,9 @@ pub struct ThroughputRun {
     pub upload_ms: Percentiles,
     /// Submit → delivered, ms (mostly queueing: the photos arrive faster than they are checked).
     pub latency_ms: Percentiles,
+    /// Mean ms per worker stage in this run (`fetch`, `check`, `store`, `publish`, `handoff`,
+    /// `job`), from the workers' `/metrics`.
+    pub worker_stage_ms: BTreeMap<String, f64>,
 }
 
 /// The fixed-rate (open-loop) run of one worker count.
@@ -298,6 +301,8 @@ pub struct LatencyRun {
     pub latency_ms: Percentiles,
     /// Every photo's submit → delivered latency, ms, sorted (for plots).
     pub latencies_ms: Vec<f64>,
+    /// Mean ms per worker stage in this run, from the workers' `/metrics`.
+    pub worker_stage_ms: BTreeMap<String, f64>,
 }
 
 /// Memory of one process, from `/proc/<pid>/status`.
@@ -375,6 +380,9 @@ pub struct Setup {
     pub bucket: String,
     /// Check profile.
     pub profile: String,
+    /// `/proc/loadavg` (1, 5, 15 minutes) when the pipeline started: other work on the machine
+    /// shares the cores and lowers every figure.
+    pub load_average: String,
 }
 
 /// The whole report (`bench-pipeline.json`).
@@ -625,7 +633,7 @@ impl Names {
 }
 
 /// The configuration the children get: the caller's, with fresh names, the bench's window
-/// token, the receiver as the central system and no metrics ports.
+/// token and the receiver as the central system (each worker gets its own metrics port by flag).
 #[allow(clippy::too_many_arguments)]
 fn child_config(
     base: &Config,
@@ -710,6 +718,8 @@ async fn delete_names(config: &Config) {
                 ExchangeDeleteOptions::default(),
             )
             .await;
+        // Channel first: closing a connection with an open channel makes lapin log an error.
+        let _ = ch.close(200, "bye".into()).await;
     }
     let _ = conn.close(200, "bye".into()).await;
 }
@@ -741,6 +751,64 @@ async fn empty_bucket(config: &Config) {
         }
     }
     tracing::info!(removed, bucket = %config.s3.bucket, "bench objects removed");
+}
+
+/// Sums and counts of `photocheck_stage_seconds` by stage, over the workers' `/metrics`.
+type StageTotals = BTreeMap<String, (f64, f64)>;
+
+async fn scrape_stages(http: &reqwest::Client, urls: &[String]) -> StageTotals {
+    let mut totals = StageTotals::new();
+    for url in urls {
+        let Ok(r) = http.get(url).send().await else {
+            continue;
+        };
+        let text = r.text().await.unwrap_or_default();
+        parse_stages(&text, &mut totals);
+    }
+    totals
+}
+
+fn parse_stages(text: &str, totals: &mut StageTotals) {
+    for line in text.lines() {
+        let (sum, rest) = if let Some(r) = line.strip_prefix("photocheck_stage_seconds_sum{") {
+            (true, r)
+        } else if let Some(r) = line.strip_prefix("photocheck_stage_seconds_count{") {
+            (false, r)
+        } else {
+            continue;
+        };
+        let Some((labels, value)) = rest.split_once("} ") else {
+            continue;
+        };
+        let Some(stage) = labels
+            .split(',')
+            .find_map(|l| l.strip_prefix("stage=\""))
+            .map(|v| v.trim_end_matches('"'))
+        else {
+            continue;
+        };
+        let Ok(v) = value.split_whitespace().next().unwrap_or("").parse::<f64>() else {
+            continue;
+        };
+        let e = totals.entry(stage.to_owned()).or_insert((0.0, 0.0));
+        if sum {
+            e.0 += v;
+        } else {
+            e.1 += v;
+        }
+    }
+}
+
+/// Mean ms per stage between two scrapes.
+fn stage_means(before: &StageTotals, after: &StageTotals) -> BTreeMap<String, f64> {
+    after
+        .iter()
+        .filter_map(|(stage, (sum, count))| {
+            let (s0, c0) = before.get(stage).copied().unwrap_or((0.0, 0.0));
+            let n = count - c0;
+            (n > 0.0).then(|| (stage.clone(), (sum - s0) / n * 1e3))
+        })
+        .collect()
 }
 
 // ─── uploads ─────────────────────────────────────────────────────────────────────────────────
@@ -1065,6 +1133,9 @@ pub async fn run(
         _ => Vec::new(),
     };
 
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default();
     let names = Names::fresh();
     let mut s3 = start_s3(&options.s3, &options.config).await?;
     let outcome = pipeline(
@@ -1109,6 +1180,7 @@ pub async fn run(
             names: names.prefix.clone(),
             bucket: names.bucket.clone(),
             profile: options.profile.clone(),
+            load_average: load,
         },
         engine_in_process,
         runs,
@@ -1165,6 +1237,7 @@ async fn pipeline(
         photocheck_pipeline::broker::declare_topology(&ch, &config.amqp)
             .await
             .map_err(|e| PipelineBenchError::Broker(e.to_string()))?;
+        let _ = ch.close(200, "ok".into()).await;
         let _ = conn.close(200, "ok".into()).await;
     }
     let outcome = sweep(
@@ -1262,16 +1335,19 @@ async fn sweep(
     for &n in &options.workers {
         let threads = n * config.worker.concurrency;
         let mut workers = Vec::new();
+        let mut metrics_urls: Vec<String> = Vec::new();
         let run = async {
             let c = config.worker.concurrency.to_string();
             for i in 0..n {
+                let listen = format!("127.0.0.1:{}", free_port()?);
+                metrics_urls.push(format!("http://{listen}/metrics"));
                 workers.push(Child::spawn(
                     format!("photocheck worker #{}", i + 1),
                     bin,
                     &photocheck_args(
                         &cfg,
                         &options.child_log,
-                        &["worker", "--concurrency", &c, "--metrics-listen", ""],
+                        &["worker", "--concurrency", &c, "--metrics-listen", &listen],
                     ),
                     Some(logs.join(format!("worker-{n}-{}.log", i + 1))),
                 )?);
@@ -1303,6 +1379,7 @@ async fn sweep(
                 tracing::info!(workers = n, photos = warmup, "warm-up");
                 closed_loop(&ctx, &format!("warmup-{n}"), warmup, threads.max(1)).await?;
             }
+            let mut stages = scrape_stages(&http, &metrics_urls).await;
             let mut throughput = None;
             if options.throughput {
                 tracing::info!(workers = n, photos = options.count, "throughput run");
@@ -1332,6 +1409,12 @@ async fn sweep(
                     upload_ms: percentiles(p.upload_ms),
                     latency_ms: percentiles(p.latency_ms),
                     counts: p.counts,
+                    worker_stage_ms: {
+                        let now = scrape_stages(&http, &metrics_urls).await;
+                        let means = stage_means(&stages, &now);
+                        stages = now;
+                        means
+                    },
                 });
             }
             let mut latency = None;
@@ -1373,6 +1456,10 @@ async fn sweep(
                         latency_ms: percentiles(p.latency_ms.clone()),
                         latencies_ms: p.latency_ms,
                         counts: p.counts,
+                        worker_stage_ms: stage_means(
+                            &stages,
+                            &scrape_stages(&http, &metrics_urls).await,
+                        ),
                     });
                 }
             }
@@ -1412,6 +1499,7 @@ async fn sweep(
             }
         }
     }
+    let _ = admin_channel.close(200, "bye".into()).await;
     let _ = admin.close(200, "bye".into()).await;
     let _ = api.stop(Duration::from_secs(10)).await;
     match failure {
@@ -1431,7 +1519,8 @@ pub fn markdown(r: &Report) -> String {
     let s_ = &r.setup;
     let mut s = format!(
         "# photocheck bench pipeline\n\n{} · {} cores · {} · profile {} · {} distinct photos · \
-         S3 {} · RabbitMQ {} · worker concurrency {} · names `{}.*`, bucket `{}`\n\n",
+         S3 {} · RabbitMQ {} · worker concurrency {} · names `{}.*`, bucket `{}` · \
+         load average at start {}\n\n",
         r.machine.cpu,
         r.machine.cores,
         r.machine.date,
@@ -1441,7 +1530,8 @@ pub fn markdown(r: &Report) -> String {
         s_.amqp,
         s_.worker_concurrency,
         s_.names,
-        s_.bucket
+        s_.bucket,
+        s_.load_average
     );
     if r.runs.iter().any(|x| x.throughput.is_some()) {
         s.push_str("## Maximum throughput (first submit → last result delivered)\n\n");
@@ -1491,6 +1581,35 @@ pub fn markdown(r: &Report) -> String {
                 ));
             }
         }
+        s.push('\n');
+    }
+    let stage_line = |m: &BTreeMap<String, f64>| {
+        ["fetch", "check", "store", "publish", "handoff", "job"]
+            .iter()
+            .filter_map(|k| m.get(*k).map(|v| format!("{k} {v:.1}")))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut lines = Vec::new();
+    for run in &r.runs {
+        if let Some(t) = &run.throughput {
+            lines.push(format!(
+                "- {} worker(s), throughput run: {}\n",
+                run.workers,
+                stage_line(&t.worker_stage_ms)
+            ));
+        }
+        if let Some(l) = &run.latency {
+            lines.push(format!(
+                "- {} worker(s), latency run: {}\n",
+                run.workers,
+                stage_line(&l.worker_stage_ms)
+            ));
+        }
+    }
+    if !lines.is_empty() {
+        s.push_str("## Worker stages (mean ms per job, from the workers' /metrics)\n\n");
+        s.push_str(&lines.concat());
         s.push('\n');
     }
     s.push_str("## Memory (peak resident set, VmHWM)\n\n| workers | each worker MB | API MB |\n|---|---|---|\n");
@@ -1680,6 +1799,27 @@ mod tests {
         assert!((m.rss_mb - 104.8576).abs() < 1e-9);
         let own = read_memory(std::process::id());
         assert!(own.rss_mb > 0.0 && own.peak_rss_mb >= own.rss_mb);
+    }
+
+    #[test]
+    fn stage_means_come_from_histogram_sums_and_counts() {
+        let mut a = StageTotals::new();
+        parse_stages(
+            "# TYPE photocheck_stage_seconds histogram\n\
+             photocheck_stage_seconds_sum{stage=\"check\"} 0.5\n\
+             photocheck_stage_seconds_count{stage=\"check\"} 10\n\
+             photocheck_stage_seconds_bucket{le=\"0.001\",stage=\"check\"} 0\n",
+            &mut a,
+        );
+        let mut b = StageTotals::new();
+        parse_stages(
+            "photocheck_stage_seconds_sum{stage=\"check\"} 0.7\n\
+             photocheck_stage_seconds_count{stage=\"check\"} 20\n",
+            &mut b,
+        );
+        assert_eq!(a["check"], (0.5, 10.0));
+        let m = stage_means(&a, &b);
+        assert!((m["check"] - 20.0).abs() < 1e-9, "{m:?}");
     }
 
     #[test]
