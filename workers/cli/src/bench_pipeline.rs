@@ -198,6 +198,8 @@ pub struct Options {
     pub photocheck_bin: PathBuf,
     /// The S3 server.
     pub s3: S3Source,
+    /// Put the bench's quick-ACK relay in front of a started s3s-fs (see `start_relay`).
+    pub s3_relay: bool,
     /// The distinct photos (image bytes), uploaded in order and repeated as needed.
     pub photos: Vec<Bytes>,
     /// Photos per throughput run.
@@ -544,16 +546,18 @@ struct S3 {
     endpoint: String,
     label: String,
     child: Option<Child>,
+    relay: Option<tokio::task::JoinHandle<()>>,
     // Holds the data folder of a started server; removed on drop.
     _dir: Option<tempfile::TempDir>,
 }
 
-async fn start_s3(source: &S3Source, config: &Config) -> Result<S3> {
+async fn start_s3(source: &S3Source, config: &Config, relay: bool) -> Result<S3> {
     match source {
         S3Source::Endpoint(url) => Ok(S3 {
             endpoint: url.clone(),
             label: url.clone(),
             child: None,
+            relay: None,
             _dir: None,
         }),
         S3Source::Start(bin) => {
@@ -604,14 +608,103 @@ async fn start_s3(source: &S3Source, config: &Config) -> Result<S3> {
                 },
             )
             .await?;
+            let (endpoint, label, relay) = if relay {
+                let (addr, task) = start_relay(([127, 0, 0, 1], port).into()).await?;
+                (
+                    format!("http://{addr}"),
+                    format!("{version} (started by the bench, behind its quick-ACK relay)"),
+                    Some(task),
+                )
+            } else {
+                (
+                    format!("http://127.0.0.1:{port}"),
+                    format!("{version} (started by the bench, direct)"),
+                    None,
+                )
+            };
             Ok(S3 {
-                endpoint: format!("http://127.0.0.1:{port}"),
-                label: format!("{version} (started by the bench)"),
+                endpoint,
+                label,
                 child: Some(child),
+                relay,
                 _dir: Some(dir),
             })
         }
     }
+}
+
+// s3s-fs answers a GET with the headers and the body in two writes on a socket without
+// TCP_NODELAY; the body (smaller than the loopback MSS) then waits for the ACK of the headers,
+// which the client's kernel delays by up to 40 ms. That is the test server's artefact, not the
+// pipeline's, and it would dominate every photo's latency. The relay sits between the services
+// and s3s-fs and acknowledges everything from s3s-fs at once (TCP_QUICKACK after each read).
+
+/// Sends pending ACKs now and acknowledges at once until the kernel falls back (Linux).
+#[cfg(target_os = "linux")]
+fn quickack(stream: &tokio::net::TcpStream) {
+    use std::os::fd::AsRawFd;
+    let one: libc::c_int = 1;
+    // SAFETY: `stream` owns a valid socket descriptor for the whole call; the option value is
+    // a live c_int and its exact size is passed.
+    unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_QUICKACK,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn quickack(_: &tokio::net::TcpStream) {}
+
+async fn relay_connection(
+    client: tokio::net::TcpStream,
+    upstream: std::net::SocketAddr,
+) -> std::io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = tokio::net::TcpStream::connect(upstream).await?;
+    client.set_nodelay(true)?;
+    server.set_nodelay(true)?;
+    let (mut client_rx, mut client_tx) = client.into_split();
+    let (mut server_rx, mut server_tx) = server.into_split();
+    let up = async {
+        tokio::io::copy(&mut client_rx, &mut server_tx).await?;
+        server_tx.shutdown().await
+    };
+    let down = async {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = server_rx.read(&mut buf).await?;
+            quickack(server_rx.as_ref());
+            if n == 0 {
+                break;
+            }
+            client_tx.write_all(&buf[..n]).await?;
+        }
+        client_tx.shutdown().await
+    };
+    tokio::try_join!(up, down).map(|_| ())
+}
+
+/// A TCP relay on a free port to `upstream`; runs until the task is aborted.
+async fn start_relay(
+    upstream: std::net::SocketAddr,
+) -> std::io::Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        let mut connections = tokio::task::JoinSet::new();
+        while let Ok((client, _)) = listener.accept().await {
+            connections.spawn(async move {
+                let _ = relay_connection(client, upstream).await;
+            });
+            while connections.try_join_next().is_some() {}
+        }
+    });
+    Ok((addr, task))
 }
 
 /// Fresh names for one bench invocation.
@@ -1137,7 +1230,7 @@ pub async fn run(
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_default();
     let names = Names::fresh();
-    let mut s3 = start_s3(&options.s3, &options.config).await?;
+    let mut s3 = start_s3(&options.s3, &options.config, options.s3_relay).await?;
     let outcome = pipeline(
         &options,
         &photos,
@@ -1149,6 +1242,9 @@ pub async fn run(
     .await;
     if let Some(child) = s3.child.take() {
         let _ = child.stop(Duration::from_secs(5)).await;
+    }
+    if let Some(relay) = s3.relay.take() {
+        relay.abort();
     }
     let runs = outcome?;
 
@@ -1820,6 +1916,28 @@ mod tests {
         assert_eq!(a["check"], (0.5, 10.0));
         let m = stage_means(&a, &b);
         assert!((m["check"] - 20.0).abs() < 1e-9, "{m:?}");
+    }
+
+    #[tokio::test]
+    async fn the_relay_carries_bytes_both_ways() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let upstream = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let upstream_addr = upstream.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut s, _) = upstream.accept().await.unwrap();
+            let mut buf = vec![0; 5];
+            s.read_exact(&mut buf).await.unwrap();
+            // Two writes, as s3s-fs answers a GET.
+            s.write_all(b"hello, ").await.unwrap();
+            s.write_all(&buf).await.unwrap();
+        });
+        let (addr, task) = start_relay(upstream_addr).await.unwrap();
+        let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+        c.write_all(b"relay").await.unwrap();
+        let mut out = Vec::new();
+        c.read_to_end(&mut out).await.unwrap();
+        assert_eq!(out, b"hello, relay");
+        task.abort();
     }
 
     #[test]

@@ -130,6 +130,10 @@ struct PipelineArgs {
     /// The s3s-fs binary (default: $S3S_FS_BIN, else ~/.cargo/bin/s3s-fs, else on PATH).
     #[arg(long)]
     s3s_fs: Option<PathBuf>,
+    /// Connect the services to the started s3s-fs directly, without the bench's quick-ACK
+    /// relay (s3s-fs then delays most GET bodies by up to 40 ms: Nagle against delayed ACK).
+    #[arg(long)]
+    s3_direct: bool,
     /// RabbitMQ URL (overrides amqp.url; default amqp://guest:guest@127.0.0.1:5672/%2f).
     #[arg(long)]
     amqp_url: Option<String>,
@@ -224,6 +228,7 @@ fn bench_pipeline(
     let options = bp::Options {
         photocheck_bin: std::env::current_exe().context("cannot find the photocheck binary")?,
         s3,
+        s3_relay: !args.s3_direct,
         photos,
         count: args.photos,
         latency_count: args.latency_photos.unwrap_or(args.photos),
