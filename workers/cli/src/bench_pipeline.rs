@@ -22,8 +22,11 @@
 //!
 //! Before the workers start, the engine's in-process rate on the same number of threads is
 //! measured for comparison. Worker memory is read from `/proc/<pid>/status` (`VmHWM`, the peak
-//! resident set) just before each worker is stopped with SIGTERM. Logs carry counts and codes,
-//! never photo bytes or ids.
+//! resident set) just before each worker is stopped with SIGTERM, and the mean time per worker
+//! stage from each worker's `/metrics`. A started s3s-fs is reached through a small relay that
+//! acknowledges at once (see [`S3Source::Start`] and `start_relay`), because s3s-fs itself
+//! makes most GET bodies wait for a delayed ACK. Logs carry counts and codes, never photo bytes
+//! or ids.
 
 use crate::bench::{percentiles, BenchError, Machine, Percentiles};
 use bytes::Bytes;
