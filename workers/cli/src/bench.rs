@@ -111,7 +111,22 @@ pub struct Report {
     pub runs: Vec<Run>,
 }
 
-fn percentiles(mut v: Vec<f64>) -> Percentiles {
+/// Why `bench engine` could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// No photo could be read.
+    #[error("no photos to benchmark")]
+    NoPhotos,
+    /// The thread pool could not be built.
+    #[error("cannot build the thread pool: {0}")]
+    Pool(#[from] rayon::ThreadPoolBuildError),
+    /// The engine failed on a photo (a system error, not a failed check).
+    #[error("[{}] {}", .0.code(), .0)]
+    Engine(#[from] photocheck_engine::EngineError),
+}
+
+/// Percentiles (nearest rank on the sorted values) of a series; zeros when it is empty.
+pub fn percentiles(mut v: Vec<f64>) -> Percentiles {
     v.sort_by(f64::total_cmp);
     let at = |q: f64| {
         if v.is_empty() {
@@ -135,8 +150,10 @@ pub fn engine(
     profile: &Profile,
     threads: &[usize],
     passes: usize,
-) -> anyhow::Result<Report> {
-    anyhow::ensure!(!photos.is_empty(), "no photos to benchmark");
+) -> Result<Report, BenchError> {
+    if photos.is_empty() {
+        return Err(BenchError::NoPhotos);
+    }
     let mut runs: Vec<Run> = Vec::new();
     for &n in threads {
         let pool = rayon::ThreadPoolBuilder::new()

@@ -2,6 +2,7 @@
 //! binary runs. `main.rs` only parses arguments, installs logging and calls in here.
 
 pub mod bench;
+pub mod bench_pipeline;
 pub mod check;
 pub mod fetch;
 

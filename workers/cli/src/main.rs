@@ -88,6 +88,182 @@ enum BenchWhat {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// End to end through the real API, RabbitMQ and S3 with N local worker processes:
+    /// photos/s by worker count, submit→delivered latency at a fixed rate, worker memory.
+    Pipeline(PipelineArgs),
+}
+
+#[derive(clap::Args)]
+struct PipelineArgs {
+    /// Worker process counts to sweep, comma-separated (default: 1 and every core).
+    #[arg(long, value_delimiter = ',')]
+    workers: Vec<usize>,
+    /// Photos per throughput run (the given photos, repeated as needed).
+    #[arg(long, default_value_t = 300)]
+    photos: usize,
+    /// Uploads in flight during the throughput run.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Open-loop submit rate of the latency run: photos/s, or a percentage of the maximum the
+    /// throughput run just measured ("50%"); "off" for no latency run.
+    #[arg(long, default_value = "50%")]
+    rate: String,
+    /// Photos per latency run (default: --photos).
+    #[arg(long)]
+    latency_photos: Option<usize>,
+    /// Spacing of the latency run's submits.
+    #[arg(long, value_enum, default_value = "even")]
+    arrivals: photocheck::bench_pipeline::Arrivals,
+    /// Skip the max-throughput run (then --rate must be photos/s).
+    #[arg(long)]
+    no_throughput: bool,
+    /// Jobs each worker checks in parallel (its --concurrency).
+    #[arg(long, default_value_t = 1)]
+    worker_concurrency: usize,
+    /// Unmeasured photos before each worker count's runs (default: 2 per worker thread).
+    #[arg(long)]
+    warmup: Option<usize>,
+    /// Use the S3 server at this endpoint (credentials and region from the config) instead of
+    /// starting s3s-fs; the bench's bucket is emptied afterwards.
+    #[arg(long)]
+    s3_endpoint: Option<String>,
+    /// The s3s-fs binary (default: $S3S_FS_BIN, else ~/.cargo/bin/s3s-fs, else on PATH).
+    #[arg(long)]
+    s3s_fs: Option<PathBuf>,
+    /// Connect the services to the started s3s-fs directly, without the bench's quick-ACK
+    /// relay (s3s-fs then delays most GET bodies by up to 40 ms: Nagle against delayed ACK).
+    #[arg(long)]
+    s3_direct: bool,
+    /// RabbitMQ URL (overrides amqp.url; default amqp://guest:guest@127.0.0.1:5672/%2f).
+    #[arg(long)]
+    amqp_url: Option<String>,
+    /// Skip the in-process engine rate on the same thread counts.
+    #[arg(long)]
+    no_engine: bool,
+    /// Seconds to wait for the results of one run before giving up.
+    #[arg(long, default_value_t = 600)]
+    timeout_s: u64,
+    /// Log level of the API and worker processes (their logs stay in a temporary folder).
+    #[arg(long, default_value = "warn")]
+    child_log: String,
+    /// Profile.
+    #[arg(long)]
+    profile: Option<String>,
+    /// Folder for bench-pipeline.json, bench-pipeline.md and bench-pipeline.svg.
+    #[arg(long, default_value = ".")]
+    out: PathBuf,
+    /// Photos and folders.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+}
+
+/// The s3s-fs binary: the flag, else $S3S_FS_BIN, else where `scripts/s3-server.sh` installs it
+/// ($CARGO_HOME/bin or ~/.cargo/bin), else the first on PATH.
+fn s3s_fs_path(flag: Option<PathBuf>) -> PathBuf {
+    if let Some(p) = flag.or_else(|| std::env::var_os("S3S_FS_BIN").map(PathBuf::from)) {
+        return p;
+    }
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    if let Some(p) = cargo_home
+        .map(|c| c.join("bin/s3s-fs"))
+        .filter(|p| p.is_file())
+    {
+        return p;
+    }
+    std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join("s3s-fs"))
+                .find(|p| p.is_file())
+        })
+        .unwrap_or_else(|| PathBuf::from("s3s-fs"))
+}
+
+fn bench_pipeline(
+    mut config: Config,
+    data_dir: &std::path::Path,
+    args: PipelineArgs,
+) -> anyhow::Result<ExitCode> {
+    use photocheck::bench_pipeline as bp;
+    if let Some(url) = args.amqp_url {
+        config.amqp.url = url;
+    }
+    let profile = args
+        .profile
+        .unwrap_or_else(|| config.engine.profile.clone());
+    Profile::by_name(&profile)
+        .with_context(|| format!("unknown profile {profile:?} (known: ga461, icao)"))?;
+    let rate = match args.rate.as_str() {
+        "off" | "none" => None,
+        r => Some(r.parse::<bp::Rate>().map_err(anyhow::Error::msg)?),
+    };
+    let files = check::expand(&args.paths).context("cannot read the given paths")?;
+    let photos: Vec<bytes::Bytes> = files
+        .iter()
+        .filter_map(|p| std::fs::read(p).ok())
+        .filter(|b| photocheck_pipeline::api::sniff_image(b).is_some())
+        .map(bytes::Bytes::from)
+        .collect();
+    let workers = if args.workers.is_empty() {
+        let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if n > 1 {
+            vec![1, n]
+        } else {
+            vec![1]
+        }
+    } else {
+        args.workers
+    };
+    let s3 = match args.s3_endpoint {
+        Some(url) => bp::S3Source::Endpoint(url),
+        None => bp::S3Source::Start(s3s_fs_path(args.s3s_fs)),
+    };
+    let engine = if args.no_engine || args.no_throughput {
+        None
+    } else {
+        Some(photocheck::start_engine(&config, data_dir)?)
+    };
+    let options = bp::Options {
+        photocheck_bin: std::env::current_exe().context("cannot find the photocheck binary")?,
+        s3,
+        s3_relay: !args.s3_direct,
+        photos,
+        count: args.photos,
+        latency_count: args.latency_photos.unwrap_or(args.photos),
+        workers,
+        worker_concurrency: args.worker_concurrency,
+        upload_concurrency: args.concurrency,
+        throughput: !args.no_throughput,
+        rate,
+        arrivals: args.arrivals,
+        warmup: args.warmup,
+        timeout: std::time::Duration::from_secs(args.timeout_s),
+        child_log: args.child_log,
+        profile,
+        config,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("photocheck-bench")
+        .build()?;
+    let report = runtime
+        .block_on(async {
+            let shutdown = photocheck_pipeline::shutdown_on_signals();
+            bp::run(options, engine, shutdown).await
+        })
+        .map_err(|e| anyhow::anyhow!("[{}] {e}", e.code()))?;
+    std::fs::create_dir_all(&args.out)?;
+    std::fs::write(
+        args.out.join("bench-pipeline.json"),
+        serde_json::to_string_pretty(&report)?,
+    )?;
+    let md = bp::markdown(&report);
+    std::fs::write(args.out.join("bench-pipeline.md"), &md)?;
+    std::fs::write(args.out.join("bench-pipeline.svg"), bp::svg(&report))?;
+    print!("{md}");
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(Subcommand)]
@@ -251,6 +427,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{md}");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Bench {
+            what: BenchWhat::Pipeline(args),
+        } => bench_pipeline(config, &data_dir, args),
         Command::Models {
             action: ModelsAction::Fetch { force },
         } => {

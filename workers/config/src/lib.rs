@@ -207,8 +207,11 @@ impl Default for S3Section {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WorkerSection {
-    /// Jobs checked in parallel (rayon threads = AMQP prefetch); 0 = one per CPU core.
+    /// Jobs checked in parallel (rayon threads); 0 = one per CPU core.
     pub concurrency: usize,
+    /// Jobs taken from the queue ahead (AMQP prefetch); 0 = twice `concurrency`, so the next
+    /// photo is already fetched while one is checked and the last result is being published.
+    pub prefetch: usize,
     /// Attempts of a job on transient errors before it is dead-lettered.
     pub max_attempts: u32,
     /// First retry delay in milliseconds; doubles per attempt, with jitter.
@@ -225,6 +228,7 @@ impl Default for WorkerSection {
     fn default() -> Self {
         WorkerSection {
             concurrency: 0,
+            prefetch: 0,
             max_attempts: 5,
             retry_base_ms: 500,
             retry_max_ms: 30_000,

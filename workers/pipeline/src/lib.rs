@@ -4,7 +4,7 @@
 //! ```text
 //! window ─POST /v1/photos─▶ api ─put─▶ S3 photos/<window>/<id>
 //!                            └─publish (confirm)─▶ photocheck.jobs (quorum, DLX → .dlq)
-//! worker ◀─prefetch = concurrency─┘
+//! worker ◀─prefetch = 2 × concurrency─┘
 //!   fetch ─ check (rayon pool) ─ put <key>.result.json ─▶ photocheck.results (topic, result.<verdict>)
 //!                                                     └─▶ photocheck.deliveries (quorum) ─ ack job
 //! delivery (in every worker) ◀─┘ POST central.url, Idempotency-Key + HMAC signature, backoff

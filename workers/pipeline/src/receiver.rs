@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -27,6 +27,9 @@ pub struct Received {
     pub signature_valid: bool,
     /// Seconds from the id's timestamp (UUIDv7: when the API accepted the photo) to arrival.
     pub latency_s: Option<f64>,
+    /// When the request reached the receiver (monotonic clock of this process), so a client in
+    /// the same process (`photocheck bench pipeline`) can time submit → delivery exactly.
+    pub arrived: Instant,
 }
 
 struct Inner {
@@ -59,6 +62,7 @@ pub fn uuid_v7_millis(id: &str) -> Option<u64> {
 }
 
 async fn receive(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let arrived = Instant::now();
     if inner.failing.load(Ordering::SeqCst) {
         inner.refused.fetch_add(1, Ordering::SeqCst);
         inner.changed.notify_waiters();
@@ -103,6 +107,7 @@ async fn receive(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Byte
             body,
             signature_valid,
             latency_s,
+            arrived,
         });
     inner.changed.notify_waiters();
     status
@@ -154,6 +159,11 @@ impl Receiver {
     /// Every POST accepted so far, in arrival order.
     pub fn received(&self) -> Vec<Received> {
         self.inner.received.lock().expect("receiver lock").clone()
+    }
+
+    /// How many POSTs were accepted so far (cheap: no copy of what was received).
+    pub fn accepted_count(&self) -> usize {
+        self.inner.received.lock().expect("receiver lock").len()
     }
 
     /// Distinct ids received so far.

@@ -1,11 +1,11 @@
 //! The worker (`photocheck worker`, `shared/CONTRACT.md` §4).
 //!
 //! ```text
-//! jobs queue ─(prefetch = concurrency)─ task per job:
-//!   result already in S3? ── yes ─────────────────────────────┐ (a redelivered job reuses it)
-//!        └ no: fetch photo ─ check on the rayon pool ─ store result JSON next to the photo
-//!   publish to results exchange `result.<verdict>` (confirm) ─ publish to deliveries queue
-//!   (confirm) ─ ack
+//! jobs queue ─(prefetch = 2 × concurrency)─ task per job (checks queue on `concurrency` threads):
+//!   read the stored result and the photo (at once); result already in S3? ── yes ──┐
+//!        └ no: check the photo on the rayon pool ─ store result JSON next to it    │ (reused)
+//!   publish to results exchange `result.<verdict>` and to the deliveries queue (at once, each
+//!   confirmed) ─ ack
 //! ```
 //! Transient failures (storage, broker, retryable engine errors) retry in the job's own task with
 //! exponential backoff and jitter, up to `worker.max_attempts`; then, and at once for permanent
@@ -59,6 +59,18 @@ pub fn concurrency(config: &Config) -> usize {
         config.worker.concurrency
     } else {
         std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
+}
+
+/// Jobs taken from the queue ahead of the checks (AMQP prefetch): `worker.prefetch`, or twice
+/// the concurrency. With only one job per check thread, the thread idles while that job's photo
+/// is fetched and its result stored and published; a second job in hand is fetched meanwhile and
+/// checked as soon as the thread is free.
+pub fn prefetch(config: &Config) -> usize {
+    if config.worker.prefetch > 0 {
+        config.worker.prefetch
+    } else {
+        2 * concurrency(config)
     }
 }
 
@@ -124,11 +136,15 @@ pub async fn run_worker_with(
         shutdown: shutdown.clone(),
         deliver,
     });
-    tracing::info!(concurrency = threads, "worker started");
+    tracing::info!(
+        concurrency = threads,
+        prefetch = prefetch(&ctx.config),
+        "worker started"
+    );
     let tracker = TaskTracker::new();
     let mut failures = 0u32;
     while !shutdown.is_cancelled() {
-        match consume(&ctx, &tracker, threads, grace).await {
+        match consume(&ctx, &tracker, prefetch(&ctx.config), grace).await {
             Ok(()) => break,
             Err(e) => {
                 failures += 1;
@@ -315,12 +331,15 @@ async fn run_job(ctx: &Ctx, job: &JobMessage) -> Result<(), JobError> {
     let store = ctx.store.with_bucket(&job.bucket);
     let rkey = result_key(&job.key);
     let t = Instant::now();
-    let body = match store.get_opt(&rkey).await? {
+    // Both reads at once (one round trip, not two): the stored result, and the photo in case
+    // there is none yet.
+    let (existing, photo) = tokio::join!(store.get_opt(&rkey), store.get(&job.key));
+    let body = match existing? {
         // A previous attempt (maybe by a worker that died) stored it: reuse it byte-for-byte so
         // every publish and delivery of this id carries the identical body.
         Some(existing) => existing,
         None => {
-            let photo = match store.get(&job.key).await {
+            let photo = match photo {
                 Err(StoreError::NotFound { .. }) => {
                     return Err(JobError::Store(StoreError::NotFound {
                         key: "photo".into(),
@@ -352,18 +371,26 @@ async fn run_job(ctx: &Ctx, job: &JobMessage) -> Result<(), JobError> {
     let mut headers = FieldTable::default();
     headers.insert(ID_HEADER.into(), string(&job.id));
     headers.insert(SUBMITTED_HEADER.into(), string(&job.submitted_at));
-    let t = Instant::now();
-    ctx.publisher
-        .publish(
-            &ctx.config.amqp.results_exchange,
-            &format!("result.{}", result.verdict.as_str()),
-            false,
-            &body,
-            json_properties(&job.id, headers.clone()),
-        )
-        .await?;
-    ctx.metrics.stage("publish", t.elapsed().as_secs_f64());
-    if ctx.deliver {
+    // Both publishes at once, each awaiting its own confirm: the job is acked only after both.
+    let routing_key = format!("result.{}", result.verdict.as_str());
+    let to_results = async {
+        let t = Instant::now();
+        ctx.publisher
+            .publish(
+                &ctx.config.amqp.results_exchange,
+                &routing_key,
+                false,
+                &body,
+                json_properties(&job.id, headers.clone()),
+            )
+            .await?;
+        ctx.metrics.stage("publish", t.elapsed().as_secs_f64());
+        Ok::<(), BrokerError>(())
+    };
+    let to_deliveries = async {
+        if !ctx.deliver {
+            return Ok(());
+        }
         let t = Instant::now();
         ctx.publisher
             .publish(
@@ -371,11 +398,13 @@ async fn run_job(ctx: &Ctx, job: &JobMessage) -> Result<(), JobError> {
                 &ctx.config.amqp.deliveries_queue,
                 true,
                 &body,
-                json_properties(&job.id, headers),
+                json_properties(&job.id, headers.clone()),
             )
             .await?;
         ctx.metrics.stage("handoff", t.elapsed().as_secs_f64());
-    }
+        Ok::<(), BrokerError>(())
+    };
+    tokio::try_join!(to_results, to_deliveries)?;
     tracing::info!(job_id = %job.id, verdict = result.verdict.as_str(), "job done");
     Ok(())
 }
