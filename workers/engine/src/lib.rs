@@ -21,6 +21,7 @@ pub mod header;
 pub mod imgops;
 pub mod manifest;
 pub mod measure;
+pub mod measure_subject;
 pub mod models;
 pub mod profile;
 pub mod rules;
@@ -34,6 +35,7 @@ use crate::manifest::Manifest;
 use crate::measure::FaceGeometry;
 use crate::models::{
     BlazeFace, Detection, FaceMesh, LoadedModel, MediaPipeMesh, ModelSet, ONet, Runtime,
+    SelfieSegmentation,
 };
 use crate::rules::{Measures, Observation};
 use image::RgbImage;
@@ -87,6 +89,7 @@ struct Models {
     back: LoadedModel,
     onet: LoadedModel,
     mesh: LoadedModel,
+    segment: LoadedModel,
 }
 
 /// The check engine. Create once per process; share by reference or `Arc`.
@@ -129,6 +132,7 @@ impl Engine {
             back: load("face_detector_small")?,
             onet: load("landmarks")?,
             mesh: load("face_mesh")?,
+            segment: load("segmentation")?,
         };
         let mut tags = BTreeMap::new();
         for (role, m) in [
@@ -136,6 +140,7 @@ impl Engine {
             ("face_detector_small", &models.back),
             ("landmarks", &models.onet),
             ("face_mesh", &models.mesh),
+            ("segmentation", &models.segment),
         ] {
             tags.insert(role.to_string(), m.entry.tag());
         }
@@ -164,6 +169,10 @@ impl Engine {
             detector_small: Box::new(BlazeFace::new(&self.runtime, &self.models.back, 256)?),
             landmarks: Box::new(ONet::new(&self.runtime, &self.models.onet)?),
             mesh: Box::new(MediaPipeMesh::new(&self.runtime, &self.models.mesh)?),
+            segmenter: Box::new(SelfieSegmentation::new(
+                &self.runtime,
+                &self.models.segment,
+            )?),
         })
     }
 
@@ -324,6 +333,12 @@ fn analyze_with(
         colourful = Some(colourful_share(img));
         measures = Some(measure_all(img, face.as_ref()));
         timings.insert("measure".to_string(), ms(t));
+        // Glasses, coverings and occlusion: one segmentation of the head (measure_subject.rs).
+        if let (Some(f), Some(m)) = (&face, measures.as_mut()) {
+            let t = Instant::now();
+            m.cover = measure_subject::run(set.segmenter.as_mut(), img, f, &m.background)?;
+            timings.insert("cover".to_string(), ms(t));
+        }
     }
 
     let t = Instant::now();
@@ -450,6 +465,7 @@ pub fn measure_all(img: &RgbImage, face: Option<&FaceGeometry>) -> Measures {
         noise,
         blockiness: measure::blockiness(&luma),
         subject,
+        cover: None,
     }
 }
 
