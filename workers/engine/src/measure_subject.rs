@@ -493,3 +493,56 @@ fn point_in(poly: &[[f32; 2]], p: [f32; 2]) -> bool {
     }
     inside
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn natural_hair_and_skin_colours_are_not_a_covering_vivid_fabric_is() {
+        for (name, rgb) in [
+            ("black hair", [20, 15, 12]),
+            ("brown hair", [90, 60, 40]),
+            ("blond hair", [200, 170, 120]),
+            ("red hair", [160, 70, 40]),
+            ("grey hair", [150, 150, 150]),
+            ("white hair", [235, 235, 230]),
+            ("light skin", [230, 190, 170]),
+            ("dark skin", [90, 60, 45]),
+        ] {
+            assert!(!unnatural_for_hair(lab(rgb)), "{name}");
+        }
+        for (name, rgb) in [
+            ("navy cap", [30, 45, 150]),
+            ("red cap", [200, 30, 40]),
+            ("green scarf", [40, 120, 60]),
+            ("pink hat", [230, 80, 170]),
+        ] {
+            assert!(unnatural_for_hair(lab(rgb)), "{name}");
+        }
+    }
+
+    #[test]
+    fn point_in_polygon_and_frame_round_trip() {
+        let square = [[0.0, 0.0], [10.0, 0.0], [10.0, 10.0], [0.0, 10.0]];
+        assert!(point_in(&square, [5.0, 5.0]));
+        assert!(!point_in(&square, [15.0, 5.0]));
+        // A frame rolled 90°: "along the eyes" is +y in the image, "down" is −x.
+        let fr = Frame {
+            origin: [100.0, 100.0],
+            ex: [0.0, 1.0],
+            ey: [-1.0, 0.0],
+            fw: 200.0,
+            iod: 90.0,
+        };
+        let p = fr.at(fr.origin, 3.0, 4.0);
+        assert_eq!(p, [96.0, 103.0]);
+        assert_eq!(fr.frame_of(p), [3.0, 4.0]);
+    }
+
+    #[test]
+    fn median_of_odd_and_even_samples() {
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&mut [4.0, 1.0, 3.0, 2.0]), 3.0);
+    }
+}
