@@ -2,7 +2,7 @@
 //! skin) passes the three checks with no doubt, and defects painted into compliant photos in
 //! code, placed with the photo's own face mesh, fail the right check: dark or coloured lenses
 //! and reflections over the eyes, a solid cap over the hair, a fringe of the person's own hair
-//! over the brows, hair over both ears.
+//! over the brows, hair over both ears; and the regions follow a tilted head.
 
 use image::{Rgb, RgbImage};
 use photocheck_engine::Profile;
@@ -317,5 +317,53 @@ fn hair_over_both_ears_fails_and_one_visible_ear_passes() {
         cover(&mut f, 234, -1.0);
         let (s, msg, _) = status(&f.check(), CheckCode::FaceOcclusion);
         assert_eq!(s, Status::Pass, "{name}, one ear covered: {msg}");
+    }
+}
+
+/// `img` rotated by `deg` about its centre (bilinear, white outside).
+fn rotated(img: &RgbImage, deg: f32) -> RgbImage {
+    let (w, h) = img.dimensions();
+    let (s, c) = deg.to_radians().sin_cos();
+    let (cx, cy) = (w as f32 / 2.0, h as f32 / 2.0);
+    RgbImage::from_fn(w, h, |x, y| {
+        let (dx, dy) = (x as f32 + 0.5 - cx, y as f32 + 0.5 - cy);
+        let (sx, sy) = (c * dx + s * dy + cx - 0.5, -s * dx + c * dy + cy - 0.5);
+        if sx < 0.0 || sy < 0.0 || sx >= (w - 1) as f32 || sy >= (h - 1) as f32 {
+            return Rgb([255, 255, 255]);
+        }
+        let (x0, y0) = (sx as u32, sy as u32);
+        let (fx, fy) = (sx - x0 as f32, sy - y0 as f32);
+        let p = |xx: u32, yy: u32, k: usize| f32::from(img.get_pixel(xx, yy).0[k]);
+        Rgb([0, 1, 2].map(|k| {
+            let top = p(x0, y0, k) * (1.0 - fx) + p(x0 + 1, y0, k) * fx;
+            let bot = p(x0, y0 + 1, k) * (1.0 - fx) + p(x0 + 1, y0 + 1, k) * fx;
+            (top * (1.0 - fy) + bot * fy).round() as u8
+        }))
+    })
+}
+
+#[test]
+fn the_regions_follow_a_tilted_head() {
+    // Tilted 7° either way (inside the roll limit): the regions are placed in the face's
+    // frame, so a compliant photo still passes, and a painted fringe still fails.
+    for deg in [-7.0, 7.0] {
+        for name in ["pass__pass_034_0.jpg", "pass__pass_099_0.jpg"] {
+            let mut f = Face::of(name);
+            f.img = rotated(&f.img, deg);
+            let r = f.check();
+            for code in [
+                CheckCode::FaceGlasses,
+                CheckCode::FaceOcclusion,
+                CheckCode::FaceHeadCovering,
+            ] {
+                let (s, msg, _) = status(&r, code);
+                assert_eq!(s, Status::Pass, "{name} at {deg}°: {code}: {msg}");
+            }
+        }
+        let mut f = Face::of("pass__pass_034_0.jpg");
+        lenses(&mut f, [0.25, 0.25, 0.25]);
+        f.img = rotated(&f.img, deg);
+        let (s, msg, _) = status(&f.check(), CheckCode::FaceGlasses);
+        assert_eq!(s, Status::Fail, "tinted lenses at {deg}°: {msg}");
     }
 }
