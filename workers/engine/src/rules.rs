@@ -664,13 +664,30 @@ fn cover_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Check>) {
         out.extend(codes.iter().map(|&c| skipped(c, why, true)));
         return;
     };
-    out.push(glasses_check(&m, p));
-    out.push(occlusion_check(&m, p));
-    out.push(head_covering_check(
-        &m,
-        obs.measures.and_then(|x| x.skin.as_ref()),
-        p,
-    ));
+    let checks = [
+        glasses_check(&m, p),
+        occlusion_check(&m, p),
+        head_covering_check(&m, obs.measures.and_then(|x| x.skin.as_ref()), p),
+    ];
+    // These measures compare colours of small regions; a photo compressed beyond the
+    // compression limit has lost them (JPEG quality 1–2 turns skin into coloured blocks), so
+    // it cannot fail them with confidence: it fails quality.compression instead.
+    let q = obs.header.and_then(|h| h.jpeg_quality());
+    let degraded = q.is_some_and(|q| q < p.jpeg_quality_min)
+        || obs
+            .measures
+            .is_some_and(|x| f64::from(x.blockiness) > p.blockiness_max);
+    for c in checks {
+        out.push(if degraded && c.status == Status::Fail {
+            skipped(
+                c.code,
+                "照片压缩过度，无法可靠判断此项，请以质量 70 重新导出后复核",
+                true,
+            )
+        } else {
+            c
+        });
+    }
 }
 
 /// Whether `v` lies within `u` of `limit`.
@@ -1802,6 +1819,23 @@ mod tests {
         let x = find(&c, C);
         assert_eq!(x.status, Status::Skipped);
         assert!(x.uncertain);
+    }
+
+    #[test]
+    fn an_over_compressed_photo_cannot_fail_the_cover_checks() {
+        let mut c = Case::good();
+        cov(&mut c).ear_skin = [Some(0.0), Some(0.0)];
+        cov(&mut c).head_covering = Some(0.9);
+        assert_eq!(c.status(CheckCode::FaceOcclusion), Status::Fail);
+        c.header.luma_quant = Some(crate::header::ijg_luma_table(2));
+        let checks = c.run();
+        for code in [CheckCode::FaceOcclusion, CheckCode::FaceHeadCovering] {
+            let x = checks.iter().find(|x| x.code == code).unwrap();
+            assert_eq!(x.status, Status::Skipped, "{code}");
+            assert!(x.uncertain);
+        }
+        // The photo still fails, on its compression.
+        assert_eq!(Verdict::from_checks(&checks), Verdict::Fail);
     }
 
     #[test]
