@@ -41,4 +41,16 @@ print(f"parity: max |tflite - onnx| over 8 random inputs = {worst:.2e} px")
 sys.exit(0 if worst < 1e-2 else 1)
 PY
 sha256sum face_landmark.onnx
-echo "to adopt this conversion: cp $work/face_landmark.onnx $here/converted/ and update sha256 in $here/manifest.toml"
+
+# Selfie segmentation: opset 14 (HardSwish) and MediaPipe's custom Convolution2DTransposeBias
+# op, which convert_selfie.py turns into a standard ConvTranspose; it prints the parity check.
+tfl=mp/mediapipe/modules/selfie_segmentation/selfie_segmentation.tflite
+sha256sum "$tfl"
+echo "9ee168ec7c8f2a16c56fe8e1cfbc514974cbbb7e434051b455635f1bd1462f5c  $tfl" | sha256sum -c -
+status=0
+venv/bin/python "$here/convert_selfie.py" "$tfl" selfie_segmentation.onnx >selfie.log 2>&1 || status=$?
+grep -E "ERROR|Unsupported|Failed|Traceback|Error|Convolution2DTransposeBias:|ONNX ops|parity" selfie.log \
+  | grep -v "Could not parse attributes" || true
+[ "$status" -eq 0 ] || { echo "selfie segmentation conversion or parity failed (see $work/selfie.log)" >&2; exit 1; }
+sha256sum selfie_segmentation.onnx
+echo "to adopt a conversion: cp $work/{face_landmark,selfie_segmentation}.onnx $here/converted/ and update sha256 in $here/manifest.toml"

@@ -274,7 +274,7 @@ fn the_icao_profile_checks_the_same_photo_with_its_own_limits() {
         .check(&fixture("pass__pass_034_0.jpg"), &Profile::icao())
         .unwrap();
     assert_eq!(r.profile, "icao");
-    assert_eq!(r.checks.len(), 26);
+    assert_eq!(r.checks.len(), 29);
     // ICAO records no resolution requirement, and a 358×441 photo is narrower than 35:45.
     assert_eq!(
         r.check(CheckCode::ImageResolution).unwrap().status,

@@ -3,7 +3,8 @@
 
 use photocheck_engine::manifest::Manifest;
 use photocheck_engine::models::{
-    BlazeFace, FaceDetector, LandmarkRefiner, LoadedModel, MediaPipeMesh, MeshModel, ONet, Runtime,
+    head_crop, BlazeFace, FaceDetector, LandmarkRefiner, LoadedModel, MediaPipeMesh, MeshModel,
+    ONet, Runtime, Segmenter, SelfieSegmentation,
 };
 use photocheck_tests::fixture;
 
@@ -118,6 +119,38 @@ fn face_mesh_measures_the_face_width_and_eyes() {
 }
 
 #[test]
+fn selfie_segmentation_matches_the_tflite_model_on_a_real_photo() {
+    // The head crop of pass__pass_064_0.jpg from its ground-truth eyes and face width (200 px).
+    // Reference values from MediaPipe's selfie_segmentation.tflite (TensorFlow Lite 2.19) on
+    // the same crop: person 1.0 at the crop centre and the chin, 0.0 in the corners and beside
+    // the head; the head's top edge crosses 0.5 at row 64 of column 128 (0.161 at 63, 0.503 at
+    // 64), its left edge at column 46 of row 128; mean probability 0.4863. JPEG decoders
+    // differ by a level here and there, so edges may move by a pixel.
+    let s = setup();
+    let mut seg = SelfieSegmentation::new(&s.rt, &load(&s, "segmentation")).unwrap();
+    let img = photo("pass__pass_064_0.jpg");
+    let mid = [(EYES[0][0] + EYES[1][0]) / 2.0, EYES[0][1]];
+    let m = seg.segment(&img, head_crop(mid, 200.0, 0.0)).unwrap();
+    assert_eq!(m.prob.len(), 256 * 256);
+    let at = |u: usize, v: usize| m.prob[v * 256 + u];
+    for (u, v) in [(128, 128), (128, 200)] {
+        assert!(at(u, v) > 0.99, "person at ({u}, {v}): {}", at(u, v));
+    }
+    for (u, v) in [(10, 10), (245, 10), (10, 128), (245, 128), (128, 20)] {
+        assert!(at(u, v) < 0.01, "background at ({u}, {v}): {}", at(u, v));
+    }
+    let top = (0..256).find(|&v| at(128, v) > 0.5).unwrap();
+    assert!((62..=66).contains(&top), "head top at row {top}");
+    let left = (0..256).find(|&u| at(u, 128) > 0.5).unwrap();
+    assert!((44..=48).contains(&left), "head left edge at column {left}");
+    let mean = m.prob.iter().sum::<f32>() / m.prob.len() as f32;
+    assert!((mean - 0.4863).abs() < 0.01, "mean probability {mean}");
+    // In image coordinates: the nose is the person, the top corners are background.
+    assert!(m.at(179.0, 220.0) > 0.99);
+    assert!(m.at(25.0, 20.0) < 0.01 && m.at(333.0, 20.0) < 0.01);
+}
+
+#[test]
 fn a_model_with_the_wrong_checksum_is_refused() {
     let s = setup();
     let dir = tempfile::tempdir().unwrap();
@@ -127,4 +160,62 @@ fn a_model_with_the_wrong_checksum_is_refused() {
     assert_eq!(err.code(), "engine.model_checksum");
     let err = LoadedModel::load(&dir.path().join("nowhere"), entry).unwrap_err();
     assert_eq!(err.code(), "engine.model_missing");
+}
+
+/// On a clean backdrop the background fill stands in for the segmentation model (the engine's
+/// fast path): on every compliant photo both give the same cover measures.
+#[test]
+fn the_backdrop_fill_gives_the_segmentation_models_cover_measures_on_clean_backdrops() {
+    use photocheck_engine::{measure_all_with_mask, measure_subject, Profile};
+    let s = setup();
+    let mut seg = SelfieSegmentation::new(&s.rt, &load(&s, "segmentation")).unwrap();
+    let engine = photocheck_tests::engine();
+    let mut compared = 0;
+    for e in photocheck_tests::expectations()
+        .into_iter()
+        .filter(|e| e.category == "pass")
+    {
+        let a = engine
+            .analyze(&fixture(&e.file), &Profile::ga461())
+            .unwrap();
+        let (img, face) = (a.image.unwrap(), a.face.unwrap());
+        let (m, backdrop) = measure_all_with_mask(&img, Some(&face));
+        let mut fill = photocheck_engine::models::BackdropSegmenter {
+            background: &backdrop,
+        };
+        let by_model = measure_subject::run(&mut seg, &img, &face, &m.background)
+            .unwrap()
+            .unwrap();
+        let by_fill = measure_subject::run(&mut fill, &img, &face, &m.background)
+            .unwrap()
+            .unwrap();
+        let close = |a: Option<f32>, b: Option<f32>, tol: f32| match (a, b) {
+            (Some(a), Some(b)) => (a - b).abs() <= tol,
+            (None, None) => true,
+            _ => false,
+        };
+        let f = &e.file;
+        assert!(
+            close(by_model.head_covering, by_fill.head_covering, 0.05),
+            "{f}: head covering {:?} vs {:?}",
+            by_model.head_covering,
+            by_fill.head_covering
+        );
+        assert!(
+            close(by_model.hair_stops, by_fill.hair_stops, 0.3),
+            "{f}: hair {:?} vs {:?}",
+            by_model.hair_stops,
+            by_fill.hair_stops
+        );
+        for k in 0..2 {
+            assert!(
+                close(by_model.ear_skin[k], by_fill.ear_skin[k], 0.1),
+                "{f}: ear skin {:?} vs {:?}",
+                by_model.ear_skin,
+                by_fill.ear_skin
+            );
+        }
+        compared += 1;
+    }
+    assert_eq!(compared, 20);
 }

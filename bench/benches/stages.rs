@@ -1,5 +1,5 @@
 //! Per-stage costs on a compliant 358×441 photo: decode, detect, landmarks, mesh, the measure
-//! groups, rules.
+//! groups, segmentation and cover measures, rules.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use photocheck_bench::photos;
@@ -7,8 +7,9 @@ use photocheck_engine::decode::{self, DecodeLimits};
 use photocheck_engine::manifest::Manifest;
 use photocheck_engine::models::{
     BlazeFace, FaceDetector, LandmarkRefiner, LoadedModel, MediaPipeMesh, MeshModel, ONet, Runtime,
+    SelfieSegmentation,
 };
-use photocheck_engine::{measure, measure_all, rules, Profile};
+use photocheck_engine::{measure, measure_all, measure_subject, rules, Profile};
 use std::hint::black_box;
 
 fn stages(c: &mut Criterion) {
@@ -94,6 +95,13 @@ fn stages(c: &mut Criterion) {
         b.iter(|| black_box(measure::subject(&img, &f.mesh)))
     });
     let m = measure_all(&img, face.as_ref());
+    // One selfie-segmentation inference on the head crop plus the glasses, covering and
+    // occlusion measures: what the three cover checks add per photo.
+    let mut seg = SelfieSegmentation::new(&rt, &load("segmentation")).unwrap();
+    let f = face.as_ref().expect("a face on the compliant photo");
+    g.bench_function("segment_and_cover", |b| {
+        b.iter(|| black_box(measure_subject::run(&mut seg, &img, f, &m.background).unwrap()))
+    });
     g.bench_function("rules", |b| {
         b.iter(|| {
             let obs = rules::Observation {

@@ -14,10 +14,16 @@ use std::process::Command;
 
 /// The converted face-mesh model ships inside the binary (it is built from
 /// `models/converted/`, reproducible with `models/convert.sh`).
-const REPO_FILES: &[(&str, &[u8])] = &[(
-    "models/converted/face_landmark.onnx",
-    include_bytes!("../../../models/converted/face_landmark.onnx"),
-)];
+const REPO_FILES: &[(&str, &[u8])] = &[
+    (
+        "models/converted/face_landmark.onnx",
+        include_bytes!("../../../models/converted/face_landmark.onnx"),
+    ),
+    (
+        "models/converted/selfie_segmentation.onnx",
+        include_bytes!("../../../models/converted/selfie_segmentation.onnx"),
+    ),
+];
 
 /// Why fetching or verifying failed.
 #[derive(Debug, thiserror::Error)]

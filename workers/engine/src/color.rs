@@ -1,7 +1,7 @@
 //! Colour conversions: sRGB (8-bit) to luma and CIELAB (D65).
 
 /// sRGB 8-bit to linear light, by table.
-fn linear_table() -> &'static [f32; 256] {
+pub(crate) fn linear_table() -> &'static [f32; 256] {
     static TABLE: std::sync::OnceLock<[f32; 256]> = std::sync::OnceLock::new();
     TABLE.get_or_init(|| {
         let mut t = [0.0f32; 256];

@@ -21,6 +21,7 @@ pub mod header;
 pub mod imgops;
 pub mod manifest;
 pub mod measure;
+pub mod measure_subject;
 pub mod models;
 pub mod profile;
 pub mod rules;
@@ -34,6 +35,7 @@ use crate::manifest::Manifest;
 use crate::measure::FaceGeometry;
 use crate::models::{
     BlazeFace, Detection, FaceMesh, LoadedModel, MediaPipeMesh, ModelSet, ONet, Runtime,
+    SelfieSegmentation,
 };
 use crate::rules::{Measures, Observation};
 use image::RgbImage;
@@ -87,6 +89,7 @@ struct Models {
     back: LoadedModel,
     onet: LoadedModel,
     mesh: LoadedModel,
+    segment: LoadedModel,
 }
 
 /// The check engine. Create once per process; share by reference or `Arc`.
@@ -135,6 +138,7 @@ impl Engine {
             back: load("face_detector_small")?,
             onet: load("landmarks")?,
             mesh: load("face_mesh")?,
+            segment: load("segmentation")?,
         };
         let mut tags = BTreeMap::new();
         for (role, m) in [
@@ -142,6 +146,7 @@ impl Engine {
             ("face_detector_small", &models.back),
             ("landmarks", &models.onet),
             ("face_mesh", &models.mesh),
+            ("segmentation", &models.segment),
         ] {
             tags.insert(role.to_string(), m.entry.tag());
         }
@@ -171,6 +176,10 @@ impl Engine {
             landmarks: Box::new(ONet::new(&self.runtime, &self.models.onet)?),
             mesh: Box::new(MediaPipeMesh::new(&self.runtime, &self.models.mesh)?),
             resizer: fast_image_resize::Resizer::new(),
+            segmenter: Box::new(SelfieSegmentation::new(
+                &self.runtime,
+                &self.models.segment,
+            )?),
         })
     }
 
@@ -349,8 +358,24 @@ fn analyze_with(
         }
         let t = Instant::now();
         colourful = Some(colourful_share(img));
-        measures = Some(measure_all(img, face.as_ref()));
+        let (mut m, backdrop) = measure_all_with_mask(img, face.as_ref());
         timings.insert("measure".to_string(), ms(t));
+        // Glasses, coverings and occlusion need the person apart from the backdrop: on a
+        // clean backdrop the background fill already gives it; otherwise the segmentation
+        // model does (measure_subject.rs).
+        if let Some(f) = &face {
+            let t = Instant::now();
+            m.cover = if clean_backdrop(&m.background, profile) {
+                let mut fill = models::BackdropSegmenter {
+                    background: &backdrop,
+                };
+                measure_subject::run(&mut fill, img, f, &m.background)?
+            } else {
+                measure_subject::run(set.segmenter.as_mut(), img, f, &m.background)?
+            };
+            timings.insert("cover".to_string(), ms(t));
+        }
+        measures = Some(m);
     }
 
     let t = Instant::now();
@@ -430,6 +455,18 @@ fn analyze_with(
     })
 }
 
+/// Share of the border band the fill must reach for the backdrop to count as clean.
+const CLEAN_COVERAGE: f32 = 0.9;
+
+/// A backdrop the background checks accept with margin: even, light, neutral and reaching
+/// nearly all of the border, so the fill's region is the backdrop and nothing else.
+fn clean_backdrop(b: &measure::BackgroundStats, p: &Profile) -> bool {
+    b.coverage >= CLEAN_COVERAGE
+        && f64::from(b.lightness) >= p.background_lightness_min
+        && f64::from(b.chroma) <= p.background_chroma_max
+        && f64::from(b.shadow_drop) <= p.background_shadow_max
+}
+
 /// Photos with more than this many times the canvas's pixels are checked on a smaller copy.
 const LARGE_PHOTO: f32 = 4.0;
 
@@ -474,13 +511,21 @@ fn round_face(mut f: FaceInfo) -> FaceInfo {
 
 /// Every measurement the rules need, on a decoded photo and its face (if one was measured).
 pub fn measure_all(img: &RgbImage, face: Option<&FaceGeometry>) -> Measures {
+    measure_all_with_mask(img, face).0
+}
+
+/// [`measure_all`], and the background region it measured.
+pub fn measure_all_with_mask(
+    img: &RgbImage,
+    face: Option<&FaceGeometry>,
+) -> (Measures, measure::BackgroundMask) {
     let (w, h) = img.dimensions();
     let limit = face.map_or(h as f32, |f| f.chin[1].clamp(2.0, h as f32));
     let bg_ref = measure::border_reference(img, limit as u32);
     // One luma plane for the whole-image measures.
     let luma = measure::Luma::of(img);
     let noise = measure::noise_sigma(&luma);
-    let background = measure::background(img, bg_ref, limit);
+    let (background, mask) = measure::background_and_mask(img, bg_ref, limit);
     let subject = face.and_then(|f| measure::subject(img, &f.mesh));
     let (crown, tone, skin, sharpness) = match face {
         Some(f) => {
@@ -510,7 +555,7 @@ pub fn measure_all(img: &RgbImage, face: Option<&FaceGeometry>) -> Measures {
         None => (None, None, None, None),
     };
     let _ = w;
-    Measures {
+    let measures = Measures {
         crown,
         background,
         tone,
@@ -519,7 +564,9 @@ pub fn measure_all(img: &RgbImage, face: Option<&FaceGeometry>) -> Measures {
         noise,
         blockiness: measure::blockiness(&luma),
         subject,
-    }
+        cover: None,
+    };
+    (measures, mask)
 }
 
 fn oval_bbox(poly: &[[f32; 2]]) -> [f32; 4] {

@@ -90,6 +90,7 @@ mod tests {
             "face_detector_small",
             "landmarks",
             "face_mesh",
+            "segmentation",
         ] {
             let e = m.by_role(role).unwrap();
             assert_eq!(e.sha256.len(), 64, "{role}");

@@ -210,8 +210,39 @@ pub struct BackgroundStats {
     pub pixels: usize,
 }
 
+/// The background region the fill reached: `true` for background, over the rows above the
+/// fill's limit; every row below it counts as the subject.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackgroundMask {
+    /// Row-major, `width × rows`.
+    pub seen: Vec<bool>,
+    /// Width in pixels.
+    pub width: u32,
+    /// Rows the fill covered.
+    pub rows: u32,
+}
+
+impl BackgroundMask {
+    /// Whether pixel `(x, y)` is background; outside the image counts as background.
+    pub fn is_background(&self, x: i64, y: i64) -> bool {
+        if x < 0 || y < 0 || x >= i64::from(self.width) {
+            return true;
+        }
+        y < i64::from(self.rows) && self.seen[y as usize * self.width as usize + x as usize]
+    }
+}
+
 /// Measures the background (see [`BackgroundStats`]).
 pub fn background(img: &RgbImage, bg: [u8; 3], limit_row: f32) -> BackgroundStats {
+    background_and_mask(img, bg, limit_row).0
+}
+
+/// [`background`], and the region it measured.
+pub fn background_and_mask(
+    img: &RgbImage,
+    bg: [u8; 3],
+    limit_row: f32,
+) -> (BackgroundStats, BackgroundMask) {
     let (w, h) = img.dimensions();
     let limit = (limit_row.max(2.0) as u32).min(h);
     let n = (w * limit) as usize;
@@ -289,8 +320,13 @@ pub fn background(img: &RgbImage, bg: [u8; 3], limit_row: f32) -> BackgroundStat
         }
         100.0
     };
+    let mask = BackgroundMask {
+        seen,
+        width: w,
+        rows: limit,
+    };
     if count == 0 {
-        return BackgroundStats {
+        let empty = BackgroundStats {
             lightness: 0.0,
             a: 0.0,
             b: 0.0,
@@ -299,11 +335,12 @@ pub fn background(img: &RgbImage, bg: [u8; 3], limit_row: f32) -> BackgroundStat
             coverage: 0.0,
             pixels: 0,
         };
+        return (empty, mask);
     }
     let n = sampled.max(1) as f64;
     let (a, b) = ((sa / n) as f32, (sb / n) as f32);
     let median = pct(0.5);
-    BackgroundStats {
+    let stats = BackgroundStats {
         lightness: median,
         a,
         b,
@@ -311,7 +348,8 @@ pub fn background(img: &RgbImage, bg: [u8; 3], limit_row: f32) -> BackgroundStat
         shadow_drop: median - pct(0.01),
         coverage: band_hit as f32 / band_total.max(1) as f32,
         pixels: count,
-    }
+    };
+    (stats, mask)
 }
 
 /// Rows of a polygon's interior, by scanline: calls `f(y, x0, x1)` for each span.

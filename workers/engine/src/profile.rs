@@ -90,6 +90,44 @@ pub struct Profile {
     pub teeth_max: f64,
     /// Measurement uncertainty of the teeth share.
     pub teeth_uncertainty: f64,
+    /// Tinted lenses: least luminance of the skin below the eyes (where a lens sits) ÷ the
+    /// same side's cheek below the lens, the brighter side.
+    pub lens_luminance_min: f64,
+    /// Measurement uncertainty of the lens luminance ratio.
+    pub lens_luminance_uncertainty: f64,
+    /// Coloured lenses: largest chromaticity distance between the skin below the eyes and the
+    /// cheek, the smaller side.
+    pub lens_tint_max: f64,
+    /// Measurement uncertainty of the lens chromaticity distance.
+    pub lens_tint_uncertainty: f64,
+    /// Reflections: largest clipped area in the lens area beyond a catchlight, ÷ IOD².
+    pub lens_glare_max: f64,
+    /// Measurement uncertainty of the glare area.
+    pub lens_glare_uncertainty: f64,
+    /// Head covering: largest share of the person's pixels above the forehead in colours no
+    /// hair or skin has.
+    pub head_covering_max: f64,
+    /// Measurement uncertainty of the head-covering share.
+    pub head_covering_uncertainty: f64,
+    /// Eyebrows: least luminance step (stops) from a brow up to the forehead above it; hair
+    /// over the brow leaves no step.
+    pub brow_contrast_min: f64,
+    /// Measurement uncertainty of the brow step, stops.
+    pub brow_contrast_uncertainty: f64,
+    /// A forehead band counts as hair only when it is at least this many stops darker than
+    /// the nose bridge, and within `brow_hair_match_stops` of the person's own hair.
+    pub brow_dark_stops: f64,
+    /// How close (stops) the band must be to the hair above the forehead.
+    pub brow_hair_match_stops: f64,
+    /// Whether at least one ear must show (GA 461 practice: hair must not cover both ears).
+    pub ears_must_show: bool,
+    /// Least skin share of the more visible ear's region.
+    pub ear_skin_min: f64,
+    /// Measurement uncertainty of the ear skin share.
+    pub ear_skin_uncertainty: f64,
+    /// Least person share of both ear regions for "covered" (hair, not background, beside
+    /// the face).
+    pub ear_person_min: f64,
     /// Sharpness: least ratio of the face's gradient energy before and after a σ = 2 px blur.
     pub sharpness_min: f64,
     /// Mean face luma (0–255) range.
@@ -139,6 +177,7 @@ impl Profile {
             eye_line_from_bottom_px: Range::new(207.0, 441.0),
             centre_tolerance_px: 17.0,
             roll_max_deg: 8.0,
+            ears_must_show: true,
             ..Profile::quality_defaults()
         }
     }
@@ -207,6 +246,24 @@ impl Profile {
             mouth_width_uncertainty: 0.02,
             teeth_max: 0.01,
             teeth_uncertainty: 0.005,
+            // Glasses, covering, occlusion: see docs/checks.md, "Glasses, head covering,
+            // occlusion". ICAO 9303 does not ask for the ears, so only ga461 turns that on.
+            lens_luminance_min: 0.45,
+            lens_luminance_uncertainty: 0.08,
+            lens_tint_max: 0.1,
+            lens_tint_uncertainty: 0.02,
+            lens_glare_max: 0.004,
+            lens_glare_uncertainty: 0.002,
+            head_covering_max: 0.5,
+            head_covering_uncertainty: 0.2,
+            brow_contrast_min: 0.3,
+            brow_contrast_uncertainty: 0.2,
+            brow_dark_stops: 1.5,
+            brow_hair_match_stops: 0.75,
+            ears_must_show: false,
+            ear_skin_min: 0.05,
+            ear_skin_uncertainty: 0.07,
+            ear_person_min: 0.5,
             sharpness_min: 1.7,
             exposure_mean: Range::new(35.0, 215.0),
             exposure_clipped_max: 0.05,

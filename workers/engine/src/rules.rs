@@ -5,6 +5,7 @@
 use crate::decode::DecodeError;
 use crate::header::{ColorModel, Format, Header};
 use crate::measure::{BackgroundStats, FaceGeometry, FaceTone, SkinSample, SubjectMeasures};
+use crate::measure_subject::{Brow, CoverMeasures};
 use crate::profile::{Profile, Range};
 use photocheck_types::{Check, CheckCode, Status};
 use serde_json::json;
@@ -49,6 +50,8 @@ pub struct Measures {
     pub blockiness: f32,
     /// Eyes, mouth, expression and pose from the face mesh, when a face was meshed.
     pub subject: Option<SubjectMeasures>,
+    /// Glasses, head covering and occlusion (mesh and person mask), when a face was meshed.
+    pub cover: Option<CoverMeasures>,
 }
 
 fn round1(v: f64) -> f64 {
@@ -94,11 +97,12 @@ fn pass_fail(ok: bool) -> Status {
 
 /// Runs every check of the profile on the observation, in the contract's order.
 pub fn evaluate(obs: &Observation<'_>, profile: &Profile) -> Vec<Check> {
-    let mut out = Vec::with_capacity(26);
+    let mut out = Vec::with_capacity(29);
     file_checks(obs, profile, &mut out);
     image_checks(obs, profile, &mut out);
     face_checks(obs, profile, &mut out);
     subject_checks(obs, profile, &mut out);
+    cover_checks(obs, profile, &mut out);
     quality_checks(obs, profile, &mut out);
     background_checks(obs, profile, &mut out);
     out
@@ -647,6 +651,207 @@ fn subject_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Check>) {
     out.push(c);
 }
 
+/// Glasses, occlusion and head covering (after the subject checks, in the contract's order).
+fn cover_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Check>) {
+    use CheckCode::*;
+    let codes = [FaceGlasses, FaceOcclusion, FaceHeadCovering];
+    if let Some((why, unsure)) = no_face_reason(obs) {
+        out.extend(codes.iter().map(|&c| skipped(c, why, unsure)));
+        return;
+    }
+    let Some(m) = obs.measures.and_then(|m| m.cover) else {
+        let why = "未能取得面部网格，无法检查此项，请人工复核";
+        out.extend(codes.iter().map(|&c| skipped(c, why, true)));
+        return;
+    };
+    let checks = [
+        glasses_check(&m, p),
+        occlusion_check(&m, p),
+        head_covering_check(&m, obs.measures.and_then(|x| x.skin.as_ref()), p),
+    ];
+    // These measures compare colours of small regions; a photo compressed beyond the
+    // compression limit has lost them (JPEG quality 1–2 turns skin into coloured blocks), so
+    // it cannot fail them with confidence: it fails quality.compression instead.
+    let q = obs.header.and_then(|h| h.jpeg_quality());
+    let degraded = q.is_some_and(|q| q < p.jpeg_quality_min)
+        || obs
+            .measures
+            .is_some_and(|x| f64::from(x.blockiness) > p.blockiness_max);
+    for c in checks {
+        out.push(if degraded && c.status == Status::Fail {
+            skipped(
+                c.code,
+                "照片压缩过度，无法可靠判断此项，请以质量 70 重新导出后复核",
+                true,
+            )
+        } else {
+            c
+        });
+    }
+}
+
+/// Whether `v` lies within `u` of `limit`.
+fn near_limit(v: f64, limit: f64, u: f64) -> bool {
+    (v - limit).abs() <= u
+}
+
+/// A lens that changes the colour under it also absorbs light: the colour test applies only
+/// where the lens area is at most this bright relative to the cheek.
+const TINT_NEEDS_LUMINANCE_BELOW: f64 = 0.8;
+
+fn glasses_check(m: &CoverMeasures, p: &Profile) -> Check {
+    use CheckCode::FaceGlasses as C;
+    let Some(lum) = m.lens_luminance.map(f64::from) else {
+        return skipped(
+            C,
+            "眼睛下方或面颊超出照片范围，无法检查眼镜，请人工复核",
+            true,
+        );
+    };
+    let tint = m.lens_tint.map_or(0.0, f64::from);
+    let glare = m.lens_glare.map(f64::from);
+    let absorbs = lum < TINT_NEEDS_LUMINANCE_BELOW;
+    let dark = lum < p.lens_luminance_min;
+    let coloured = absorbs && tint > p.lens_tint_max;
+    let shiny = glare.is_some_and(|g| g > p.lens_glare_max);
+    let msg = if dark {
+        format!(
+            "眼镜镜片有颜色（眼睛下方亮度仅为面颊的 {:.0}%，至少 {:.0}%），请摘下有色眼镜或换用无色镜片",
+            lum * 100.0,
+            p.lens_luminance_min * 100.0
+        )
+    } else if coloured {
+        format!(
+            "眼镜镜片带颜色（眼睛下方与面颊的色度差 {tint:.3}，至多 {:.3}），请摘下有色眼镜或换用无色镜片",
+            p.lens_tint_max
+        )
+    } else if shiny {
+        format!(
+            "眼镜镜片反光（反光面积为两眼间距平方的 {:.2}%，至多 {:.2}%），请调整灯光，或使用窗口提供的无镜片镜框",
+            glare.unwrap_or(0.0) * 100.0,
+            p.lens_glare_max * 100.0
+        )
+    } else if let Some(g) = glare {
+        format!(
+            "未见有色镜片或镜片反光（眼睛下方亮度为面颊的 {:.0}%，反光 {:.2}%）",
+            lum * 100.0,
+            g * 100.0
+        )
+    } else {
+        "未见有色镜片；面部过亮，无法判断镜片反光".to_string()
+    };
+    let mut c = against_ratio(
+        C,
+        lum,
+        Range::new(p.lens_luminance_min, f64::MAX),
+        p.lens_luminance_uncertainty,
+        msg,
+    );
+    if coloured || shiny {
+        c.status = Status::Fail;
+    }
+    c.uncertain |= glare.is_none()
+        || (absorbs && near_limit(tint, p.lens_tint_max, p.lens_tint_uncertainty))
+        || glare.is_some_and(|g| near_limit(g, p.lens_glare_max, p.lens_glare_uncertainty));
+    c
+}
+
+/// Whether hair covers this brow: no step from the brow up to the forehead, and the forehead
+/// band as dark as the person's own hair and clearly darker than skin. `(covered, near)`:
+/// `near` when only the step is within its uncertainty of the limit.
+fn brow_covered(b: &Brow, hair: Option<f32>, p: &Profile) -> (bool, bool) {
+    let above = f64::from(b.above);
+    let like_hair = above <= -p.brow_dark_stops
+        && hair.is_some_and(|h| {
+            let h = f64::from(h);
+            h <= -p.brow_dark_stops && (above - h).abs() <= p.brow_hair_match_stops
+        });
+    let step = f64::from(b.contrast());
+    (
+        like_hair && step < p.brow_contrast_min,
+        like_hair && near_limit(step, p.brow_contrast_min, p.brow_contrast_uncertainty),
+    )
+}
+
+fn occlusion_check(m: &CoverMeasures, p: &Profile) -> Check {
+    use CheckCode::FaceOcclusion as C;
+    let [Some(left), Some(right)] = m.brows else {
+        return skipped(C, "眉毛区域超出照片范围，无法检查遮挡，请人工复核", true);
+    };
+    let (lc, ln) = brow_covered(&left, m.hair_stops, p);
+    let (rc, rn) = brow_covered(&right, m.hair_stops, p);
+    let step = f64::from(left.contrast().min(right.contrast()));
+    let ears = m.ear_skin_max().map(f64::from).filter(|_| p.ears_must_show);
+    let beside = m.ear_person_min().map_or(0.0, f64::from) >= p.ear_person_min;
+    let ears_covered = beside && ears.is_some_and(|e| e < p.ear_skin_min);
+    let msg = if lc || rc {
+        let side = match (lc, rc) {
+            (true, true) => "双眉",
+            (true, false) => "画面左侧的眉毛",
+            _ => "画面右侧的眉毛",
+        };
+        format!(
+            "头发遮住了{side}（眉毛与上方额头的亮度差 {step:.1} 档，至少 {:.1}），请将刘海梳起，露出眉毛",
+            p.brow_contrast_min
+        )
+    } else if ears_covered {
+        format!(
+            "头发遮住了双耳（耳部露出的皮肤仅 {:.0}%，至少 {:.0}%），请将头发拢到耳后，至少露出一只耳朵",
+            ears.unwrap_or(0.0) * 100.0,
+            p.ear_skin_min * 100.0
+        )
+    } else if let (true, Some(e)) = (p.ears_must_show, ears) {
+        format!("眉毛和耳朵未被头发遮挡（耳部露出的皮肤 {:.0}%）", e * 100.0)
+    } else if p.ears_must_show {
+        "眉毛未被头发遮挡；耳部超出照片范围，请人工复核".to_string()
+    } else {
+        "眉毛未被头发遮挡".to_string()
+    };
+    let mut c = with(
+        check(C, pass_fail(!(lc || rc || ears_covered)), msg),
+        step,
+        Some(Range::new(p.brow_contrast_min, f64::MAX)),
+        "stops",
+    );
+    // Ears unmeasured (outside the photo) where the profile asks for them, or near the limit.
+    c.uncertain = ln
+        || rn
+        || (p.ears_must_show && ears.is_none())
+        || (beside && ears.is_some_and(|e| near_limit(e, p.ear_skin_min, p.ear_skin_uncertainty)));
+    c
+}
+
+fn head_covering_check(m: &CoverMeasures, skin: Option<&SkinSample>, p: &Profile) -> Check {
+    use CheckCode::FaceHeadCovering as C;
+    let Some(share) = m.head_covering.map(f64::from) else {
+        return skipped(
+            C,
+            "额头上方区域过小或超出照片，无法检查是否戴帽，请人工复核",
+            true,
+        );
+    };
+    // Colours are judged against natural hair and skin: under a colour cast (the skin itself
+    // out of its natural range) hair reads as dyed, so the check cannot decide.
+    let cast = skin.is_some_and(|s| {
+        !p.skin_hue_deg.contains(f64::from(s.hue_deg()))
+            || !p.skin_chroma.contains(f64::from(s.chroma()))
+    });
+    if cast {
+        return skipped(C, "照片偏色，无法判断头部是否有遮盖物，请人工复核", true);
+    }
+    let lim = Range::new(f64::MIN, p.head_covering_max);
+    let msg = if lim.contains(share) {
+        "免冠，头部无帽子或头巾等遮盖物".to_string()
+    } else {
+        format!(
+            "头部有帽子或头巾等遮盖物（额头上方 {:.0}% 为非头发颜色，至多 {:.0}%），请摘下帽子或头巾，免冠拍摄",
+            share * 100.0,
+            p.head_covering_max * 100.0
+        )
+    };
+    against_ratio(C, share, lim, p.head_covering_uncertainty, msg)
+}
+
 fn quality_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Check>) {
     use CheckCode::*;
     let face_codes = [
@@ -999,6 +1204,24 @@ mod tests {
                 yaw_deg: 0.0,
                 pitch_deg: 0.0,
             }),
+            cover: Some(cover()),
+        }
+    }
+
+    /// A bareheaded face without glasses: values typical of the compliant fixtures.
+    fn cover() -> CoverMeasures {
+        CoverMeasures {
+            lens_luminance: Some(0.85),
+            lens_tint: Some(0.02),
+            lens_glare: Some(0.0),
+            head_covering: Some(0.0),
+            brows: [Some(Brow {
+                above: -0.5,
+                on: -1.7,
+            }); 2],
+            hair_stops: Some(-2.5),
+            ear_skin: [Some(0.5), Some(0.4)],
+            ear_person: [Some(0.9), Some(0.9)],
         }
     }
 
@@ -1050,9 +1273,9 @@ mod tests {
     fn a_compliant_photo_passes_every_check_in_the_contract_order() {
         let checks = Case::good().run();
         let codes: Vec<CheckCode> = checks.iter().map(|c| c.code).collect();
-        assert_eq!(codes.len(), 26);
+        assert_eq!(codes.len(), 29);
         assert_eq!(codes[0], CheckCode::FileDecodable);
-        assert_eq!(codes[25], CheckCode::BackgroundUniformity);
+        assert_eq!(codes[28], CheckCode::BackgroundUniformity);
         // The subject checks follow pose.roll, in a fixed order.
         let roll = codes
             .iter()
@@ -1066,6 +1289,15 @@ mod tests {
                 CheckCode::FaceEyesOpen,
                 CheckCode::FaceMouthClosed,
                 CheckCode::FaceExpression,
+            ]
+        );
+        // Then glasses, occlusion and head covering, in the contract's order.
+        assert_eq!(
+            codes[roll + 6..roll + 9],
+            [
+                CheckCode::FaceGlasses,
+                CheckCode::FaceOcclusion,
+                CheckCode::FaceHeadCovering,
             ]
         );
         assert!(checks.iter().all(|c| !c.uncertain), "{checks:?}");
@@ -1390,6 +1622,239 @@ mod tests {
         }
         let mut c = Case::good();
         c.m.subject = None;
+        let checks = c.run();
+        for code in codes {
+            let x = checks.iter().find(|x| x.code == code).unwrap();
+            assert_eq!(x.status, Status::Skipped, "{code}");
+            assert!(x.uncertain, "{code}");
+        }
+        assert_eq!(Verdict::from_checks(&checks), Verdict::Review);
+    }
+
+    fn cov(c: &mut Case) -> &mut CoverMeasures {
+        c.m.cover.as_mut().unwrap()
+    }
+
+    #[test]
+    fn tinted_lenses_fail_below_45_percent_of_the_cheek() {
+        use CheckCode::FaceGlasses as C;
+        edge(
+            C,
+            |c| cov(c).lens_luminance = Some(0.451),
+            |c| cov(c).lens_luminance = Some(0.449),
+        );
+        let mut c = Case::good();
+        cov(&mut c).lens_luminance = Some(0.2);
+        assert!(find(&c, C).message.contains("有色眼镜"));
+        // Near the limit: a review, not a confident pass.
+        let mut c = Case::good();
+        cov(&mut c).lens_luminance = Some(0.5);
+        let x = find(&c, C);
+        assert_eq!(x.status, Status::Pass);
+        assert!(x.uncertain);
+        assert_eq!(Verdict::from_checks(&c.run()), Verdict::Review);
+    }
+
+    #[test]
+    fn coloured_lenses_fail_only_where_they_also_absorb_light() {
+        use CheckCode::FaceGlasses as C;
+        edge(
+            C,
+            |c| {
+                cov(c).lens_luminance = Some(0.7);
+                cov(c).lens_tint = Some(0.099);
+            },
+            |c| {
+                cov(c).lens_luminance = Some(0.7);
+                cov(c).lens_tint = Some(0.101);
+            },
+        );
+        // The same chromaticity shift with no loss of light is not a lens (compression
+        // artefacts, make-up): no fail, no review.
+        let mut c = Case::good();
+        cov(&mut c).lens_luminance = Some(0.95);
+        cov(&mut c).lens_tint = Some(0.15);
+        let x = find(&c, C);
+        assert_eq!(x.status, Status::Pass);
+        assert!(!x.uncertain);
+    }
+
+    #[test]
+    fn lens_reflections_beyond_a_catchlight_fail() {
+        use CheckCode::FaceGlasses as C;
+        edge(
+            C,
+            |c| cov(c).lens_glare = Some(0.0039),
+            |c| cov(c).lens_glare = Some(0.0041),
+        );
+        let mut c = Case::good();
+        cov(&mut c).lens_glare = Some(0.02);
+        assert!(find(&c, C).message.contains("反光"));
+        // Over-exposed cheeks: reflections cannot be judged, so the photo is reviewed.
+        let mut c = Case::good();
+        cov(&mut c).lens_glare = None;
+        let x = find(&c, C);
+        assert_eq!(x.status, Status::Pass);
+        assert!(x.uncertain);
+    }
+
+    /// A fringe of the person's own hair (−2.5 stops) over a brow.
+    fn fringe(b: &mut Brow, step: f32) {
+        b.above = -2.5;
+        b.on = -2.5 - step;
+    }
+
+    #[test]
+    fn hair_over_an_eyebrow_fails_when_no_step_is_left_to_the_forehead() {
+        use CheckCode::FaceOcclusion as C;
+        edge(
+            C,
+            |c| fringe(cov(c).brows[0].as_mut().unwrap(), 0.31),
+            |c| fringe(cov(c).brows[0].as_mut().unwrap(), 0.29),
+        );
+        edge(
+            C,
+            |c| fringe(cov(c).brows[1].as_mut().unwrap(), 0.31),
+            |c| fringe(cov(c).brows[1].as_mut().unwrap(), 0.29),
+        );
+        let mut c = Case::good();
+        fringe(cov(&mut c).brows[0].as_mut().unwrap(), 0.0);
+        fringe(cov(&mut c).brows[1].as_mut().unwrap(), 0.0);
+        assert!(find(&c, C).message.contains("双眉"));
+        // Just above the limit: review.
+        let mut c = Case::good();
+        fringe(cov(&mut c).brows[0].as_mut().unwrap(), 0.4);
+        let x = find(&c, C);
+        assert_eq!(x.status, Status::Pass);
+        assert!(x.uncertain);
+    }
+
+    #[test]
+    fn a_dark_forehead_that_is_not_like_the_hair_is_not_a_fringe() {
+        use CheckCode::FaceOcclusion as C;
+        // Dark skin whose brows barely stand out (the forehead 1.2 stops under the nose
+        // bridge, no step to the brow): the forehead is not as dark as the hair.
+        let mut c = Case::good();
+        for b in cov(&mut c).brows.iter_mut() {
+            *b = Some(Brow {
+                above: -1.2,
+                on: -1.1,
+            });
+        }
+        cov(&mut c).hair_stops = Some(-2.6);
+        assert_eq!(c.status(C), Status::Pass);
+        // Hair no darker than skin (blond, grey, or none above the forehead): never a fringe.
+        let mut c = Case::good();
+        fringe(cov(&mut c).brows[0].as_mut().unwrap(), 0.0);
+        cov(&mut c).hair_stops = Some(-0.3);
+        let x = find(&c, C);
+        assert_eq!(x.status, Status::Pass);
+        assert!(!x.uncertain);
+    }
+
+    #[test]
+    fn both_ears_covered_by_hair_fail_one_visible_ear_passes() {
+        use CheckCode::FaceOcclusion as C;
+        edge(
+            C,
+            |c| cov(c).ear_skin = [Some(0.01), Some(0.051)],
+            |c| cov(c).ear_skin = [Some(0.01), Some(0.049)],
+        );
+        let mut c = Case::good();
+        cov(&mut c).ear_skin = [Some(0.0), Some(0.0)];
+        assert!(find(&c, C).message.contains("双耳"));
+        // Background beside the face (ears flat to the head), not hair: not covered.
+        let mut c = Case::good();
+        cov(&mut c).ear_skin = [Some(0.0), Some(0.0)];
+        cov(&mut c).ear_person = [Some(0.9), Some(0.2)];
+        assert_eq!(c.status(C), Status::Pass);
+        // ICAO does not ask for the ears.
+        let mut c = Case::good();
+        cov(&mut c).ear_skin = [Some(0.0), Some(0.0)];
+        let obs = Observation {
+            file_len: c.file_len,
+            header: Some(&c.header),
+            decode_error: None,
+            size: Some(c.size),
+            colourful: Some(0.3),
+            face_count: Some(1),
+            face: Some(&c.face),
+            measures: Some(&c.m),
+        };
+        let x = evaluate(&obs, &Profile::icao())
+            .into_iter()
+            .find(|x| x.code == C)
+            .unwrap();
+        assert_eq!(x.status, Status::Pass);
+        // Near the limit: review.
+        let mut c = Case::good();
+        cov(&mut c).ear_skin = [Some(0.0), Some(0.08)];
+        let x = find(&c, C);
+        assert_eq!(x.status, Status::Pass);
+        assert!(x.uncertain);
+    }
+
+    #[test]
+    fn a_head_covering_fails_above_half_the_head_top() {
+        use CheckCode::FaceHeadCovering as C;
+        edge(
+            C,
+            |c| cov(c).head_covering = Some(0.499),
+            |c| cov(c).head_covering = Some(0.501),
+        );
+        let mut c = Case::good();
+        cov(&mut c).head_covering = Some(0.9);
+        assert!(find(&c, C).message.contains("免冠拍摄"));
+        let mut c = Case::good();
+        cov(&mut c).head_covering = Some(0.35);
+        let x = find(&c, C);
+        assert_eq!(x.status, Status::Pass);
+        assert!(x.uncertain);
+        // Under a colour cast the colours say nothing: review, never a fail.
+        let mut c = Case::good();
+        cov(&mut c).head_covering = Some(0.9);
+        let s = c.m.skin.as_mut().unwrap();
+        s.a = -3.0;
+        s.b = -16.0;
+        let x = find(&c, C);
+        assert_eq!(x.status, Status::Skipped);
+        assert!(x.uncertain);
+    }
+
+    #[test]
+    fn an_over_compressed_photo_cannot_fail_the_cover_checks() {
+        let mut c = Case::good();
+        cov(&mut c).ear_skin = [Some(0.0), Some(0.0)];
+        cov(&mut c).head_covering = Some(0.9);
+        assert_eq!(c.status(CheckCode::FaceOcclusion), Status::Fail);
+        c.header.luma_quant = Some(crate::header::ijg_luma_table(2));
+        let checks = c.run();
+        for code in [CheckCode::FaceOcclusion, CheckCode::FaceHeadCovering] {
+            let x = checks.iter().find(|x| x.code == code).unwrap();
+            assert_eq!(x.status, Status::Skipped, "{code}");
+            assert!(x.uncertain);
+        }
+        // The photo still fails, on its compression.
+        assert_eq!(Verdict::from_checks(&checks), Verdict::Fail);
+    }
+
+    #[test]
+    fn cover_checks_are_skipped_without_a_face_and_reviewed_without_a_mesh() {
+        let codes = [
+            CheckCode::FaceGlasses,
+            CheckCode::FaceOcclusion,
+            CheckCode::FaceHeadCovering,
+        ];
+        let mut c = Case::good();
+        c.faces = 0;
+        let checks = c.run();
+        for code in codes {
+            let x = checks.iter().find(|x| x.code == code).unwrap();
+            assert_eq!(x.status, Status::Skipped, "{code}");
+            assert!(!x.uncertain);
+        }
+        let mut c = Case::good();
+        c.m.cover = None;
         let checks = c.run();
         for code in codes {
             let x = checks.iter().find(|x| x.code == code).unwrap();

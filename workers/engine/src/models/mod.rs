@@ -4,6 +4,8 @@
 //! - [`LandmarkRefiner`]: five points on one face (MTCNN O-Net).
 //! - [`MeshModel`]: the 468-point face mesh (MediaPipe face_landmark), for face width, eye
 //!   centres and roll.
+//! - [`Segmenter`]: person vs background (MediaPipe selfie segmentation), for the head-covering
+//!   and ear checks.
 //!
 //! A better model replaces one of these without touching the checks. Every model runs with one
 //! intra-op thread: photos are processed in parallel instead, one [`ModelSet`] per worker thread
@@ -13,11 +15,13 @@ mod blazeface;
 mod mesh;
 mod onet;
 mod runtime;
+mod segment;
 
 pub use blazeface::BlazeFace;
 pub use mesh::{idx as mesh_idx, roi_from_detection, roi_from_mesh, FaceMesh, MediaPipeMesh};
 pub use onet::ONet;
 pub use runtime::{LoadedModel, Runtime};
+pub use segment::{head_crop, BackdropSegmenter, PersonMask, Segmenter, SelfieSegmentation};
 
 use crate::EngineError;
 use image::RgbImage;
@@ -85,6 +89,8 @@ pub struct ModelSet {
     pub mesh: Box<dyn MeshModel>,
     /// Resizer for large photos (reuses its buffers).
     pub resizer: fast_image_resize::Resizer,
+    /// Person segmentation.
+    pub segmenter: Box<dyn Segmenter>,
 }
 
 /// Intersection over union of two `[x0, y0, x1, y1]` boxes.

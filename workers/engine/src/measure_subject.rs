@@ -1,0 +1,553 @@
+//! Glasses, head covering and occlusion: measurements on the face mesh, the pixels around it and
+//! the person mask (MediaPipe selfie segmentation, one inference per photo on a crop around the
+//! head, see [`crate::models::head_crop`]).
+//!
+//! Every measure compares a region with the person's own skin, sampled on the cheek of the same
+//! side (so side lighting and skin tone cancel): luminance as a ratio of linear-light Y, colour as
+//! the distance of linear-light chromaticities (r, g) = (R, G) / (R + G + B), which a change of
+//! brightness leaves alone. See `docs/checks.md`, "Glasses, head covering, occlusion".
+//!
+//! Regions are placed in the face's frame: origin at the eye midpoint, x along the eye line,
+//! y perpendicular (down), lengths in units of the face width (mesh points 234–454), so they
+//! follow the face's size and roll. Each region holds a few hundred pixels; all of them together
+//! cost well under 0.1 ms next to the ~3 ms inference.
+
+use crate::color::{linear_table, LabCache};
+use crate::measure::{BackgroundStats, FaceGeometry};
+use crate::models::{head_crop, PersonMask, Segmenter};
+use crate::EngineError;
+use image::RgbImage;
+
+/// Mesh indices the cover measures use (MediaPipe face mesh topology).
+pub mod idx {
+    /// Eye-opening contour of the image-left eye (subject's right), 16 points.
+    pub const LEFT_EYE: [usize; 16] = [
+        33, 246, 161, 160, 159, 158, 157, 173, 133, 155, 154, 153, 145, 144, 163, 7,
+    ];
+    /// Eye-opening contour of the image-right eye.
+    pub const RIGHT_EYE: [usize; 16] = [
+        263, 466, 388, 387, 386, 385, 384, 398, 362, 382, 381, 380, 374, 373, 390, 249,
+    ];
+    /// Upper edge of the image-left eyebrow, outer to inner.
+    pub const LEFT_BROW_UPPER: [usize; 5] = [70, 63, 105, 66, 107];
+    /// Upper edge of the image-right eyebrow, outer to inner.
+    pub const RIGHT_BROW_UPPER: [usize; 5] = [300, 293, 334, 296, 336];
+    /// Top of the forehead on the face oval.
+    pub const FOREHEAD_TOP: usize = 10;
+    /// Face contour at cheek level, image-left and image-right (in front of the ears).
+    pub const CHEEKS: [usize; 2] = [234, 454];
+}
+
+/// What the cover checks measure. Each field is `None` when its region fell outside the photo
+/// or held too few pixels to decide.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct CoverMeasures {
+    /// Lens tint: linear luminance of the skin just below each eye (inside where a lens sits)
+    /// ÷ the same side's cheek below the lens; the brighter side (tinted glasses darken both).
+    pub lens_luminance: Option<f32>,
+    /// Lens colour: chromaticity distance between the skin below each eye and the same side's
+    /// cheek; the smaller side.
+    pub lens_tint: Option<f32>,
+    /// Reflections: clipped pixels (every channel ≥ 245) in the lens area around each eye,
+    /// beyond a catchlight allowance inside the eye opening, ÷ IOD²; the larger side. `None`
+    /// when the cheeks themselves are clipped (over-exposure: nothing stands out).
+    pub lens_glare: Option<f32>,
+    /// Share of the person's pixels above the forehead whose colour no natural hair or skin has
+    /// (a hat, cap or scarf).
+    pub head_covering: Option<f32>,
+    /// Each eyebrow (image-left, image-right): luminance above it and on it.
+    pub brows: [Option<Brow>; 2],
+    /// Median luminance of the hair above the forehead (person pixels), in stops relative to the
+    /// nose bridge; `None` when too little of it is in the photo.
+    pub hair_stops: Option<f32>,
+    /// Share of the region just outside each cheek contour at ear height (image-left,
+    /// image-right) that is skin-coloured: a visible ear.
+    pub ear_skin: [Option<f32>; 2],
+    /// Share of the same regions that belongs to the person (skin or hair, not background).
+    pub ear_person: [Option<f32>; 2],
+}
+
+/// Luminance around one eyebrow, in stops (log2) relative to the skin of the nose bridge.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Brow {
+    /// Median of the forehead band 0.07–0.12 face widths above the brow's upper edge.
+    pub above: f32,
+    /// Median of the brow itself (0–0.03 face widths below its upper edge).
+    pub on: f32,
+}
+
+impl Brow {
+    /// How much brighter the forehead above the brow is than the brow, in stops: an uncovered
+    /// brow is a dark band under skin (0.5–1.7 stops on light skin); hair over it leaves no step.
+    pub fn contrast(&self) -> f32 {
+        self.above - self.on
+    }
+}
+
+impl CoverMeasures {
+    /// The more visible ear's skin share (GA 461: hair must not cover both ears); `None` unless
+    /// both sides were measured (an ear outside the photo may be visible).
+    pub fn ear_skin_max(&self) -> Option<f32> {
+        match self.ear_skin {
+            [Some(a), Some(b)] => Some(a.max(b)),
+            _ => None,
+        }
+    }
+
+    /// The smaller person share of the two ear regions.
+    pub fn ear_person_min(&self) -> Option<f32> {
+        match self.ear_person {
+            [Some(a), Some(b)] => Some(a.min(b)),
+            _ => None,
+        }
+    }
+}
+
+/// Runs the segmentation on the head and measures; `Ok(None)` without a full mesh.
+pub fn run(
+    seg: &mut dyn Segmenter,
+    img: &RgbImage,
+    face: &FaceGeometry,
+    background: &BackgroundStats,
+) -> Result<Option<CoverMeasures>, EngineError> {
+    if face.mesh.len() != 468 {
+        return Ok(None);
+    }
+    let frame = Frame::of(&face.mesh);
+    let mask = seg.segment(
+        img,
+        head_crop(frame.origin, frame.fw, frame.ex[1].atan2(frame.ex[0])),
+    )?;
+    Ok(Some(measure(img, &face.mesh, &mask, background)))
+}
+
+/// The face's frame: origin at the eye midpoint, unit vectors along the eye line and down.
+#[derive(Debug, Clone, Copy)]
+struct Frame {
+    origin: [f32; 2],
+    ex: [f32; 2],
+    ey: [f32; 2],
+    /// Face width (234–454), px.
+    fw: f32,
+    /// Distance between the eye centres, px.
+    iod: f32,
+}
+
+impl Frame {
+    fn of(mesh: &[[f32; 3]]) -> Frame {
+        let mean = |ids: &[usize]| {
+            let n = ids.len() as f32;
+            let s = ids
+                .iter()
+                .fold([0.0, 0.0], |s, &i| [s[0] + mesh[i][0], s[1] + mesh[i][1]]);
+            [s[0] / n, s[1] / n]
+        };
+        let l = mean(&idx::LEFT_EYE);
+        let r = mean(&idx::RIGHT_EYE);
+        let (dx, dy) = (r[0] - l[0], r[1] - l[1]);
+        let iod = dx.hypot(dy).max(1.0);
+        let ex = [dx / iod, dy / iod];
+        let (a, b) = (mesh[idx::CHEEKS[0]], mesh[idx::CHEEKS[1]]);
+        Frame {
+            origin: [(l[0] + r[0]) / 2.0, (l[1] + r[1]) / 2.0],
+            ex,
+            ey: [-ex[1], ex[0]],
+            fw: (a[0] - b[0]).hypot(a[1] - b[1]).max(1.0),
+            iod,
+        }
+    }
+
+    /// Image point of frame coordinates `(u, v)` in px from `at`.
+    fn at(&self, at: [f32; 2], u: f32, v: f32) -> [f32; 2] {
+        [
+            at[0] + u * self.ex[0] + v * self.ey[0],
+            at[1] + u * self.ex[1] + v * self.ey[1],
+        ]
+    }
+
+    /// Frame coordinates (px) of an image point relative to the origin.
+    fn frame_of(&self, p: [f32; 2]) -> [f32; 2] {
+        let (dx, dy) = (p[0] - self.origin[0], p[1] - self.origin[1]);
+        [
+            dx * self.ex[0] + dy * self.ex[1],
+            dx * self.ey[0] + dy * self.ey[1],
+        ]
+    }
+}
+
+/// Linear-light RGB of a pixel.
+fn linear(p: [u8; 3]) -> [f32; 3] {
+    let t = linear_table();
+    [t[p[0] as usize], t[p[1] as usize], t[p[2] as usize]]
+}
+
+/// Relative luminance Y of linear RGB.
+fn y_of(c: [f32; 3]) -> f32 {
+    0.212_672_9 * c[0] + 0.715_152_2 * c[1] + 0.072_175 * c[2]
+}
+
+/// Chromaticity (r, g) of linear RGB.
+fn chroma_of(c: [f32; 3]) -> [f32; 2] {
+    let s = (c[0] + c[1] + c[2]).max(1e-6);
+    [c[0] / s, c[1] / s]
+}
+
+/// A skin reference: mean linear colour of a cheek patch.
+#[derive(Debug, Clone, Copy)]
+struct Skin {
+    y: f32,
+    rg: [f32; 2],
+    /// Share of the patch clipped at white (any channel ≥ 250).
+    clipped: f32,
+}
+
+/// Calls `f(pixel, image point)` for every image pixel of the frame rectangle `u0..u1 × v0..v1`
+/// (px, relative to `at`), sampled at 1-px steps (nearest pixel); returns how many lay inside.
+fn scan(
+    img: &RgbImage,
+    fr: &Frame,
+    at: [f32; 2],
+    (u0, u1): (f32, f32),
+    (v0, v1): (f32, f32),
+    mut f: impl FnMut([u8; 3], [f32; 2]),
+) -> usize {
+    let (w, h) = img.dimensions();
+    let mut n = 0;
+    let (nu, nv) = (
+        (u1 - u0).max(0.0).ceil() as usize,
+        (v1 - v0).max(0.0).ceil() as usize,
+    );
+    for j in 0..nv {
+        for i in 0..nu {
+            let p = fr.at(at, u0 + i as f32 + 0.5, v0 + j as f32 + 0.5);
+            if p[0] < 0.0 || p[1] < 0.0 {
+                continue;
+            }
+            let (x, y) = (p[0] as u32, p[1] as u32);
+            if x >= w || y >= h {
+                continue;
+            }
+            n += 1;
+            f(img.get_pixel(x, y).0, p);
+        }
+    }
+    n
+}
+
+/// Mean linear colour of a square patch (side `2r`, in the face frame) centred at `c`.
+fn skin_patch(img: &RgbImage, fr: &Frame, c: [f32; 2], r: f32) -> Option<Skin> {
+    let mut sum = [0.0f32; 3];
+    let mut clipped = 0usize;
+    let n = scan(img, fr, c, (-r, r), (-r, r), |p, _| {
+        let l = linear(p);
+        for k in 0..3 {
+            sum[k] += l[k];
+        }
+        if p.iter().any(|&v| v >= 250) {
+            clipped += 1;
+        }
+    });
+    if n < 12 {
+        return None;
+    }
+    let mean = sum.map(|v| v / n as f32);
+    Some(Skin {
+        y: y_of(mean),
+        rg: chroma_of(mean),
+        clipped: clipped as f32 / n as f32,
+    })
+}
+
+/// Fewest pixels a region needs before its share is trusted.
+const MIN_PIXELS: usize = 30;
+
+/// Every cover measure on a photo with its mesh and person mask.
+pub fn measure(
+    img: &RgbImage,
+    mesh: &[[f32; 3]],
+    mask: &PersonMask,
+    background: &BackgroundStats,
+) -> CoverMeasures {
+    let fr = Frame::of(mesh);
+    let xy = |i: usize| [mesh[i][0], mesh[i][1]];
+    let eyes = [idx::LEFT_EYE, idx::RIGHT_EYE].map(|ids| {
+        let n = ids.len() as f32;
+        let s = ids
+            .iter()
+            .fold([0.0, 0.0], |s, &i| [s[0] + xy(i)[0], s[1] + xy(i)[1]]);
+        [s[0] / n, s[1] / n]
+    });
+    let iod = fr.iod;
+    // Cheek below each lens: 0.7 IOD below the eye centre (at the nose tip's height), where a
+    // lens (≈ 0.55 IOD tall, centred on the eye) no longer reaches.
+    let cheeks = eyes.map(|e| skin_patch(img, &fr, fr.at(e, 0.0, 0.7 * iod), 0.1 * iod));
+    // Skin just below each eye, inside the lens: 0.22 IOD below the eye centre.
+    let under = eyes.map(|e| skin_patch(img, &fr, fr.at(e, 0.0, 0.22 * iod), 0.06 * iod));
+    let mut lum = Vec::new();
+    let mut tint = Vec::new();
+    for k in 0..2 {
+        if let (Some(c), Some(u)) = (cheeks[k], under[k]) {
+            lum.push(u.y / c.y.max(1e-5));
+            tint.push((u.rg[0] - c.rg[0]).hypot(u.rg[1] - c.rg[1]));
+        }
+    }
+    let lens_luminance = (lum.len() == 2).then(|| lum[0].max(lum[1]));
+    let lens_tint = (tint.len() == 2).then(|| tint[0].min(tint[1]));
+
+    // Reflections: clipped pixels in the lens area (ellipse 0.4 × 0.28 IOD around the eye).
+    let over_exposed = cheeks.iter().any(|c| c.is_none_or(|c| c.clipped > 0.05));
+    let lens_glare = if over_exposed {
+        None
+    } else {
+        let mut worst = 0.0f32;
+        for (k, e) in eyes.iter().enumerate() {
+            let ids: &[usize] = if k == 0 {
+                &idx::LEFT_EYE
+            } else {
+                &idx::RIGHT_EYE
+            };
+            let opening: Vec<[f32; 2]> = ids.iter().map(|&i| fr.frame_of(xy(i))).collect();
+            let (a, b) = (0.4 * iod, 0.28 * iod);
+            let (mut inside, mut outside) = (0usize, 0usize);
+            scan(img, &fr, *e, (-a, a), (-b, b), |p, q| {
+                if p.iter().all(|&v| v >= 245) {
+                    let f = fr.frame_of(q);
+                    let ec = fr.frame_of(*e);
+                    let (du, dv) = ((f[0] - ec[0]) / a, (f[1] - ec[1]) / b);
+                    if du * du + dv * dv > 1.0 {
+                        return;
+                    }
+                    if point_in(&opening, f) {
+                        inside += 1;
+                    } else {
+                        outside += 1;
+                    }
+                }
+            });
+            // A catchlight: a bright dot in the iris, up to 0.004 IOD² (≈ 6 px across on a
+            // 92-px IOD). More than that inside the opening, or anything outside it, is glare.
+            let allowance = 0.004 * iod * iod;
+            let glare = outside as f32 + (inside as f32 - allowance).max(0.0);
+            worst = worst.max(glare / (iod * iod));
+        }
+        Some(worst)
+    };
+
+    // Head covering: person pixels above the forehead (mesh point 10) in colours no hair or
+    // skin has, background-coloured pixels left out (the mask's edge bleeds a little).
+    let top = xy(idx::FOREHEAD_TOP);
+    let fw = fr.fw;
+    let bg = [background.lightness, background.a, background.b];
+    let (mut person, mut odd) = (0usize, 0usize);
+    let mut cache = LabCache::default();
+    scan(
+        img,
+        &fr,
+        top,
+        (-0.3 * fw, 0.3 * fw),
+        (-0.3 * fw, -0.03 * fw),
+        |p, q| {
+            if mask.at(q[0], q[1]) < 0.8 {
+                return;
+            }
+            let c = cache.get(p);
+            let l = [c[1], c[2], c[3]];
+            if background.pixels > 0 && dist3(l, bg) < 15.0 {
+                return;
+            }
+            person += 1;
+            if unnatural_for_hair(l) {
+                odd += 1;
+            }
+        },
+    );
+    let head_covering = (person >= MIN_PIXELS).then(|| odd as f32 / person as f32);
+
+    // Hair over the brows. References: the nose bridge (mesh 6), a surface like the forehead
+    // that hair does not reach, and the hair above the forehead.
+    let bridge = skin_patch(img, &fr, xy(6), 0.04 * fw);
+    let stops = |p: [u8; 3], r: &Skin| (y_of(linear(p)).max(1e-5) / r.y.max(1e-5)).log2();
+    let mut hair_stops = None;
+    let mut brows = [None; 2];
+    if let Some(bridge) = bridge {
+        let mut hair = Vec::new();
+        scan(
+            img,
+            &fr,
+            top,
+            (-0.25 * fw, 0.25 * fw),
+            (-0.45 * fw, -0.15 * fw),
+            |p, q| {
+                if mask.at(q[0], q[1]) >= 0.8 {
+                    hair.push(stops(p, &bridge));
+                }
+            },
+        );
+        hair_stops = (hair.len() >= MIN_PIXELS).then(|| median(&mut hair));
+        for (k, pts) in [idx::LEFT_BROW_UPPER, idx::RIGHT_BROW_UPPER]
+            .iter()
+            .enumerate()
+        {
+            let (mut above, mut on) = (Vec::new(), Vec::new());
+            for w in pts.windows(2) {
+                let (a, b) = (xy(w[0]), xy(w[1]));
+                let mid = [(a[0] + b[0]) / 2.0, (a[1] + b[1]) / 2.0];
+                let half = 0.5 * (a[0] - b[0]).hypot(a[1] - b[1]);
+                let band = (-half, half);
+                scan(img, &fr, mid, band, (-0.12 * fw, -0.07 * fw), |p, _| {
+                    above.push(stops(p, &bridge))
+                });
+                scan(img, &fr, mid, band, (0.0, 0.03 * fw), |p, _| {
+                    on.push(stops(p, &bridge))
+                });
+            }
+            if above.len() >= MIN_PIXELS && on.len() >= MIN_PIXELS / 2 {
+                brows[k] = Some(Brow {
+                    above: median(&mut above),
+                    on: median(&mut on),
+                });
+            }
+        }
+    }
+
+    // Ears: just outside each cheek contour point, from its height to 0.15 face widths below,
+    // 0.01–0.08 face widths outward (the middle of the ear, seen from the front). Skin within
+    // two stops darker or one brighter than the same side's cheek (ears are shaded) and of
+    // nearly its chromaticity counts as a visible ear; what is neither skin nor background
+    // is hair (or a covering).
+    let mut ear_skin = [None; 2];
+    let mut ear_person = [None; 2];
+    for k in 0..2 {
+        let Some(skin) = cheeks[k] else { continue };
+        let c = xy(idx::CHEEKS[k]);
+        let (u0, u1) = if k == 0 {
+            (-0.08 * fw, -0.01 * fw)
+        } else {
+            (0.01 * fw, 0.08 * fw)
+        };
+        let (mut n, mut person, mut visible) = (0usize, 0usize, 0usize);
+        scan(img, &fr, c, (u0, u1), (0.0, 0.15 * fw), |p, q| {
+            n += 1;
+            // The person: the mask says so, or the pixel is unlike the background (the mask
+            // can miss flat hair beside the face).
+            let unlike_bg = background.pixels > 0 && {
+                let c = cache.get(p);
+                dist3([c[1], c[2], c[3]], bg) >= 20.0
+            };
+            if unlike_bg || mask.at(q[0], q[1]) >= 0.5 {
+                person += 1;
+                let l = linear(p);
+                let st = (y_of(l).max(1e-5) / skin.y.max(1e-5)).log2();
+                let rg = chroma_of(l);
+                if (-2.0..=1.0).contains(&st)
+                    && (rg[0] - skin.rg[0]).hypot(rg[1] - skin.rg[1]) <= 0.08
+                {
+                    visible += 1;
+                }
+            }
+        });
+        if n >= MIN_PIXELS {
+            ear_skin[k] = Some(visible as f32 / n as f32);
+            ear_person[k] = Some(person as f32 / n as f32);
+        }
+    }
+
+    CoverMeasures {
+        lens_luminance,
+        lens_tint,
+        lens_glare,
+        head_covering,
+        brows,
+        hair_stops,
+        ear_skin,
+        ear_person,
+    }
+}
+
+/// Whether a CIELAB colour is one no natural hair (black, brown, blond, red, grey, white) or
+/// skin has: very saturated (C* > 60), or clearly coloured (C* > 15) outside the warm hue band
+/// 15–95° in which every hair and skin colour lies.
+pub fn unnatural_for_hair(l: [f32; 3]) -> bool {
+    let c = l[1].hypot(l[2]);
+    let hue = l[2].atan2(l[1]).to_degrees();
+    c > 60.0 || (c > 15.0 && !(15.0..=95.0).contains(&hue))
+}
+
+/// Euclidean distance of two colours (ΔE*ab).
+fn dist3(a: [f32; 3], b: [f32; 3]) -> f32 {
+    ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
+}
+
+/// Median of a non-empty sample (reorders it).
+fn median(v: &mut [f32]) -> f32 {
+    let mid = v.len() / 2;
+    *v.select_nth_unstable_by(mid, f32::total_cmp).1
+}
+
+/// Even-odd point-in-polygon test.
+fn point_in(poly: &[[f32; 2]], p: [f32; 2]) -> bool {
+    let mut inside = false;
+    let n = poly.len();
+    for i in 0..n {
+        let (a, b) = (poly[i], poly[(i + n - 1) % n]);
+        if (a[1] > p[1]) != (b[1] > p[1])
+            && p[0] < (b[0] - a[0]) * (p[1] - a[1]) / (b[1] - a[1]) + a[0]
+        {
+            inside = !inside;
+        }
+    }
+    inside
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn natural_hair_and_skin_colours_are_not_a_covering_vivid_fabric_is() {
+        for (name, rgb) in [
+            ("black hair", [20, 15, 12]),
+            ("brown hair", [90, 60, 40]),
+            ("blond hair", [200, 170, 120]),
+            ("red hair", [160, 70, 40]),
+            ("grey hair", [150, 150, 150]),
+            ("white hair", [235, 235, 230]),
+            ("light skin", [230, 190, 170]),
+            ("dark skin", [90, 60, 45]),
+        ] {
+            assert!(!unnatural_for_hair(lab(rgb)), "{name}");
+        }
+        for (name, rgb) in [
+            ("navy cap", [30, 45, 150]),
+            ("red cap", [200, 30, 40]),
+            ("green scarf", [40, 120, 60]),
+            ("pink hat", [230, 80, 170]),
+        ] {
+            assert!(unnatural_for_hair(lab(rgb)), "{name}");
+        }
+    }
+
+    #[test]
+    fn point_in_polygon_and_frame_round_trip() {
+        let square = [[0.0, 0.0], [10.0, 0.0], [10.0, 10.0], [0.0, 10.0]];
+        assert!(point_in(&square, [5.0, 5.0]));
+        assert!(!point_in(&square, [15.0, 5.0]));
+        // A frame rolled 90°: "along the eyes" is +y in the image, "down" is −x.
+        let fr = Frame {
+            origin: [100.0, 100.0],
+            ex: [0.0, 1.0],
+            ey: [-1.0, 0.0],
+            fw: 200.0,
+            iod: 90.0,
+        };
+        let p = fr.at(fr.origin, 3.0, 4.0);
+        assert_eq!(p, [96.0, 103.0]);
+        assert_eq!(fr.frame_of(p), [3.0, 4.0]);
+    }
+
+    #[test]
+    fn median_of_odd_and_even_samples() {
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&mut [4.0, 1.0, 3.0, 2.0]), 3.0);
+    }
+}
