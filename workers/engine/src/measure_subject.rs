@@ -502,6 +502,7 @@ fn point_in(poly: &[[f32; 2]], p: [f32; 2]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::color::lab;
 
     #[test]
     fn natural_hair_and_skin_colours_are_not_a_covering_vivid_fabric_is() {
