@@ -180,15 +180,11 @@ fn the_backdrop_fill_gives_the_segmentation_models_cover_measures_on_clean_backd
             .unwrap();
         let (img, face) = (a.image.unwrap(), a.face.unwrap());
         let (m, backdrop) = measure_all_with_mask(&img, Some(&face));
-        let mut fill = photocheck_engine::models::BackdropSegmenter {
-            background: &backdrop,
-        };
         let by_model = measure_subject::run(&mut seg, &img, &face, &m.background)
             .unwrap()
             .unwrap();
-        let by_fill = measure_subject::run(&mut fill, &img, &face, &m.background)
-            .unwrap()
-            .unwrap();
+        let by_fill =
+            measure_subject::run_on_backdrop(&img, &face, &backdrop, &m.background).unwrap();
         let close = |a: Option<f32>, b: Option<f32>, tol: f32| match (a, b) {
             (Some(a), Some(b)) => (a - b).abs() <= tol,
             (None, None) => true,

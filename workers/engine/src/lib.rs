@@ -366,10 +366,7 @@ fn analyze_with(
         if let Some(f) = &face {
             let t = Instant::now();
             m.cover = if clean_backdrop(&m.background, profile) {
-                let mut fill = models::BackdropSegmenter {
-                    background: &backdrop,
-                };
-                measure_subject::run(&mut fill, img, f, &m.background)?
+                measure_subject::run_on_backdrop(img, f, &backdrop, &m.background)
             } else {
                 measure_subject::run(set.segmenter.as_mut(), img, f, &m.background)?
             };

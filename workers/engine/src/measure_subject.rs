@@ -14,7 +14,7 @@
 
 use crate::color::{linear_table, LabCache};
 use crate::measure::{BackgroundStats, FaceGeometry};
-use crate::models::{head_crop, PersonMask, Segmenter};
+use crate::models::{head_crop, Person, Segmenter};
 use crate::EngineError;
 use image::RgbImage;
 
@@ -119,6 +119,17 @@ pub fn run(
         head_crop(frame.origin, frame.fw, frame.ex[1].atan2(frame.ex[0])),
     )?;
     Ok(Some(measure(img, &face.mesh, &mask, background)))
+}
+
+/// [`run`] on a clean backdrop: the person is what the background fill did not reach, so no
+/// segmentation is needed.
+pub fn run_on_backdrop(
+    img: &RgbImage,
+    face: &FaceGeometry,
+    backdrop: &crate::measure::BackgroundMask,
+    background: &BackgroundStats,
+) -> Option<CoverMeasures> {
+    (face.mesh.len() == 468).then(|| measure(img, &face.mesh, backdrop, background))
 }
 
 /// The face's frame: origin at the eye midpoint, unit vectors along the eye line and down.
@@ -265,7 +276,7 @@ const MIN_PIXELS: usize = 30;
 pub fn measure(
     img: &RgbImage,
     mesh: &[[f32; 3]],
-    mask: &PersonMask,
+    mask: &dyn Person,
     background: &BackgroundStats,
 ) -> CoverMeasures {
     let fr = Frame::of(mesh);

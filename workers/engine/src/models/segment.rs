@@ -55,37 +55,30 @@ impl PersonMask {
     }
 }
 
+/// Where the person is: the probability (0–1) that an image point belongs to them.
+pub trait Person {
+    /// Probability at image point `(x, y)`.
+    fn at(&self, x: f32, y: f32) -> f32;
+}
+
+impl Person for PersonMask {
+    fn at(&self, x: f32, y: f32) -> f32 {
+        PersonMask::at(self, x, y)
+    }
+}
+
 /// The person as "everything the background fill did not reach" (see
 /// [`crate::measure::background_and_mask`]): exact on a clean, even backdrop, where it spares
 /// the segmentation model's inference; the engine uses the model whenever the backdrop is not
 /// clean (busy, coloured or shadowed), where a fill cannot tell the person from the backdrop.
-#[derive(Debug, Clone, Copy)]
-pub struct BackdropSegmenter<'a> {
-    /// The fill's region.
-    pub background: &'a crate::measure::BackgroundMask,
-}
-
-impl Segmenter for BackdropSegmenter<'_> {
-    fn segment(&mut self, _img: &RgbImage, crop: RotatedCrop) -> Result<PersonMask, EngineError> {
-        let n = crop.side as usize;
-        let mut prob = Vec::with_capacity(n * n);
-        // Crop pixel centre (u, v) is at origin + u · du + v · dv in the image.
-        let origin = crop.to_image(0.5, 0.5);
-        let (a, b) = (crop.to_image(1.5, 0.5), crop.to_image(0.5, 1.5));
-        let du = [a[0] - origin[0], a[1] - origin[1]];
-        let dv = [b[0] - origin[0], b[1] - origin[1]];
-        for v in 0..n {
-            let row = [origin[0] + v as f32 * dv[0], origin[1] + v as f32 * dv[1]];
-            for u in 0..n {
-                let (x, y) = (row[0] + u as f32 * du[0], row[1] + u as f32 * du[1]);
-                // floor(), for the values that can land inside the image (x > −1).
-                let bg = self
-                    .background
-                    .is_background((x + 1.0) as i64 - 1, (y + 1.0) as i64 - 1);
-                prob.push(if bg { 0.0 } else { 1.0 });
-            }
+impl Person for crate::measure::BackgroundMask {
+    fn at(&self, x: f32, y: f32) -> f32 {
+        // floor(), for the values that can land inside the image (x > −1).
+        if self.is_background((x + 1.0) as i64 - 1, (y + 1.0) as i64 - 1) {
+            0.0
+        } else {
+            1.0
         }
-        Ok(PersonMask { crop, prob })
     }
 }
 
