@@ -1,16 +1,28 @@
-//! Experiment: how far the mesh crop placed from the detection is from the crop placed from the
-//! mesh itself, and the face width from one and two passes, against the fixtures' truth.
+//! Calibration of the mesh crop (`models/mesh.rs`, `DETECTION_TO_MESH_*`): for each fixture
+//! with a measured face width, where the crop the mesh implies sits relative to the detector
+//! box (dx, dy in box sides; size ratio; angle), and the face-width error of one pass from the
+//! calibrated detector crop (w1, O-Net eyes; wb, BlazeFace eyes) and of a second and third pass
+//! placed from the mesh (w2, w3), against `params.face_width`.
+//!
+//! `cargo run --release -p photocheck-engine --example mesh_roi ../shared/fixtures`
 use photocheck_engine::decode::{self, DecodeLimits};
 use photocheck_engine::manifest::Manifest;
 use photocheck_engine::models::*;
 use std::path::PathBuf;
 
 fn main() {
-    let home = PathBuf::from(std::env::var("HOME").unwrap());
-    let data = home.join(".local/share/photocheck");
-    let rt = Runtime::load(&data.join("runtime/libonnxruntime.so.1.31.1"), 1).unwrap();
+    // The default installation (`photocheck models fetch`): $XDG_DATA_HOME or
+    // ~/.local/share, and ORT_DYLIB_PATH when set.
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".local/share"))
+        .join("photocheck");
+    let env_dylib = std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from);
+    let cfg = photocheck_engine::EngineConfig::resolve(None, None, env_dylib.as_deref(), 1, &data)
+        .unwrap();
+    let rt = Runtime::load(&cfg.ort_dylib, 1).unwrap();
     let m = Manifest::builtin().unwrap();
-    let load = |r: &str| LoadedModel::load(&data.join("models"), m.by_role(r).unwrap()).unwrap();
+    let load = |r: &str| LoadedModel::load(&cfg.models_dir, m.by_role(r).unwrap()).unwrap();
     let mut det = BlazeFace::new(&rt, &load("face_detector"), 128).unwrap();
     let mut onet = ONet::new(&rt, &load("landmarks")).unwrap();
     let mut mesh = MediaPipeMesh::new(&rt, &load("face_mesh")).unwrap();
