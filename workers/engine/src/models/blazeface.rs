@@ -5,14 +5,13 @@
 //! 8×8 × 6, centres at cell middles in unit coordinates), each with a score logit and 16
 //! regressors: box centre offset and size, then six keypoints, all in input pixels.
 
-use super::runtime::{output, LoadedModel, Runtime};
+use super::runtime::{output, run_square, LoadedModel, Runtime};
 use super::{weighted_nms, Detection, FaceDetector};
 use crate::imgops::letterbox_tensor;
 use crate::EngineError;
 use fast_image_resize::Resizer;
 use image::RgbImage;
 use ort::session::Session;
-use ort::value::TensorRef;
 
 /// Minimum score kept (MediaPipe's default).
 pub const SCORE_THRESHOLD: f32 = 0.75;
@@ -113,20 +112,14 @@ impl FaceDetector for BlazeFace {
             -1.0,
             &mut self.input,
         );
-        let fail = |e: ort::Error| EngineError::Inference {
-            model: self.name.clone(),
-            reason: e.to_string(),
-        };
-        let shape = [1usize, side as usize, side as usize, 3];
-        let tensor = TensorRef::from_array_view((shape, self.input.as_slice())).map_err(fail)?;
         let name = self.name.clone();
-        let outputs = self
-            .session
-            .run(ort::inputs!["input:0" => tensor])
-            .map_err(|e| EngineError::Inference {
-                model: name.clone(),
-                reason: e.to_string(),
-            })?;
+        let outputs = run_square(
+            &mut self.session,
+            &name,
+            "input:0",
+            side as usize,
+            &self.input,
+        )?;
         let mut logits = output(&outputs, "Identity:0", &name)?.to_vec();
         logits.extend_from_slice(output(&outputs, "Identity_1:0", &name)?);
         let mut regs = output(&outputs, "Identity_2:0", &name)?.to_vec();

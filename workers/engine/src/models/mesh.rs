@@ -10,13 +10,12 @@
 //! compliant fixtures: one calibrated pass −1.5 ± 2.7 px, two passes −1.4 ± 2.7 px); a second
 //! pass runs only when the mesh lands far from the crop.
 
-use super::runtime::{output, LoadedModel, Runtime};
+use super::runtime::{output, run_square, LoadedModel, Runtime};
 use super::MeshModel;
 use crate::imgops::RotatedCrop;
 use crate::EngineError;
 use image::RgbImage;
 use ort::session::Session;
-use ort::value::TensorRef;
 
 const SIDE: u32 = 192;
 /// Crop side relative to the face.
@@ -117,17 +116,13 @@ impl MediaPipeMesh {
     pub fn run(&mut self, img: &RgbImage, crop: RotatedCrop) -> Result<FaceMesh, EngineError> {
         crop.sample(img, 1.0 / 255.0, 0.0, &mut self.input);
         let name = self.name.clone();
-        let fail = |e: ort::Error| EngineError::Inference {
-            model: name.clone(),
-            reason: e.to_string(),
-        };
-        let n = SIDE as usize;
-        let tensor =
-            TensorRef::from_array_view(([1usize, n, n, 3], self.input.as_slice())).map_err(fail)?;
-        let outputs = self
-            .session
-            .run(ort::inputs!["input_1" => tensor])
-            .map_err(fail)?;
+        let outputs = run_square(
+            &mut self.session,
+            &name,
+            "input_1",
+            SIDE as usize,
+            &self.input,
+        )?;
         let raw = output(&outputs, "conv2d_21", &name)?;
         let flag = output(&outputs, "conv2d_31", &name)?;
         if raw.len() != 468 * 3 || flag.is_empty() {

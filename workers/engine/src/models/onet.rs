@@ -4,13 +4,12 @@
 //! RGB `(p - 127.5) / 128`. Outputs `dense_6`: x1..x5 then y1..y5 relative to the crop, and
 //! `softmax_2`: face probability.
 
-use super::runtime::{output, LoadedModel, Runtime};
+use super::runtime::{output, run_square, LoadedModel, Runtime};
 use super::{Detection, FivePoints, LandmarkRefiner};
 use crate::imgops::RotatedCrop;
 use crate::EngineError;
 use image::RgbImage;
 use ort::session::Session;
-use ort::value::TensorRef;
 
 const SIDE: u32 = 48;
 
@@ -57,16 +56,8 @@ impl LandmarkRefiner for ONet {
             }
         }
         let name = self.name.clone();
-        let fail = |e: ort::Error| EngineError::Inference {
-            model: name.clone(),
-            reason: e.to_string(),
-        };
-        let tensor =
-            TensorRef::from_array_view(([1usize, n, n, 3], self.input.as_slice())).map_err(fail)?;
-        let outputs = self
-            .session
-            .run(ort::inputs!["input_3" => tensor])
-            .map_err(fail)?;
+        // The tensor is [1, W, H, 3]; square, so the shape is the same.
+        let outputs = run_square(&mut self.session, &name, "input_3", n, &self.input)?;
         let pts = output(&outputs, "dense_6", &name)?;
         let prob = output(&outputs, "softmax_2", &name)?;
         if pts.len() < 10 || prob.len() < 2 {

@@ -5,6 +5,7 @@ use crate::EngineError;
 use ort::environment::Environment;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
+use ort::value::TensorRef;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -130,4 +131,21 @@ pub(crate) fn output<'a>(
             reason: e.to_string(),
         })?;
     Ok(data)
+}
+
+/// Runs `session` on one float NHWC tensor `[1, side, side, 3]` named `input`, reporting a
+/// failure as an inference error of `model`. Every model here takes one such tensor.
+pub(crate) fn run_square<'s>(
+    session: &'s mut Session,
+    model: &str,
+    input: &str,
+    side: usize,
+    data: &[f32],
+) -> Result<ort::session::SessionOutputs<'s>, EngineError> {
+    let fail = |e: ort::Error| EngineError::Inference {
+        model: model.to_string(),
+        reason: e.to_string(),
+    };
+    let tensor = TensorRef::from_array_view(([1usize, side, side, 3], data)).map_err(fail)?;
+    session.run(ort::inputs![input => tensor]).map_err(fail)
 }

@@ -8,12 +8,11 @@
 //! 1.7 image pixels per mask pixel; on the fixtures both give the same crown (SD 3.6 vs 4.0 px
 //! against the ground truth), so the mask does not replace the pixel crown (SD 1.0 px).
 
-use super::runtime::{output, LoadedModel, Runtime};
+use super::runtime::{output, run_square, LoadedModel, Runtime};
 use crate::imgops::RotatedCrop;
 use crate::EngineError;
 use image::RgbImage;
 use ort::session::Session;
-use ort::value::TensorRef;
 
 /// Side of the model's input and output.
 pub const SIDE: u32 = 256;
@@ -126,17 +125,8 @@ impl Segmenter for SelfieSegmentation {
         let crop = RotatedCrop { side: SIDE, ..crop };
         crop.sample(img, 1.0 / 255.0, 0.0, &mut self.input);
         let name = &self.name;
-        let fail = |e: ort::Error| EngineError::Inference {
-            model: name.clone(),
-            reason: e.to_string(),
-        };
         let n = SIDE as usize;
-        let tensor =
-            TensorRef::from_array_view(([1usize, n, n, 3], self.input.as_slice())).map_err(fail)?;
-        let outputs = self
-            .session
-            .run(ort::inputs!["input_1" => tensor])
-            .map_err(fail)?;
+        let outputs = run_square(&mut self.session, name, "input_1", n, &self.input)?;
         let raw = output(&outputs, "activation_10", name)?;
         if raw.len() != n * n {
             return Err(EngineError::ModelOutput {
