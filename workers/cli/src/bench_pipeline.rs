@@ -282,6 +282,11 @@ pub struct ThroughputRun {
     /// Mean ms per worker stage in this run (`fetch`, `check`, `store`, `publish`, `handoff`,
     /// `job`), from the workers' `/metrics`.
     pub worker_stage_ms: BTreeMap<String, f64>,
+    /// CPU time (user + system) per delivered photo during this run, ms, by process:
+    /// `workers` (all of them), `api`, `s3` (a started s3s-fs), `broker` (a local RabbitMQ's
+    /// `beam.smp`), `bench` (this process: uploader, receiver, relay) and `total`. Where the
+    /// cores are saturated, this shows what besides the checks takes them.
+    pub cpu_ms_per_photo: BTreeMap<String, f64>,
 }
 
 /// The fixed-rate (open-loop) run of one worker count.
@@ -506,6 +511,77 @@ fn parse_memory(status: &str) -> ProcMemory {
         rss_mb: kb("VmRSS:"),
         peak_rss_mb: kb("VmHWM:"),
     }
+}
+
+/// CPU time (user + system, all threads) a process has used so far, in seconds; `None` where
+/// `/proc/<pid>/stat` cannot be read.
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // SAFETY: sysconf has no preconditions; it only reads a system constant.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let ticks = parse_cpu_ticks(&stat)?;
+    Some(ticks as f64 / if hz > 0 { hz as f64 } else { 100.0 })
+}
+
+/// `utime + stime` (clock ticks) from a `/proc/<pid>/stat` line. The command name (field 2) is
+/// in parentheses and may hold spaces, so fields are counted from the last `)`.
+fn parse_cpu_ticks(stat: &str) -> Option<u64> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace();
+    // After the name: state (3) … utime (14), stime (15).
+    let utime: u64 = fields.nth(11)?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// The pid of a local RabbitMQ (`beam.smp`), when one runs on this machine and `/proc` shows it.
+fn local_broker_pid() -> Option<u32> {
+    std::fs::read_dir("/proc").ok()?.find_map(|e| {
+        let e = e.ok()?;
+        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let comm = std::fs::read_to_string(e.path().join("comm")).ok()?;
+        (comm.trim() == "beam.smp").then_some(pid)
+    })
+}
+
+/// The processes whose CPU time a throughput run reports, by name.
+#[derive(Debug, Clone, Default)]
+struct CpuWatch {
+    pids: Vec<(&'static str, u32)>,
+}
+
+impl CpuWatch {
+    fn sample(&self) -> BTreeMap<&'static str, f64> {
+        let mut out = BTreeMap::new();
+        for (name, pid) in &self.pids {
+            if let Some(s) = cpu_seconds(*pid) {
+                *out.entry(*name).or_insert(0.0) += s;
+            }
+        }
+        out
+    }
+}
+
+/// ms of CPU per photo between two samples, with `total`.
+fn cpu_per_photo(
+    before: &BTreeMap<&'static str, f64>,
+    after: &BTreeMap<&'static str, f64>,
+    photos: usize,
+) -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    if photos == 0 {
+        return out;
+    }
+    let mut total = 0.0;
+    for (name, end) in after {
+        if let Some(start) = before.get(name) {
+            let ms = (end - start).max(0.0) * 1000.0 / photos as f64;
+            total += ms;
+            out.insert((*name).to_owned(), ms);
+        }
+    }
+    out.insert("total".to_owned(), total);
+    out
 }
 
 fn free_port() -> Result<u16> {
@@ -1339,9 +1415,11 @@ async fn pipeline(
         let _ = ch.close(200, "ok".into()).await;
         let _ = conn.close(200, "ok".into()).await;
     }
+    let s3_pid = s3.child.as_ref().and_then(|c| c.child.id());
     let outcome = sweep(
         options,
         photos,
+        s3_pid,
         &config,
         &config_path,
         dir.path(),
@@ -1367,6 +1445,7 @@ fn photocheck_args<'a>(config_path: &'a str, log: &'a str, rest: &[&'a str]) -> 
 async fn sweep(
     options: &Options,
     photos: &[Bytes],
+    s3_pid: Option<u32>,
     config: &Config,
     config_path: &Path,
     logs: &Path,
@@ -1482,6 +1561,17 @@ async fn sweep(
             let mut throughput = None;
             if options.throughput {
                 tracing::info!(workers = n, photos = options.count, "throughput run");
+                let mut watch = CpuWatch::default();
+                watch
+                    .pids
+                    .extend(workers.iter().filter_map(|w| w.child.id()).map(|p| ("workers", p)));
+                watch.pids.extend(api.child.id().map(|p| ("api", p)));
+                watch.pids.extend(s3_pid.map(|p| ("s3", p)));
+                if matches!(amqp_host(&config.amqp.url).split(':').next(), Some("127.0.0.1" | "localhost")) {
+                    watch.pids.extend(local_broker_pid().map(|p| ("broker", p)));
+                }
+                watch.pids.push(("bench", std::process::id()));
+                let cpu_before = watch.sample();
                 let p = closed_loop(
                     &ctx,
                     &format!("throughput-{n}"),
@@ -1489,6 +1579,8 @@ async fn sweep(
                     options.upload_concurrency,
                 )
                 .await?;
+                let cpu_ms_per_photo =
+                    cpu_per_photo(&cpu_before, &watch.sample(), p.counts.delivered);
                 let rate = if p.wall_s > 0.0 {
                     p.counts.delivered as f64 / p.wall_s
                 } else {
@@ -1508,6 +1600,7 @@ async fn sweep(
                     upload_ms: percentiles(p.upload_ms),
                     latency_ms: percentiles(p.latency_ms),
                     counts: p.counts,
+                    cpu_ms_per_photo,
                     worker_stage_ms: {
                         let now = scrape_stages(&http, &metrics_urls).await;
                         let means = stage_means(&stages, &now);
@@ -1711,6 +1804,29 @@ pub fn markdown(r: &Report) -> String {
         s.push_str(&lines.concat());
         s.push('\n');
     }
+    if r.runs.iter().any(|x| x.throughput.is_some()) {
+        s.push_str(
+            "## CPU per delivered photo in the throughput runs (ms, user + system)\n\n\
+             | workers | workers' processes | API | S3 server | RabbitMQ | bench (uploader, receiver, relay) | total |\n\
+             |---|---|---|---|---|---|---|\n",
+        );
+        for run in &r.runs {
+            if let Some(t) = &run.throughput {
+                let c = |k: &str| opt(t.cpu_ms_per_photo.get(k).copied(), 2);
+                s.push_str(&format!(
+                    "| {} | {} | {} | {} | {} | {} | {} |\n",
+                    run.workers,
+                    c("workers"),
+                    c("api"),
+                    c("s3"),
+                    c("broker"),
+                    c("bench"),
+                    c("total")
+                ));
+            }
+        }
+        s.push('\n');
+    }
     s.push_str("## Memory (peak resident set, VmHWM)\n\n| workers | each worker MB | API MB |\n|---|---|---|\n");
     for run in &r.runs {
         let each: Vec<String> = run
@@ -1889,6 +2005,23 @@ mod tests {
         assert!("-3".parse::<Rate>().is_err());
         assert!("fast".parse::<Rate>().is_err());
         assert!("0%".parse::<Rate>().is_err());
+    }
+
+    #[test]
+    fn cpu_ticks_are_counted_after_the_command_name() {
+        // A name with spaces and a parenthesis; utime 1234, stime 56.
+        let stat = "4242 (photo check) x) S 1 4242 4242 0 -1 4194560 100 0 0 0 1234 56 0 0 20 0 9";
+        assert_eq!(parse_cpu_ticks(stat), Some(1290));
+        assert_eq!(parse_cpu_ticks("4242 (short"), None);
+        let own = cpu_seconds(std::process::id()).expect("own /proc/self/stat");
+        assert!(own >= 0.0);
+        let before = BTreeMap::from([("api", 1.0), ("workers", 2.0)]);
+        let after = BTreeMap::from([("api", 1.5), ("workers", 4.0), ("s3", 9.0)]);
+        let per = cpu_per_photo(&before, &after, 100);
+        assert!((per["api"] - 5.0).abs() < 1e-9);
+        assert!((per["workers"] - 20.0).abs() < 1e-9);
+        assert!(!per.contains_key("s3"), "no start sample, no figure");
+        assert!((per["total"] - 25.0).abs() < 1e-9);
     }
 
     #[test]

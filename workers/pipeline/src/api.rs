@@ -50,7 +50,7 @@ pub struct ApiState {
     default_profile: String,
     retry_after_s: u64,
     instance: String,
-    idempotency_locks: Vec<tokio::sync::Mutex<()>>,
+    idempotency_locks: Vec<Arc<tokio::sync::Mutex<()>>>,
 }
 
 /// Error answered by the API: a status, a stable code and a message, as JSON.
@@ -211,7 +211,9 @@ impl ApiState {
             default_profile: config.engine.profile.clone(),
             retry_after_s: config.api.retry_after_s,
             instance: format!("api-{}", uuid::Uuid::now_v7()),
-            idempotency_locks: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
+            idempotency_locks: (0..64)
+                .map(|_| Arc::new(tokio::sync::Mutex::new(())))
+                .collect(),
         })
     }
 
@@ -467,7 +469,9 @@ async fn upload_inner(state: &Arc<ApiState>, request: Request) -> Result<Accepte
 
     let Some(key) = idempotency_key else {
         let id = uuid::Uuid::now_v7().to_string();
-        store_and_queue(state, &window, &id, &upload, &profile).await?;
+        let key = photo_key(&window, &id);
+        store_photo(state, &key, &upload).await?;
+        queue_job(state, &window, &id, &key, &upload, &profile).await?;
         return Ok(Accepted {
             id,
             status: "queued".into(),
@@ -479,7 +483,7 @@ async fn upload_inner(state: &Arc<ApiState>, request: Request) -> Result<Accepte
     let record_key = format!("idempotency/{window}/{key_hash}.json");
     let stripe =
         usize::from(Sha256::digest(record_key.as_bytes())[0]) % state.idempotency_locks.len();
-    let _guard = state.idempotency_locks[stripe].lock().await;
+    let guard = state.idempotency_locks[stripe].clone().lock_owned().await;
 
     let existing = state
         .store
@@ -504,6 +508,7 @@ async fn upload_inner(state: &Arc<ApiState>, request: Request) -> Result<Accepte
         }
     }
     // New key, or an upload that was interrupted after reserving its id: (re)do it with that id.
+    let reserved_before = existing.is_some();
     let id = existing
         .map(|r| r.id)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
@@ -517,49 +522,83 @@ async fn upload_inner(state: &Arc<ApiState>, request: Request) -> Result<Accepte
             .unwrap_or_default(),
         )
     };
-    state
-        .store
-        .put(&record_key, record("reserved"), "application/json")
-        .await
-        .map_err(|e| ApiError::store(state, e))?;
-    if let Err(e) = store_and_queue(state, &window, &id, &upload, &profile).await {
-        let _ = state.store.delete(&record_key).await;
+    // The reservation and the photo are written at once; the job is published only when both
+    // are stored, so a job never exists without its photo, and a retry finds the id reserved.
+    let key = photo_key(&window, &id);
+    let reserve = async {
+        if reserved_before {
+            return Ok(());
+        }
+        state
+            .store
+            .put(&record_key, record("reserved"), "application/json")
+            .await
+            .map_err(|e| ApiError::store(state, e))
+    };
+    let (reserved, stored) = tokio::join!(reserve, store_photo(state, &key, &upload));
+    let failure = match (reserved, stored) {
+        (Ok(()), Ok(())) => None,
+        (Err(e), stored) => Some((e, stored.is_ok())),
+        (Ok(()), Err(e)) => Some((e, false)),
+    };
+    if let Some((e, photo_stored)) = failure {
+        // Undo what did get written: a photo without a job would read as "queued" forever.
+        if photo_stored {
+            if let Err(undo) = state.store.delete(&key).await {
+                tracing::warn!(error = %undo, job_id = %id, "could not remove photo after failed reservation");
+            }
+        }
+        if !reserved_before {
+            let _ = state.store.delete(&record_key).await;
+        }
         return Err(e);
     }
-    if let Err(e) = state
-        .store
-        .put(&record_key, record("queued"), "application/json")
-        .await
-    {
-        // The job is stored and queued, so the answer is 202. A retry with this key would
-        // re-publish the same id, which the worker turns into the same result.
-        tracing::warn!(error = %e, job_id = %id, "could not mark idempotency record queued");
+    if let Err(e) = queue_job(state, &window, &id, &key, &upload, &profile).await {
+        if !reserved_before {
+            let _ = state.store.delete(&record_key).await;
+        }
+        return Err(e);
     }
+    // The answer does not wait for the record to be marked queued; the key's lock does, so a
+    // retry with this key still finds it queued rather than reserved (which would re-publish).
+    let store = state.store.clone();
+    let queued = record("queued");
+    let job_id = id.clone();
+    tokio::spawn(async move {
+        let _guard = guard;
+        if let Err(e) = store.put(&record_key, queued, "application/json").await {
+            tracing::warn!(error = %e, job_id = %job_id, "could not mark idempotency record queued");
+        }
+    });
     Ok(Accepted {
         id,
         status: "queued".into(),
     })
 }
 
-/// Stores the photo, then publishes the job with confirm; on a publish failure deletes the
+/// Stores the photo under `key`.
+async fn store_photo(state: &Arc<ApiState>, key: &str, upload: &Upload) -> Result<(), ApiError> {
+    state
+        .store
+        .put(key, upload.bytes.clone(), upload.content_type)
+        .await
+        .map_err(|e| ApiError::store(state, e))
+}
+
+/// Publishes the job of the stored photo `key` with confirm; on a publish failure deletes the
 /// photo again so nothing half-done remains.
-async fn store_and_queue(
+async fn queue_job(
     state: &Arc<ApiState>,
     window: &str,
     id: &str,
+    key: &str,
     upload: &Upload,
     profile: &str,
 ) -> Result<(), ApiError> {
-    let key = photo_key(window, id);
-    state
-        .store
-        .put(&key, upload.bytes.clone(), upload.content_type)
-        .await
-        .map_err(|e| ApiError::store(state, e))?;
     let job = JobMessage {
         id: id.to_owned(),
         bucket: state.store.bucket().to_owned(),
-        key: key.clone(),
+        key: key.to_owned(),
         profile: profile.to_owned(),
         submitted_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         application_id: upload.metadata.application_id.clone(),
@@ -577,7 +616,7 @@ async fn store_and_queue(
         )
         .await
     {
-        if let Err(undo) = state.store.delete(&key).await {
+        if let Err(undo) = state.store.delete(key).await {
             tracing::warn!(error = %undo, job_id = %id, "could not remove photo after failed publish");
         }
         return Err(ApiError::broker(state, e));
