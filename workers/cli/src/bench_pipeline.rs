@@ -1562,12 +1562,18 @@ async fn sweep(
             if options.throughput {
                 tracing::info!(workers = n, photos = options.count, "throughput run");
                 let mut watch = CpuWatch::default();
-                watch
-                    .pids
-                    .extend(workers.iter().filter_map(|w| w.child.id()).map(|p| ("workers", p)));
+                watch.pids.extend(
+                    workers
+                        .iter()
+                        .filter_map(|w| w.child.id())
+                        .map(|p| ("workers", p)),
+                );
                 watch.pids.extend(api.child.id().map(|p| ("api", p)));
                 watch.pids.extend(s3_pid.map(|p| ("s3", p)));
-                if matches!(amqp_host(&config.amqp.url).split(':').next(), Some("127.0.0.1" | "localhost")) {
+                if matches!(
+                    amqp_host(&config.amqp.url).split(':').next(),
+                    Some("127.0.0.1" | "localhost")
+                ) {
                     watch.pids.extend(local_broker_pid().map(|p| ("broker", p)));
                 }
                 watch.pids.push(("bench", std::process::id()));
