@@ -23,7 +23,7 @@ tfl=mp/mediapipe/modules/face_landmark/face_landmark.tflite
 echo "1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814  $tfl" | sha256sum -c -
 venv/bin/python -m tf2onnx.convert --tflite "$tfl" --output face_landmark.tf2onnx.onnx --opset 13 2>&1 \
   | grep -E "ERROR|Unsupported|Successfully" || true
-# PRelu as Relu/Mul/Add (same function, ~4x faster in ONNX Runtime; see rewrite_prelu.py). The
+# PRelu as Relu/Mul/Add (same function, ~3x faster in ONNX Runtime; see rewrite_prelu.py). The
 # parity check below runs on the rewritten file.
 venv/bin/python "$here/rewrite_prelu.py" face_landmark.tf2onnx.onnx face_landmark.onnx
 venv/bin/python - "$tfl" face_landmark.onnx <<'PY'

@@ -1,4 +1,4 @@
-"""Rewrites every PRelu with a constant slope into Relu, Mul and Add, the same function.
+"""Rewrites every PRelu whose slope is an initializer into Relu, Mul and Add, the same function.
 
 ONNX Runtime's CPU PRelu is a plain broadcasting kernel that its NCHWc layout does not cover,
 so every PRelu in a convolutional net costs its own pass over memory plus a reorder of the
@@ -8,8 +8,9 @@ between 45 convolutions) that was 57 % of the inference time (op profile, 1 thre
     PRelu(x, a) = a * x + (1 - a) * Relu(x)
 
 (exact for every slope a: x >= 0 gives x, x < 0 gives a * x), the graph is made of ops the
-runtime runs in the blocked layout, and the mesh runs about 4x faster with the same outputs
-(max difference ~3e-5 px, float rounding).
+runtime runs in the blocked layout, and the mesh runs about 3x faster with the same outputs
+(3.73 -> 1.27 ms in one Python onnxruntime 1.31.1 process, 1 thread; max difference to the
+original ~3e-5 px, float rounding).
 
 Usage: python rewrite_prelu.py IN.onnx OUT.onnx   (needs the `onnx` and `numpy` packages)
 """
@@ -21,16 +22,11 @@ import onnx
 from onnx import helper, numpy_helper
 
 
-def constant_value(graph, name):
-    """The value of `name` when it is an initializer or a Constant node's output, else None."""
+def initializer_value(graph, name):
+    """The value of initializer `name`, or None (a PRelu whose slope is computed stays as is)."""
     for init in graph.initializer:
         if init.name == name:
             return numpy_helper.to_array(init)
-    for node in graph.node:
-        if node.op_type == "Constant" and node.output[0] == name:
-            for attr in node.attribute:
-                if attr.name == "value":
-                    return numpy_helper.to_array(attr.t)
     return None
 
 
@@ -39,7 +35,7 @@ def rewrite(model):
     nodes = []
     rewritten = 0
     for node in graph.node:
-        slope = constant_value(graph, node.input[1]) if node.op_type == "PRelu" else None
+        slope = initializer_value(graph, node.input[1]) if node.op_type == "PRelu" else None
         if slope is None:
             nodes.append(node)
             continue

@@ -535,25 +535,21 @@ async fn upload_inner(state: &Arc<ApiState>, request: Request) -> Result<Accepte
             .await
             .map_err(|e| ApiError::store(state, e))
     };
-    let (reserved, stored) = tokio::join!(reserve, store_photo(state, &key, &upload));
-    let failure = match (reserved, stored) {
-        (Ok(()), Ok(())) => None,
-        (Err(e), stored) => Some((e, stored.is_ok())),
-        (Ok(()), Err(e)) => Some((e, false)),
-    };
-    if let Some((e, photo_stored)) = failure {
-        // Undo what did get written: a photo without a job would read as "queued" forever.
-        if photo_stored {
-            if let Err(undo) = state.store.delete(&key).await {
-                tracing::warn!(error = %undo, job_id = %id, "could not remove photo after failed reservation");
+    let written_and_queued = async {
+        let (reserved, stored) = tokio::join!(reserve, store_photo(state, &key, &upload));
+        let photo_stored = stored.is_ok();
+        if let Err(e) = reserved.and(stored) {
+            // A photo without a job would read as "queued" forever.
+            if photo_stored {
+                if let Err(undo) = state.store.delete(&key).await {
+                    tracing::warn!(error = %undo, job_id = %id, "could not remove photo after failed reservation");
+                }
             }
+            return Err(e);
         }
-        if !reserved_before {
-            let _ = state.store.delete(&record_key).await;
-        }
-        return Err(e);
-    }
-    if let Err(e) = queue_job(state, &window, &id, &key, &upload, &profile).await {
+        queue_job(state, &window, &id, &key, &upload, &profile).await
+    };
+    if let Err(e) = written_and_queued.await {
         if !reserved_before {
             let _ = state.store.delete(&record_key).await;
         }
