@@ -69,6 +69,16 @@ fn stages(c: &mut Criterion) {
             )
         })
     });
+    // The mesh's input on its own: the rotated 192 × 192 crop sampled to floats.
+    let crop =
+        photocheck_engine::models::roi_from_detection(det.bbox, det.keypoints[0], det.keypoints[1]);
+    let mut tensor = Vec::new();
+    g.bench_function("mesh_crop_sample", |b| {
+        b.iter(|| {
+            crop.sample(black_box(&img), 1.0 / 255.0, 0.0, &mut tensor);
+            black_box(tensor.len())
+        })
+    });
     let engine = photocheck_bench::engine();
     let analysis = engine.analyze(&bytes, &profile).unwrap();
     let face = analysis.face.clone();

@@ -102,58 +102,68 @@ impl RotatedCrop {
 
     /// Samples the crop bilinearly (black outside the image) into a float NHWC tensor
     /// `x * mul + add`, written to `out`.
+    ///
+    /// Positions are fixed point with 16 fractional bits and stepped along each row by an
+    /// integer add; the four neighbours are weighted in integers with 8-bit weights (1/256 px,
+    /// far below what the models resolve; a weighted value is off by at most half a level),
+    /// so a sample costs a few integer operations and one conversion per channel.
     pub fn sample(&self, src: &RgbImage, mul: f32, add: f32, out: &mut Vec<f32>) {
         let (w, h) = src.dimensions();
         let raw = src.as_raw();
         let n = self.side as usize;
         out.clear();
         out.resize(n * n * 3, add);
-        let k = self.size / self.side as f32;
-        let c = self.side as f32 / 2.0;
-        let (s, co) = self.angle.sin_cos();
-        // Pixel centres: sample at (u + 0.5, v + 0.5) of the crop. Along a row the image point
-        // moves by a fixed step, so each sample costs two multiply-adds to place.
-        let (step_x, step_y) = (co * k, s * k);
+        let k = f64::from(self.size) / f64::from(self.side);
+        let c = f64::from(self.side) / 2.0;
+        let (s, co) = f64::from(self.angle).sin_cos();
+        const ONE: f64 = 65536.0;
+        // Clamped so that no row of steps can overflow, whatever the crop (NaN becomes 0).
+        const LIMIT: f64 = (1u64 << 46) as f64;
+        let fixed = |v: f64| (v * ONE).round().clamp(-LIMIT, LIMIT) as i64;
+        let (step_x, step_y) = (fixed(co * k), fixed(s * k));
         let stride = w as usize * 3;
+        let (wi, hi) = (i64::from(w), i64::from(h));
+        // Integer sums are value × 2^16; one multiply turns them into the tensor's scale.
+        let scale = mul / 65536.0;
         for v in 0..n {
-            let dv = (v as f32 + 0.5 - c) * k;
+            // Pixel centres: sample at (u + 0.5, v + 0.5) of the crop.
+            let dv = (v as f64 + 0.5 - c) * k;
             let du0 = (0.5 - c) * k;
-            let row_x = self.center[0] + co * du0 - s * dv - 0.5;
-            let row_y = self.center[1] + s * du0 + co * dv - 0.5;
-            for u in 0..n {
-                let x = row_x + u as f32 * step_x;
-                let y = row_y + u as f32 * step_y;
-                let (x0, y0) = (x.floor(), y.floor());
-                let (fx, fy) = (x - x0, y - y0);
-                let (x0, y0) = (x0 as i64, y0 as i64);
-                let o = (v * n + u) * 3;
-                if x0 >= 0 && y0 >= 0 && x0 + 1 < i64::from(w) && y0 + 1 < i64::from(h) {
+            let mut x = fixed(f64::from(self.center[0]) + co * du0 - s * dv - 0.5);
+            let mut y = fixed(f64::from(self.center[1]) + s * du0 + co * dv - 0.5);
+            let row = &mut out[v * n * 3..(v + 1) * n * 3];
+            for dst in row.chunks_exact_mut(3) {
+                let (x0, y0) = (x >> 16, y >> 16);
+                // Weights in 1/256, rounded (0..=256).
+                let (fx, fy) = (
+                    (((x & 0xffff) + 128) >> 8) as u32,
+                    (((y & 0xffff) + 128) >> 8) as u32,
+                );
+                x += step_x;
+                y += step_y;
+                if x0 >= 0 && y0 >= 0 && x0 + 1 < wi && y0 + 1 < hi {
                     // Inside the image: read the four neighbours directly.
                     let i = y0 as usize * stride + x0 as usize * 3;
-                    let (w00, w10) = ((1.0 - fx) * (1.0 - fy), fx * (1.0 - fy));
-                    let (w01, w11) = ((1.0 - fx) * fy, fx * fy);
                     let (top, bot) = (&raw[i..i + 6], &raw[i + stride..i + stride + 6]);
-                    let dst = &mut out[o..o + 3];
                     for ch in 0..3 {
-                        let v = w00 * f32::from(top[ch])
-                            + w10 * f32::from(top[3 + ch])
-                            + w01 * f32::from(bot[ch])
-                            + w11 * f32::from(bot[3 + ch]);
-                        dst[ch] = v * mul + add;
+                        let t = u32::from(top[ch]) * (256 - fx) + u32::from(top[3 + ch]) * fx;
+                        let b = u32::from(bot[ch]) * (256 - fx) + u32::from(bot[3 + ch]) * fx;
+                        dst[ch] = (t * (256 - fy) + b * fy) as f32 * scale + add;
                     }
                     continue;
                 }
-                for ch in 0..3 {
-                    let px = |xi: i64, yi: i64| -> f32 {
-                        if xi < 0 || yi < 0 || xi >= i64::from(w) || yi >= i64::from(h) {
-                            0.0
-                        } else {
-                            f32::from(raw[((yi as usize) * w as usize + xi as usize) * 3 + ch])
-                        }
-                    };
-                    let top = px(x0, y0) * (1.0 - fx) + px(x0 + 1, y0) * fx;
-                    let bot = px(x0, y0 + 1) * (1.0 - fx) + px(x0 + 1, y0 + 1) * fx;
-                    out[o + ch] = (top * (1.0 - fy) + bot * fy) * mul + add;
+                // At or beyond the edge: neighbours outside the image are black.
+                let px = |xi: i64, yi: i64, ch: usize| -> u32 {
+                    if xi < 0 || yi < 0 || xi >= wi || yi >= hi {
+                        0
+                    } else {
+                        u32::from(raw[yi as usize * stride + xi as usize * 3 + ch])
+                    }
+                };
+                for (ch, d) in dst.iter_mut().enumerate() {
+                    let t = px(x0, y0, ch) * (256 - fx) + px(x0 + 1, y0, ch) * fx;
+                    let b = px(x0, y0 + 1, ch) * (256 - fx) + px(x0 + 1, y0 + 1, ch) * fx;
+                    *d = (t * (256 - fy) + b * fy) as f32 * scale + add;
                 }
             }
         }
@@ -231,5 +241,58 @@ mod tests {
         };
         outside.sample(&img, 1.0, 0.0, &mut t);
         assert!(t.iter().all(|&v| v == 0.0));
+        // Absurd crops (from a broken detection) give black, not a panic or an overflow.
+        for (center, size) in [
+            ([f32::NAN, 3.0], 10.0),
+            ([1e30, -1e30], 1e30),
+            ([0.0, 0.0], f32::INFINITY),
+        ] {
+            RotatedCrop {
+                center,
+                size,
+                ..crop
+            }
+            .sample(&img, 1.0, 0.0, &mut t);
+            assert_eq!(t.len(), 40 * 40 * 3);
+        }
+    }
+
+    #[test]
+    fn fixed_point_sampling_matches_float_bilinear_within_a_level() {
+        let img = RgbImage::from_fn(120, 90, |x, y| {
+            let v = |k: u32| ((x * 37 + y * 91 + k * 53) ^ (x * y)) as u8;
+            image::Rgb([v(0), v(1), v(2)])
+        });
+        let crop = RotatedCrop {
+            // Wholly inside the image (corners ≤ 36 px from the centre).
+            center: [61.3, 44.8],
+            size: 50.0,
+            angle: 0.37,
+            side: 48,
+        };
+        let mut t = Vec::new();
+        crop.sample(&img, 1.0, 0.0, &mut t);
+        let mut worst = 0f32;
+        for v in 0..48 {
+            for u in 0..48 {
+                let [x, y] = crop.to_image(u as f32 + 0.5, v as f32 + 0.5);
+                let (x, y) = (x - 0.5, y - 0.5);
+                let (x0, y0) = (x.floor(), y.floor());
+                let (fx, fy) = (x - x0, y - y0);
+                let (x0, y0) = (x0 as u32, y0 as u32);
+                for ch in 0..3 {
+                    let p = |xx: u32, yy: u32| f32::from(img.get_pixel(xx, yy)[ch]);
+                    let top = p(x0, y0) * (1.0 - fx) + p(x0 + 1, y0) * fx;
+                    let bot = p(x0, y0 + 1) * (1.0 - fx) + p(x0 + 1, y0 + 1) * fx;
+                    let want = top * (1.0 - fy) + bot * fy;
+                    worst = worst.max((t[(v * 48 + u) * 3 + ch] - want).abs());
+                }
+            }
+        }
+        assert!(worst <= 1.0, "largest difference {worst} levels");
+        assert!(
+            t.iter().any(|&v| v > 10.0),
+            "the crop lies inside the image"
+        );
     }
 }
