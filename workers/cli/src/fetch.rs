@@ -23,6 +23,10 @@ const REPO_FILES: &[(&str, &[u8])] = &[
         "models/converted/selfie_segmentation.onnx",
         include_bytes!("../../../models/converted/selfie_segmentation.onnx"),
     ),
+    (
+        "models/converted/mtcnn_onet.onnx",
+        include_bytes!("../../../models/converted/mtcnn_onet.onnx"),
+    ),
 ];
 
 /// Why fetching or verifying failed.
