@@ -146,28 +146,40 @@ impl RotatedCrop {
                     let i = y0 as usize * stride + x0 as usize * 3;
                     let (top, bot) = (&raw[i..i + 6], &raw[i + stride..i + stride + 6]);
                     for ch in 0..3 {
-                        let t = u32::from(top[ch]) * (256 - fx) + u32::from(top[3 + ch]) * fx;
-                        let b = u32::from(bot[ch]) * (256 - fx) + u32::from(bot[3 + ch]) * fx;
-                        dst[ch] = (t * (256 - fy) + b * fy) as f32 * scale + add;
+                        let quad = [top[ch], top[3 + ch], bot[ch], bot[3 + ch]];
+                        dst[ch] = bilinear(quad, fx, fy) as f32 * scale + add;
                     }
                     continue;
                 }
                 // At or beyond the edge: neighbours outside the image are black.
-                let px = |xi: i64, yi: i64, ch: usize| -> u32 {
+                let px = |xi: i64, yi: i64, ch: usize| -> u8 {
                     if xi < 0 || yi < 0 || xi >= wi || yi >= hi {
                         0
                     } else {
-                        u32::from(raw[yi as usize * stride + xi as usize * 3 + ch])
+                        raw[yi as usize * stride + xi as usize * 3 + ch]
                     }
                 };
                 for (ch, d) in dst.iter_mut().enumerate() {
-                    let t = px(x0, y0, ch) * (256 - fx) + px(x0 + 1, y0, ch) * fx;
-                    let b = px(x0, y0 + 1, ch) * (256 - fx) + px(x0 + 1, y0 + 1, ch) * fx;
-                    *d = (t * (256 - fy) + b * fy) as f32 * scale + add;
+                    let quad = [
+                        px(x0, y0, ch),
+                        px(x0 + 1, y0, ch),
+                        px(x0, y0 + 1, ch),
+                        px(x0 + 1, y0 + 1, ch),
+                    ];
+                    *d = bilinear(quad, fx, fy) as f32 * scale + add;
                 }
             }
         }
     }
+}
+
+/// Bilinear blend of `[top-left, top-right, bottom-left, bottom-right]` with weights in 1/256
+/// (`fx`, `fy` in 0..=256 towards the right and bottom pixels): the value × 2^16, exact.
+#[inline]
+fn bilinear([p00, p10, p01, p11]: [u8; 4], fx: u32, fy: u32) -> u32 {
+    let top = u32::from(p00) * (256 - fx) + u32::from(p10) * fx;
+    let bot = u32::from(p01) * (256 - fx) + u32::from(p11) * fx;
+    top * (256 - fy) + bot * fy
 }
 
 #[cfg(test)]
@@ -241,7 +253,7 @@ mod tests {
         };
         outside.sample(&img, 1.0, 0.0, &mut t);
         assert!(t.iter().all(|&v| v == 0.0));
-        // Absurd crops (from a broken detection) give black, not a panic or an overflow.
+        // Absurd crops (from a broken detection) give a full tensor, not a panic or an overflow.
         for (center, size) in [
             ([f32::NAN, 3.0], 10.0),
             ([1e30, -1e30], 1e30),

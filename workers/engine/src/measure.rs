@@ -307,15 +307,10 @@ pub fn background_and_mask(
                 sb += f64::from(l[3]);
                 sampled += 1;
             }
-            if y > 0 {
-                let j = i - wu;
-                if !seen[j] && close(i, j) {
-                    seen[j] = true;
-                    stack.push(j as u32);
-                }
-            }
-            if (y as u32) + 1 < limit {
-                let j = i + wu;
+            // The rows above and below (within the fill's rows).
+            let above = (y > 0).then(|| i - wu);
+            let below = ((y as u32) + 1 < limit).then_some(i + wu);
+            for j in above.into_iter().chain(below) {
                 if !seen[j] && close(i, j) {
                     seen[j] = true;
                     stack.push(j as u32);
