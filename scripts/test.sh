@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Runs every test of photocheck, installing first what the tests need on a fresh machine:
+# the Debian packages the build links (scripts/system-deps.sh: libjpeg-turbo),
 # the ONNX Runtime library and the models (photocheck models fetch, cached under
 # ~/.local/share/photocheck), the S3 server binary (s3s-fs, cached in ~/.cargo/bin), and a
 # running RabbitMQ. Builds once into $CARGO_TARGET_DIR (default ~/.cache/photocheck/target,
 # outside the clone, so later runs reuse the build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/system-deps.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/photocheck/target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 step() { printf '\n== %s\n' "$*" >&2; }

@@ -104,14 +104,15 @@ pub fn decode(data: &[u8], header: Header, limits: DecodeLimits) -> Result<Decod
     Ok(Decoded { header, rgb })
 }
 
-/// Decodes a large JPEG at a reduced size, in the DCT domain (1/2, 1/4 or 1/8 of each side):
-/// the smallest reduction whose result still covers `cover` (oriented width and height, the
-/// profile's canvas). Huffman decoding still reads every coefficient, but the inverse DCT,
-/// colour conversion and the pixel buffer shrink with the scale, and the resize afterwards
-/// mostly disappears. Returns the photo and its scale (photo pixels per decoded pixel), or
-/// `None` when the file is not a JPEG at least twice `cover` on both sides, or the reduced
-/// decoder cannot take it (CMYK, 16-bit, an error): the caller then decodes in full, and a
-/// broken file gets that decoder's verdict.
+/// Decodes a large JPEG at a reduced size, in the DCT domain (libjpeg-turbo's scaled decoding,
+/// in steps of 1/8 of each side): the smallest reduction whose result still covers `cover`
+/// (oriented width and height, the profile's canvas). Huffman decoding still reads every
+/// coefficient, but the inverse DCT, upsampling, colour conversion and the pixel buffer shrink
+/// with the scale, and the resize afterwards mostly disappears. Returns the photo and its scale
+/// (photo pixels per decoded pixel), or `None` when the file is not a JPEG at least twice `cover`
+/// on both sides, or the reduced decoder cannot take it (CMYK, an error, any warning about
+/// corrupt data): the caller then decodes in full, and a broken file gets that decoder's
+/// verdict.
 pub fn decode_reduced(
     data: &[u8],
     header: &Header,
@@ -128,38 +129,54 @@ pub fn decode_reduced(
     } else {
         cover
     };
-    let (w, h) = (header.width, header.height);
-    let k = (w as f32 / cover.0.max(1) as f32).min(h as f32 / cover.1.max(1) as f32);
-    if k < 2.0 || w > u32::from(u16::MAX) || h > u32::from(u16::MAX) {
-        return None;
-    }
+    let eighths = reduction(header.width, header.height, cover)?;
     // A decoder bug on hostile data must not take the photo's verdict with it: a panic here
     // falls back to the full decoder, which gives the file its verdict.
-    std::panic::catch_unwind(|| reduced(data, header, limits, k)).ok()?
+    std::panic::catch_unwind(|| reduced(data, header, eighths)).ok()?
 }
 
-fn reduced(data: &[u8], header: &Header, limits: DecodeLimits, k: f32) -> Option<(Decoded, f32)> {
-    let (w, h) = (header.width, header.height);
-    let want = |side: u32| ((side as f32 / k).ceil() as u32).clamp(1, u32::from(u16::MAX)) as u16;
-    let mut decoder = jpeg_decoder::Decoder::new(std::io::Cursor::new(data));
-    decoder
-        .set_max_decoding_buffer_size(usize::try_from(limits.max_pixels.saturating_mul(4)).ok()?);
-    let (sw, _) = decoder.scale(want(w), want(h)).ok()?;
-    if u32::from(sw) * 2 > w {
-        // No reduction was possible.
+/// libjpeg-turbo's size for `side` scaled by `eighths`/8 (its `TJSCALED`: rounded up).
+fn scaled(side: u32, eighths: u32) -> u32 {
+    (u64::from(side) * u64::from(eighths)).div_ceil(8) as u32
+}
+
+/// The smallest scale `m`/8 (m = 1…4) at which a `w` × `h` frame still covers `cover`, or
+/// `None` when the frame is less than twice `cover` on some side (a full decode then costs
+/// little more).
+fn reduction(w: u32, h: u32, cover: (u32, u32)) -> Option<u32> {
+    let (cw, ch) = (cover.0.max(1), cover.1.max(1));
+    if w < 2 * cw || h < 2 * ch {
         return None;
     }
-    let pixels = decoder.decode().ok()?;
-    let info = decoder.info()?;
-    let (sw, sh) = (u32::from(info.width), u32::from(info.height));
-    let rgb = match info.pixel_format {
-        jpeg_decoder::PixelFormat::RGB24 => RgbImage::from_raw(sw, sh, pixels)?,
-        jpeg_decoder::PixelFormat::L8 => {
-            let grey = image::GrayImage::from_raw(sw, sh, pixels)?;
-            DynamicImage::ImageLuma8(grey).to_rgb8()
-        }
-        _ => return None,
-    };
+    (1..=4).find(|&m| scaled(w, m) >= cw && scaled(h, m) >= ch)
+}
+
+fn reduced(data: &[u8], header: &Header, eighths: u32) -> Option<(Decoded, f32)> {
+    let (w, h) = (header.width, header.height);
+    let (sw, sh) = (scaled(w, eighths), scaled(h, eighths));
+    let mut decoder = turbojpeg::Decompressor::new().ok()?;
+    let stored = decoder.read_header(data).ok()?;
+    // The header parser and libjpeg must agree on the frame, or the scale is wrong.
+    if (stored.width, stored.height) != (w as usize, h as usize) {
+        return None;
+    }
+    let mut pixels = vec![0u8; sw as usize * sh as usize * 3];
+    // Given a smaller output, libjpeg-turbo picks the largest of its scales that fits: `sw` ×
+    // `sh` is exactly its size at `eighths`/8. Colour and greyscale files come out as RGB; a
+    // CMYK file, an error or a warning about corrupt data is an `Err` here.
+    decoder
+        .decompress(
+            data,
+            turbojpeg::Image {
+                pixels: pixels.as_mut_slice(),
+                width: sw as usize,
+                pitch: sw as usize * 3,
+                height: sh as usize,
+                format: turbojpeg::PixelFormat::RGB,
+            },
+        )
+        .ok()?;
+    let rgb = RgbImage::from_raw(sw, sh, pixels)?;
     let mut img = DynamicImage::ImageRgb8(rgb);
     if let Some(o) = image::metadata::Orientation::from_exif(header.orientation) {
         img.apply_orientation(o);

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian packages photocheck builds against, when they are missing:
+#   libturbojpeg0-dev  libjpeg-turbo (SIMD) for the scaled decoding of large JPEGs
+#   pkg-config         how the build finds it
+# Idempotent and quiet when everything is there; uses sudo when not run as root.
+#   usage: bash scripts/system-deps.sh [--check]   (--check: report, install nothing)
+set -euo pipefail
+
+missing=()
+command -v pkg-config >/dev/null || missing+=(pkg-config)
+if ! command -v pkg-config >/dev/null || ! pkg-config --exists 'libturbojpeg >= 2.0'; then
+  missing+=(libturbojpeg0-dev)
+fi
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "${1:-}" = "--check" ]; then
+  echo "missing Debian packages: ${missing[*]} (bash scripts/system-deps.sh installs them)" >&2
+  exit 1
+fi
+command -v apt-get >/dev/null || {
+  echo "photocheck needs ${missing[*]} (libjpeg-turbo ≥ 2.0 with its pkg-config file); install them with your system's package manager" >&2
+  exit 1
+}
+sudo=()
+[ "$(id -u)" -eq 0 ] || sudo=(sudo)
+echo "installing Debian packages: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" >&2 || {
+  "${sudo[@]}" apt-get update -q >&2
+  "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+}
