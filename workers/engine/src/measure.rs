@@ -1,6 +1,10 @@
 //! Measurements on a decoded photo and its face geometry: the numbers the rules compare with the
 //! profile's limits. Pure functions of pixels; no models, no I/O. See `docs/checks.md` for why
 //! each measure was chosen and how it was validated.
+//!
+//! The loops over whole planes (luma, noise, blocking, blur, gradients) are also compiled for
+//! AVX2 and picked at run time where the CPU has it (`multiversion`); every target gives the
+//! same results, since they sum integers or do float operations in one fixed order.
 
 use crate::color::{lab, luma, LabCache};
 use image::RgbImage;
@@ -250,19 +254,18 @@ pub fn background_and_mask(
     let mut stack: Vec<u32> = Vec::new();
     const SEED_TOL: u8 = 24;
     const STEP: u8 = 3;
-    let seed = |x: u32, y: u32, seen: &mut Vec<bool>, stack: &mut Vec<u32>| {
-        let i = (y * w + x) as usize;
-        if !seen[i] && diff(img.get_pixel(x, y), bg) <= SEED_TOL {
-            seen[i] = true;
-            stack.push(i as u32);
+    // Seeds are pushed unclaimed; a pixel is claimed (`seen`) when a run takes it.
+    let seed = |x: u32, y: u32, stack: &mut Vec<u32>| {
+        if diff(img.get_pixel(x, y), bg) <= SEED_TOL {
+            stack.push(y * w + x);
         }
     };
     for x in 0..w {
-        seed(x, 0, &mut seen, &mut stack);
+        seed(x, 0, &mut stack);
     }
     for y in 0..limit {
-        seed(0, y, &mut seen, &mut stack);
-        seed(w - 1, y, &mut seen, &mut stack);
+        seed(0, y, &mut stack);
+        seed(w - 1, y, &mut stack);
     }
     let raw = img.as_raw();
     let close =
@@ -275,13 +278,20 @@ pub fn background_and_mask(
     let mut hist = vec![0u32; 1001];
     let mut cache = LabCache::default();
     let (mut sa, mut sb, mut count, mut sampled) = (0f64, 0f64, 0usize, 0usize);
-    // Span fill: each popped pixel grows into the run of its row it reaches through close
-    // horizontal steps; the run's pixels are measured, and their vertical neighbours that are
-    // close are seeded. It reaches exactly the pixels the 4-neighbour fill would (every edge
-    // out of the region is tested once), with one stack entry per run instead of per pixel.
+    // Span fill: a popped seed grows into the run of its row it reaches through close
+    // horizontal steps over unclaimed pixels; the run is claimed and measured. In the rows
+    // above and below, a pixel vertically close to the run is pushed as a seed unless its left
+    // neighbour was just pushed and is horizontally close to it (that seed's run, or whichever
+    // run claims that neighbour first, grows into it). So every pixel the 4-neighbour fill
+    // reaches is claimed exactly once, with about one stack entry per run.
     let wu = w as usize;
+    let bu = band as usize;
     while let Some(s) = stack.pop() {
         let s = s as usize;
+        if seen[s] {
+            continue;
+        }
+        seen[s] = true;
         let (y, x) = (s / wu, s % wu);
         let row = y * wu;
         let (mut a, mut b) = (x, x);
@@ -293,11 +303,16 @@ pub fn background_and_mask(
             b += 1;
             seen[row + b] = true;
         }
-        let in_band_rows = (y as u32) < band;
+        // Pixels of the run inside the border band: all in the top rows, else those in the
+        // left and right columns of the band.
+        band_hit += if (y as u32) < band || wu <= 2 * bu {
+            b - a + 1
+        } else {
+            (b + 1).min(bu).saturating_sub(a) + (b + 1).saturating_sub(a.max(wu - bu))
+        };
         let even_row = y & 1 == 0;
         for xx in a..=b {
             let i = row + xx;
-            band_hit += usize::from(in_band_rows || (xx as u32) < band || xx as u32 + band >= w);
             let l = cache.get([raw[i * 3], raw[i * 3 + 1], raw[i * 3 + 2]]);
             // Nearest 0.1 of L* (halves up; L* is never negative after the clamp).
             hist[(l[0].clamp(0.0, 100.0) * 10.0 + 0.5) as usize] += 1;
@@ -307,17 +322,22 @@ pub fn background_and_mask(
                 sb += f64::from(l[3]);
                 sampled += 1;
             }
-            // The rows above and below (within the fill's rows).
-            let above = (y > 0).then(|| i - wu);
-            let below = ((y as u32) + 1 < limit).then_some(i + wu);
-            for j in above.into_iter().chain(below) {
-                if !seen[j] && close(i, j) {
-                    seen[j] = true;
-                    stack.push(j as u32);
-                }
-            }
         }
         count += b - a + 1;
+        // The rows above and below (within the fill's rows).
+        let above = (y > 0).then(|| row - wu);
+        let below = ((y as u32) + 1 < limit).then_some(row + wu);
+        for other in above.into_iter().chain(below) {
+            let mut pushed_left = false;
+            for xx in a..=b {
+                let j = other + xx;
+                let push = !seen[j] && close(row + xx, j);
+                if push && !(pushed_left && close(j - 1, j)) {
+                    stack.push(j as u32);
+                }
+                pushed_left = push;
+            }
+        }
     }
     let pct = |q: f64| -> f32 {
         let target = (q * count as f64).ceil().max(1.0) as u64;
@@ -525,11 +545,15 @@ pub fn skin(img: &RgbImage, face: &FaceGeometry) -> Option<SkinSample> {
 }
 
 /// Luma (0–255) of a rectangle of the shared plane, as floats.
+#[multiversion::multiversion(targets("x86_64+avx2+bmi1+bmi2+lzcnt+popcnt"))]
 fn luma_region(luma: &Luma, x0: usize, y0: usize, x1: usize, y1: usize) -> Vec<f32> {
-    let mut out = Vec::with_capacity((x1 - x0) * (y1 - y0));
-    for y in y0..y1 {
+    let cols = x1 - x0;
+    let mut out = vec![0f32; cols * (y1 - y0)];
+    for (dst, y) in out.chunks_exact_mut(cols.max(1)).zip(y0..y1) {
         let row = &luma.data[y * luma.width + x0..y * luma.width + x1];
-        out.extend(row.iter().map(|&v| v as f32 / 1000.0));
+        for (o, &v) in dst.iter_mut().zip(row) {
+            *o = v as f32 / 1000.0;
+        }
     }
     out
 }
@@ -548,7 +572,11 @@ fn gaussian_kernel(sigma: f32) -> Vec<f32> {
 /// the interior loops (written to vectorise across a row) give the same values as the
 /// clamped border loops.
 fn gaussian_blur(src: &[f32], w: usize, h: usize, sigma: f32) -> Vec<f32> {
-    let k = gaussian_kernel(sigma);
+    blur_with(src, w, h, &gaussian_kernel(sigma))
+}
+
+#[multiversion::multiversion(targets("x86_64+avx2+bmi1+bmi2+lzcnt+popcnt"))]
+fn blur_with(src: &[f32], w: usize, h: usize, k: &[f32]) -> Vec<f32> {
     let r = k.len() / 2;
     let clamp = |i: isize, n: usize| i.clamp(0, n as isize - 1) as usize;
     let mut tmp = vec![0.0; w * h];
@@ -587,24 +615,41 @@ fn gaussian_blur(src: &[f32], w: usize, h: usize, sigma: f32) -> Vec<f32> {
     out
 }
 
+/// Mean squared Sobel gradient over the interior of a `w` × `h` plane.
+#[multiversion::multiversion(targets("x86_64+avx2+bmi1+bmi2+lzcnt+popcnt"))]
 fn gradient_energy(p: &[f32], w: usize, h: usize) -> f64 {
     if w < 3 || h < 3 {
         return 0.0;
     }
+    let n = w - 2;
     let mut sum = 0f64;
     for y in 1..h - 1 {
-        let (a, b, c) = (
-            &p[(y - 1) * w..y * w],
-            &p[y * w..(y + 1) * w],
-            &p[(y + 1) * w..(y + 2) * w],
-        );
-        for x in 1..w - 1 {
-            let gx = a[x + 1] + 2.0 * b[x + 1] + c[x + 1] - a[x - 1] - 2.0 * b[x - 1] - c[x - 1];
-            let gy = c[x - 1] + 2.0 * c[x] + c[x + 1] - a[x - 1] - 2.0 * a[x] - a[x + 1];
-            sum += f64::from(gx * gx + gy * gy);
+        let v = |r: usize, k: usize| view(p, r * w + k, n);
+        let (a0, a1, a2) = (v(y - 1, 0), v(y - 1, 1), v(y - 1, 2));
+        let (b0, b2) = (v(y, 0), v(y, 2));
+        let (c0, c1, c2) = (v(y + 1, 0), v(y + 1, 1), v(y + 1, 2));
+        // Eight partial sums per row (a fixed order, so every target sums alike).
+        let mut lanes = [0f32; 8];
+        let full = n / 8 * 8;
+        for i in (0..full).step_by(8) {
+            let (a0, a1, a2) = (eight(a0, i), eight(a1, i), eight(a2, i));
+            let (b0, b2) = (eight(b0, i), eight(b2, i));
+            let (c0, c1, c2) = (eight(c0, i), eight(c1, i), eight(c2, i));
+            for (l, lane) in lanes.iter_mut().enumerate() {
+                let gx = a2[l] + 2.0 * b2[l] + c2[l] - a0[l] - 2.0 * b0[l] - c0[l];
+                let gy = c0[l] + 2.0 * c1[l] + c2[l] - a0[l] - 2.0 * a1[l] - a2[l];
+                *lane += gx * gx + gy * gy;
+            }
         }
+        let mut row = lanes.iter().map(|&l| f64::from(l)).sum::<f64>();
+        for j in full..n {
+            let gx = a2[j] + 2.0 * b2[j] + c2[j] - a0[j] - 2.0 * b0[j] - c0[j];
+            let gy = c0[j] + 2.0 * c1[j] + c2[j] - a0[j] - 2.0 * a1[j] - a2[j];
+            row += f64::from(gx * gx + gy * gy);
+        }
+        sum += row;
     }
-    sum / ((w - 2) * (h - 2)) as f64
+    sum / (n * (h - 2)) as f64
 }
 
 /// Sharpness of a region: gradient energy of the region divided by the gradient energy after a
@@ -650,12 +695,23 @@ fn luma1000(p: &[u8]) -> i32 {
     299 * i32::from(p[0]) + 587 * i32::from(p[1]) + 114 * i32::from(p[2])
 }
 
+#[multiversion::multiversion(targets("x86_64+avx2+bmi1+bmi2+lzcnt+popcnt"))]
+fn luma_plane(raw: &[u8]) -> Vec<i32> {
+    // A plain loop into a sized buffer, so it is compiled inside each target's version
+    // (`collect` would call a generic helper built for the baseline only).
+    let mut out = vec![0i32; raw.len() / 3];
+    for (o, p) in out.iter_mut().zip(raw.chunks_exact(3)) {
+        *o = luma1000(p);
+    }
+    out
+}
+
 impl Luma {
     /// The luma plane of `img`.
     pub fn of(img: &RgbImage) -> Luma {
         let (w, h) = img.dimensions();
         Luma {
-            data: img.as_raw().chunks_exact(3).map(luma1000).collect(),
+            data: luma_plane(img.as_raw()),
             width: w as usize,
             height: h as usize,
         }
@@ -665,6 +721,64 @@ impl Luma {
     pub fn at(&self, x: usize, y: usize) -> f32 {
         self.data[y * self.width + x] as f32 / 1000.0
     }
+}
+
+/// Sum of |kernel response| over the interior of row `b`, from the rows above (`a`) and
+/// below (`c`), all of one length.
+#[multiversion::multiversion(targets("x86_64+avx2+bmi1+bmi2+lzcnt+popcnt"))]
+fn noise_row(a: &[i32], b: &[i32], c: &[i32]) -> i64 {
+    // |response| ≤ 16 × 255 000, so 512 of them fit an i32: sum in i32 lanes per chunk.
+    let n = b.len().saturating_sub(2);
+    let mut total = 0i64;
+    for start in (0..n).step_by(512) {
+        let len = (n - start).min(512);
+        // Nine views of one length, so the loop has no bounds checks and vectorises.
+        let v = |r, k| view(r, start + k, len);
+        let (a0, a1, a2) = (v(a, 0), v(a, 1), v(a, 2));
+        let (b0, b1, b2) = (v(b, 0), v(b, 1), v(b, 2));
+        let (c0, c1, c2) = (v(c, 0), v(c, 1), v(c, 2));
+        let mut part = 0i32;
+        for i in 0..len {
+            let r = a0[i] - 2 * a1[i] + a2[i] - 2 * b0[i] + 4 * b1[i] - 2 * b2[i] + c0[i]
+                - 2 * c1[i]
+                + c2[i];
+            part += r.abs();
+        }
+        total += i64::from(part);
+    }
+    total
+}
+
+/// The eight values of `r` from `at` (one vector register on AVX2).
+#[inline(always)]
+fn eight(r: &[f32], at: usize) -> [f32; 8] {
+    let mut v = [0f32; 8];
+    v.copy_from_slice(&r[at..at + 8]);
+    v
+}
+
+/// `len` values of `r` from `at`.
+#[inline(always)]
+fn view<T>(r: &[T], at: usize, len: usize) -> &[T] {
+    &r[at..at + len]
+}
+
+/// Sum of |b[i] − a[i]| over two luma rows of one length.
+#[multiversion::multiversion(targets("x86_64+avx2+bmi1+bmi2+lzcnt+popcnt"))]
+fn abs_step_sum(a: &[i32], b: &[i32]) -> i64 {
+    // A step is at most 255 000: 4096 of them fit an i32.
+    let n = a.len().min(b.len());
+    let mut total = 0i64;
+    for start in (0..n).step_by(4096) {
+        let end = (start + 4096).min(n);
+        let part: i32 = a[start..end]
+            .iter()
+            .zip(&b[start..end])
+            .map(|(&x, &y)| (y - x).abs())
+            .sum();
+        total += i64::from(part);
+    }
+    total
 }
 
 /// Noise standard deviation (0–255) by Immerkær's method: the mean absolute response to a
@@ -681,16 +795,7 @@ pub fn noise_sigma(luma: &Luma) -> f32 {
             &p[y * w..(y + 1) * w],
             &p[(y + 1) * w..(y + 2) * w],
         );
-        // |kernel response| ≤ 16 × 255 000 fits an i32; one row's sum (≤ 10 000 px) too.
-        let mut row = 0i64;
-        for x in 1..w - 1 {
-            let v = a[x - 1] - 2 * a[x] + a[x + 1] - 2 * b[x - 1] + 4 * b[x] - 2 * b[x + 1]
-                + c[x - 1]
-                - 2 * c[x]
-                + c[x + 1];
-            row += i64::from(v.abs());
-        }
-        sum += row;
+        sum += noise_row(a, b, c);
     }
     let norm = (std::f64::consts::PI / 2.0).sqrt() / (6.0 * (w - 2) as f64 * (h - 2) as f64);
     (sum as f64 / 1000.0 * norm) as f32
@@ -708,11 +813,7 @@ pub fn blockiness(luma: &Luma) -> f32 {
     for row in p.chunks_exact(w).take(h) {
         // Steps x → x + 1; those with x % 8 == 7 cross a block boundary. All steps are summed
         // in one branch-free pass (it vectorises), the boundary ones picked out by stride.
-        let all: i64 = row
-            .iter()
-            .zip(&row[1..])
-            .map(|(&a, &b)| i64::from((b - a).abs()))
-            .sum();
+        let all = abs_step_sum(&row[..w - 1], &row[1..]);
         let across: i64 = (7..w - 1)
             .step_by(8)
             .map(|x| i64::from((row[x + 1] - row[x]).abs()))
@@ -725,11 +826,7 @@ pub fn blockiness(luma: &Luma) -> f32 {
     }
     for y in 0..h - 1 {
         let (top, bot) = (&p[y * w..(y + 1) * w], &p[(y + 1) * w..(y + 2) * w]);
-        let s: i64 = top
-            .iter()
-            .zip(bot)
-            .map(|(&a, &b)| i64::from((b - a).abs()))
-            .sum();
+        let s = abs_step_sum(top, bot);
         if y % 8 == 7 {
             edge += s;
             edge_n += w;
@@ -1106,6 +1203,17 @@ mod tests {
                 "case {case}"
             );
             assert!(stats.pixels > 0, "case {case}: the fill must start");
+            // The band coverage, counted per span, is the reference mask's share of the band.
+            let (w, band) = (97usize, ((97.0f32 * 12.0 / 358.0).round() as usize).max(2));
+            let (mut hit, mut total) = (0usize, 0usize);
+            for (i, &s) in want.iter().enumerate() {
+                let (x, y) = (i % w, i / w);
+                if y < band || x < band || x + band >= w {
+                    total += 1;
+                    hit += usize::from(s);
+                }
+            }
+            assert_eq!(stats.coverage, hit as f32 / total as f32, "case {case}");
         }
     }
 
