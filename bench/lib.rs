@@ -57,7 +57,38 @@ pub fn engine() -> Engine {
 /// A 4000 × 3000 JPEG (quality 90) like a counter camera's capture, made here from a compliant
 /// fixture: the photo scaled up 6.8× onto a light backdrop, with mild sensor noise so the file
 /// has a camera's entropy (about 2–3 MB). Nothing third-party is stored; it is built per run.
+/// Encoded by `image` with full-resolution chroma (4:4:4), the harder case for a decoder.
 pub fn camera_capture() -> Vec<u8> {
+    let img = camera_pixels();
+    let mut out = Vec::new();
+    img.write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(
+        &mut out, 90,
+    ))
+    .expect("encode");
+    out
+}
+
+/// The same capture as cameras write it: libjpeg-turbo, quality 90, chroma halved both ways
+/// (4:2:0), about 2.1 MB.
+pub fn camera_capture_420() -> Vec<u8> {
+    let img = camera_pixels();
+    let (w, h) = img.dimensions();
+    let jpeg = turbojpeg::compress(
+        turbojpeg::Image {
+            pixels: img.as_raw().as_slice(),
+            width: w as usize,
+            pitch: w as usize * 3,
+            height: h as usize,
+            format: turbojpeg::PixelFormat::RGB,
+        },
+        90,
+        turbojpeg::Subsamp::Sub2x2,
+    )
+    .expect("encode");
+    jpeg.to_vec()
+}
+
+fn camera_pixels() -> image::RgbImage {
     let (_, bytes) = photos("pass__pass_064_0").remove(0);
     let small = image::load_from_memory(&bytes)
         .expect("fixture decodes")
@@ -66,7 +97,7 @@ pub fn camera_capture() -> Vec<u8> {
     let scaled = image::imageops::resize(&small, 2435, 3000, image::imageops::FilterType::Triangle);
     let x0 = (w - scaled.width()) / 2;
     let mut state = 0x2545_F491_u32;
-    let img = image::RgbImage::from_fn(w, h, |x, y| {
+    image::RgbImage::from_fn(w, h, |x, y| {
         // xorshift noise, ±6 levels.
         state ^= state << 13;
         state ^= state >> 17;
@@ -78,11 +109,5 @@ pub fn camera_capture() -> Vec<u8> {
             image::Rgb([250, 250, 250])
         };
         image::Rgb(p.0.map(|c| (i16::from(c) + n).clamp(0, 255) as u8))
-    });
-    let mut out = Vec::new();
-    img.write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(
-        &mut out, 90,
-    ))
-    .expect("encode");
-    out
+    })
 }

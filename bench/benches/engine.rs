@@ -31,6 +31,10 @@ fn engine_check(c: &mut Criterion) {
     g.bench_function("check/camera_4000x3000", |b| {
         b.iter(|| black_box(engine.check(&camera, &profile).unwrap()))
     });
+    let camera_420 = photocheck_bench::camera_capture_420();
+    g.bench_function("check/camera_4000x3000_420", |b| {
+        b.iter(|| black_box(engine.check(&camera_420, &profile).unwrap()))
+    });
     g.finish();
 }
 

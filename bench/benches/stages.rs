@@ -47,6 +47,16 @@ fn stages(c: &mut Criterion) {
             )
         })
     });
+    let camera_420 = photocheck_bench::camera_capture_420();
+    let camera_420_header = decode::probe(&camera_420, limits).unwrap();
+    g.bench_function("decode_4000x3000_420_reduced", |b| {
+        b.iter(|| {
+            black_box(
+                decode::decode_reduced(&camera_420, &camera_420_header, limits, profile.canvas)
+                    .unwrap(),
+            )
+        })
+    });
     let mut front = BlazeFace::new(&rt, &load("face_detector"), 128).unwrap();
     g.bench_function("detect_blazeface_128", |b| {
         b.iter(|| black_box(front.detect(&img).unwrap()))
