@@ -289,6 +289,52 @@ mod tests {
         assert!(decode_reduced(&data, &png_like, LIMITS, (358, 441)).is_none());
     }
 
+    fn smooth_jpeg(w: u32, h: u32) -> Vec<u8> {
+        let img = RgbImage::from_fn(w, h, |x, y| {
+            image::Rgb([(x / 7) as u8, (y / 8) as u8, ((x + y) / 14) as u8])
+        });
+        let mut data = Vec::new();
+        img.write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(
+            &mut data, 90,
+        ))
+        .unwrap();
+        data
+    }
+
+    #[test]
+    fn the_smallest_covering_eighth_is_chosen() {
+        // A portrait camera frame covers the canvas at 1/8; a landscape one needs 1/4.
+        assert_eq!(reduction(3000, 4000, (358, 441)), Some(1));
+        assert_eq!(reduction(4000, 3000, (358, 441)), Some(2));
+        // 3/8 of 1200 × 1500 is 450 × 563.
+        assert_eq!(reduction(1200, 1500, (358, 441)), Some(3));
+        assert_eq!(reduction(700, 2000, (358, 441)), None);
+        let data = smooth_jpeg(2900, 3600);
+        let h = probe(&data, LIMITS).unwrap();
+        let (d, k) = decode_reduced(&data, &h, LIMITS, (358, 441)).unwrap();
+        assert_eq!(d.rgb.dimensions(), (363, 450));
+        assert!((k - 2900.0 / 363.0).abs() < 1e-4, "scale {k}");
+    }
+
+    #[test]
+    fn corrupt_scan_data_goes_to_the_full_decoder() {
+        let mut data = smooth_jpeg(1600, 1800);
+        // A marker in the middle of the entropy-coded data: libjpeg stops the scan there and
+        // warns; the reduced decoder must not hand back a half-grey photo.
+        let sos = data.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
+        let mid = sos + (data.len() - sos) / 2;
+        data.splice(mid..mid, [0xFF, 0xD0]);
+        let h = probe(&data, LIMITS).unwrap();
+        assert!(decode_reduced(&data, &h, LIMITS, (358, 441)).is_none());
+        // Garbage that is not a JPEG at all never reaches libjpeg with a JPEG header.
+        let fake = Header {
+            width: 4000,
+            height: 3000,
+            ..h
+        };
+        assert!(decode_reduced(&[0u8; 64], &fake, LIMITS, (358, 441)).is_none());
+    }
+
     #[test]
     fn truncated_data_is_refused() {
         let data = jpeg_bytes(400, 300, false);
