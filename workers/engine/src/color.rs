@@ -79,8 +79,10 @@ pub fn lab(p: [u8; 3]) -> [f32; 3] {
 pub struct LabCache {
     keys: Vec<u32>,
     vals: Vec<[f32; 4]>,
+    /// [`lightness`] to the nearest 0.1 (0–1000), per slot.
+    bins: Vec<u16>,
     /// The last colour asked for (runs of one colour are common).
-    last: (u32, [f32; 4]),
+    last: (u32, [f32; 4], u16),
 }
 
 const CACHE_BITS: u32 = 12;
@@ -90,7 +92,8 @@ impl Default for LabCache {
         LabCache {
             keys: vec![u32::MAX; 1 << CACHE_BITS],
             vals: vec![[0.0; 4]; 1 << CACHE_BITS],
-            last: (u32::MAX, [0.0; 4]),
+            bins: vec![0; 1 << CACHE_BITS],
+            last: (u32::MAX, [0.0; 4], 0),
         }
     }
 }
@@ -99,18 +102,27 @@ impl LabCache {
     /// `[lightness(p), L*, a*, b*]` of `p`.
     #[inline]
     pub fn get(&mut self, p: [u8; 3]) -> [f32; 4] {
+        self.get_binned(p).0
+    }
+
+    /// [`LabCache::get`], and `lightness(p)` to the nearest 0.1 as an integer 0–1000 (halves
+    /// up), for histograms.
+    #[inline]
+    pub fn get_binned(&mut self, p: [u8; 3]) -> ([f32; 4], u16) {
         let key = u32::from(p[0]) << 16 | u32::from(p[1]) << 8 | u32::from(p[2]);
         if key == self.last.0 {
-            return self.last.1;
+            return (self.last.1, self.last.2);
         }
         let slot = (key.wrapping_mul(0x9E37_79B1) >> (32 - CACHE_BITS)) as usize;
         if self.keys[slot] != key {
             let l = lab(p);
+            let light = lightness(p);
             self.keys[slot] = key;
-            self.vals[slot] = [lightness(p), l[0], l[1], l[2]];
+            self.vals[slot] = [light, l[0], l[1], l[2]];
+            self.bins[slot] = (light.clamp(0.0, 100.0) * 10.0 + 0.5) as u16;
         }
-        self.last = (key, self.vals[slot]);
-        self.last.1
+        self.last = (key, self.vals[slot], self.bins[slot]);
+        (self.last.1, self.last.2)
     }
 }
 
@@ -151,6 +163,8 @@ mod tests {
             let p = [(i % 251) as u8, (i * 7 % 253) as u8, (i * 13 % 255) as u8];
             let l = lab(p);
             assert_eq!(c.get(p), [lightness(p), l[0], l[1], l[2]], "{p:?}");
+            let bin = (lightness(p).clamp(0.0, 100.0) * 10.0 + 0.5) as u16;
+            assert_eq!(c.get_binned(p).1, bin, "{p:?}");
         }
     }
 }

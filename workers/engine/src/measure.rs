@@ -275,7 +275,8 @@ pub fn background_and_mask(
     let top = limit.min(band);
     let band_total = (top * w + (limit - top) * w.min(2 * band)) as usize;
     let mut band_hit = 0usize;
-    let mut hist = vec![0u32; 1001];
+    // 1024 bins (1001 used) so the masked index needs no bounds check.
+    let mut hist = [0u32; 1024];
     let mut cache = LabCache::default();
     let (mut sa, mut sb, mut count, mut sampled) = (0f64, 0f64, 0usize, 0usize);
     // Span fill: a popped seed grows into the run of its row it reaches through close
@@ -313,9 +314,9 @@ pub fn background_and_mask(
         let even_row = y & 1 == 0;
         for xx in a..=b {
             let i = row + xx;
-            let l = cache.get([raw[i * 3], raw[i * 3 + 1], raw[i * 3 + 2]]);
-            // Nearest 0.1 of L* (halves up; L* is never negative after the clamp).
-            hist[(l[0].clamp(0.0, 100.0) * 10.0 + 0.5) as usize] += 1;
+            // L* to the nearest 0.1 (halves up), from the cache with the colour.
+            let (l, bin) = cache.get_binned([raw[i * 3], raw[i * 3 + 1], raw[i * 3 + 2]]);
+            hist[usize::from(bin) & 1023] += 1;
             // The mean colour needs no more than one pixel in four.
             if even_row && xx & 1 == 0 {
                 sa += f64::from(l[2]);
