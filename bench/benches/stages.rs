@@ -2,13 +2,17 @@
 //! groups, segmentation and cover measures, rules.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use image::RgbImage;
 use photocheck_bench::photos;
 use photocheck_engine::decode::{self, DecodeLimits};
+use photocheck_engine::header::Header;
 use photocheck_engine::manifest::Manifest;
+use photocheck_engine::measure::FaceGeometry;
 use photocheck_engine::models::{
     BlazeFace, FaceDetector, LandmarkRefiner, LoadedModel, MediaPipeMesh, MeshModel, ONet, Runtime,
     SelfieSegmentation,
 };
+use photocheck_engine::rules::Measures;
 use photocheck_engine::{measure, measure_all, measure_subject, rules, Profile};
 use std::hint::black_box;
 
@@ -40,23 +44,20 @@ fn stages(c: &mut Criterion) {
     g.bench_function("decode_4000x3000_full", |b| {
         b.iter(|| black_box(decode::decode(&camera, camera_header.clone(), limits).unwrap()))
     });
-    g.bench_function("decode_4000x3000_reduced", |b| {
-        b.iter(|| {
-            black_box(
-                decode::decode_reduced(&camera, &camera_header, limits, profile.canvas).unwrap(),
-            )
-        })
-    });
+    // The reduced decode of the 4:4:4 capture and of the same pixels in 4:2:0, as cameras
+    // write them.
     let camera_420 = photocheck_bench::camera_capture_420();
-    let camera_420_header = decode::probe(&camera_420, limits).unwrap();
-    g.bench_function("decode_4000x3000_420_reduced", |b| {
-        b.iter(|| {
-            black_box(
-                decode::decode_reduced(&camera_420, &camera_420_header, limits, profile.canvas)
-                    .unwrap(),
-            )
-        })
-    });
+    for (name, file) in [
+        ("decode_4000x3000_reduced", &camera),
+        ("decode_4000x3000_420_reduced", &camera_420),
+    ] {
+        let header = decode::probe(file, limits).unwrap();
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                black_box(decode::decode_reduced(file, &header, limits, profile.canvas).unwrap())
+            })
+        });
+    }
     let mut front = BlazeFace::new(&rt, &load("face_detector"), 128).unwrap();
     g.bench_function("detect_blazeface_128", |b| {
         b.iter(|| black_box(front.detect(&img).unwrap()))
@@ -124,16 +125,7 @@ fn stages(c: &mut Criterion) {
     });
     g.bench_function("rules", |b| {
         b.iter(|| {
-            let obs = rules::Observation {
-                file_len: bytes.len(),
-                header: Some(&header),
-                decode_error: None,
-                size: Some(img.dimensions()),
-                colourful: Some(0.3),
-                face_count: Some(1),
-                face: face.as_ref(),
-                measures: Some(&m),
-            };
+            let obs = observation(&bytes, &header, &img, 1, face.as_ref(), &m);
             black_box(rules::evaluate(&obs, &profile))
         })
     });
@@ -159,20 +151,32 @@ fn stages(c: &mut Criterion) {
             let faces = front.detect(&img).unwrap();
             let five = onet.refine(&img, &faces[0]).unwrap();
             let m = measure_all(&img, face.as_ref());
-            let obs = rules::Observation {
-                file_len: bytes.len(),
-                header: Some(&header),
-                decode_error: None,
-                size: Some(img.dimensions()),
-                colourful: Some(0.3),
-                face_count: Some(faces.len()),
-                face: face.as_ref(),
-                measures: Some(&m),
-            };
+            let obs = observation(bytes, &header, &img, faces.len(), face.as_ref(), &m);
             black_box((five, rules::evaluate(&obs, &profile)))
         })
     });
     g.finish();
+}
+
+/// The rules' input for a decoded photo, its faces and its measures.
+fn observation<'a>(
+    bytes: &[u8],
+    header: &'a Header,
+    img: &RgbImage,
+    face_count: usize,
+    face: Option<&'a FaceGeometry>,
+    measures: &'a Measures,
+) -> rules::Observation<'a> {
+    rules::Observation {
+        file_len: bytes.len(),
+        header: Some(header),
+        decode_error: None,
+        size: Some(img.dimensions()),
+        colourful: Some(0.3),
+        face_count: Some(face_count),
+        face,
+        measures: Some(measures),
+    }
 }
 
 criterion_group!(benches, stages);

@@ -616,6 +616,15 @@ fn blur_with(src: &[f32], w: usize, h: usize, k: &[f32]) -> Vec<f32> {
     out
 }
 
+/// Squared Sobel gradient at a pixel from its 3 × 3 neighbourhood: the row above, the left
+/// and right neighbours, the row below.
+#[inline(always)]
+fn sobel_sq(a: [f32; 3], b: [f32; 2], c: [f32; 3]) -> f32 {
+    let gx = a[2] + 2.0 * b[1] + c[2] - a[0] - 2.0 * b[0] - c[0];
+    let gy = c[0] + 2.0 * c[1] + c[2] - a[0] - 2.0 * a[1] - a[2];
+    gx * gx + gy * gy
+}
+
 /// Mean squared Sobel gradient over the interior of a `w` × `h` plane.
 #[multiversion::multiversion(targets("x86_64+avx2+bmi1+bmi2+lzcnt+popcnt"))]
 fn gradient_energy(p: &[f32], w: usize, h: usize) -> f64 {
@@ -637,16 +646,16 @@ fn gradient_energy(p: &[f32], w: usize, h: usize) -> f64 {
             let (b0, b2) = (eight(b0, i), eight(b2, i));
             let (c0, c1, c2) = (eight(c0, i), eight(c1, i), eight(c2, i));
             for (l, lane) in lanes.iter_mut().enumerate() {
-                let gx = a2[l] + 2.0 * b2[l] + c2[l] - a0[l] - 2.0 * b0[l] - c0[l];
-                let gy = c0[l] + 2.0 * c1[l] + c2[l] - a0[l] - 2.0 * a1[l] - a2[l];
-                *lane += gx * gx + gy * gy;
+                *lane += sobel_sq([a0[l], a1[l], a2[l]], [b0[l], b2[l]], [c0[l], c1[l], c2[l]]);
             }
         }
         let mut row = lanes.iter().map(|&l| f64::from(l)).sum::<f64>();
         for j in full..n {
-            let gx = a2[j] + 2.0 * b2[j] + c2[j] - a0[j] - 2.0 * b0[j] - c0[j];
-            let gy = c0[j] + 2.0 * c1[j] + c2[j] - a0[j] - 2.0 * a1[j] - a2[j];
-            row += f64::from(gx * gx + gy * gy);
+            row += f64::from(sobel_sq(
+                [a0[j], a1[j], a2[j]],
+                [b0[j], b2[j]],
+                [c0[j], c1[j], c2[j]],
+            ));
         }
         sum += row;
     }
