@@ -107,7 +107,7 @@ impl LabCache {
 
     /// [`LabCache::get`], and `lightness(p)` to the nearest 0.1 as an integer 0–1000 (halves
     /// up), for histograms.
-    #[inline]
+    #[inline(always)]
     pub fn get_binned(&mut self, p: [u8; 3]) -> ([f32; 4], u16) {
         let key = u32::from(p[0]) << 16 | u32::from(p[1]) << 8 | u32::from(p[2]);
         if key == self.last.0 {
@@ -115,14 +115,22 @@ impl LabCache {
         }
         let slot = (key.wrapping_mul(0x9E37_79B1) >> (32 - CACHE_BITS)) as usize;
         if self.keys[slot] != key {
-            let l = lab(p);
-            let light = lightness(p);
-            self.keys[slot] = key;
-            self.vals[slot] = [light, l[0], l[1], l[2]];
-            self.bins[slot] = (light.clamp(0.0, 100.0) * 10.0 + 0.5) as u16;
+            self.convert(p, key, slot);
         }
         self.last = (key, self.vals[slot], self.bins[slot]);
         (self.last.1, self.last.2)
+    }
+
+    /// Fills `slot` with colour `p` (out of line: the lookup above stays small enough to inline
+    /// into the loops over pixels).
+    #[cold]
+    #[inline(never)]
+    fn convert(&mut self, p: [u8; 3], key: u32, slot: usize) {
+        let l = lab(p);
+        let light = lightness(p);
+        self.keys[slot] = key;
+        self.vals[slot] = [light, l[0], l[1], l[2]];
+        self.bins[slot] = (light.clamp(0.0, 100.0) * 10.0 + 0.5) as u16;
     }
 }
 

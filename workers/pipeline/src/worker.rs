@@ -334,10 +334,14 @@ async fn run_job(ctx: &Ctx, job: &JobMessage) -> Result<(), JobError> {
     // Both reads at once (one round trip, not two): the stored result, and the photo in case
     // there is none yet.
     let (existing, photo) = tokio::join!(store.get_opt(&rkey), store.get(&job.key));
-    let body = match existing? {
+    let (body, verdict) = match existing? {
         // A previous attempt (maybe by a worker that died) stored it: reuse it byte-for-byte so
         // every publish and delivery of this id carries the identical body.
-        Some(existing) => existing,
+        Some(existing) => {
+            let stored: CheckResult = serde_json::from_slice(&existing)
+                .map_err(|e| JobError::CorruptResult(e.to_string()))?;
+            (existing, stored.verdict)
+        }
         None => {
             let photo = match photo {
                 Err(StoreError::NotFound { .. }) => {
@@ -363,16 +367,14 @@ async fn run_job(ctx: &Ctx, job: &JobMessage) -> Result<(), JobError> {
             for check in result.checks.iter().filter(|c| c.status == Status::Fail) {
                 Metrics::inc(&ctx.metrics.check_failures, "check", check.code.as_str());
             }
-            body
+            (body, result.verdict)
         }
     };
-    let result: CheckResult =
-        serde_json::from_slice(&body).map_err(|e| JobError::CorruptResult(e.to_string()))?;
     let mut headers = FieldTable::default();
     headers.insert(ID_HEADER.into(), string(&job.id));
     headers.insert(SUBMITTED_HEADER.into(), string(&job.submitted_at));
     // Both publishes at once, each awaiting its own confirm: the job is acked only after both.
-    let routing_key = format!("result.{}", result.verdict.as_str());
+    let routing_key = format!("result.{}", verdict.as_str());
     let to_results = async {
         let t = Instant::now();
         ctx.publisher
@@ -405,7 +407,7 @@ async fn run_job(ctx: &Ctx, job: &JobMessage) -> Result<(), JobError> {
         Ok::<(), BrokerError>(())
     };
     tokio::try_join!(to_results, to_deliveries)?;
-    tracing::info!(job_id = %job.id, verdict = result.verdict.as_str(), "job done");
+    tracing::info!(job_id = %job.id, verdict = verdict.as_str(), "job done");
     Ok(())
 }
 
