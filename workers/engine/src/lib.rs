@@ -14,6 +14,7 @@
 //! A bad photo is never an error: it is a result whose verdict is `fail`.
 
 pub mod annotate;
+pub mod clothing;
 mod color;
 pub mod decode;
 mod error;
@@ -371,6 +372,19 @@ fn analyze_with(
                 measure_subject::run(set.segmenter.as_mut(), img, f, &m.background)?
             };
             timings.insert("cover".to_string(), ms(t));
+            // The top: a second person mask, on the chest (clothing.rs).
+            if clothing::top_in_frame(f, img.height()) {
+                let t = Instant::now();
+                let mask = set.segmenter.segment(img, clothing::torso_crop(f))?;
+                m.clothing = Some(clothing::measure(
+                    img,
+                    f,
+                    &mask,
+                    &m.background,
+                    m.skin.as_ref(),
+                ));
+                timings.insert("clothing".to_string(), ms(t));
+            }
         }
         measures = Some(m);
     }
@@ -562,6 +576,7 @@ pub fn measure_all_with_mask(
         blockiness: measure::blockiness(&luma),
         subject,
         cover: None,
+        clothing: None,
     };
     (measures, mask)
 }

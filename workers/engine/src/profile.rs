@@ -128,6 +128,16 @@ pub struct Profile {
     /// Least person share of both ear regions for "covered" (hair, not background, beside
     /// the face).
     pub ear_person_min: f64,
+    /// Whether the top must stand apart from the backdrop (GA 461: no white top); profiles
+    /// without such a rule report `clothing.color` as skipped.
+    pub clothing_must_contrast: bool,
+    /// Largest share of the visible top (below the neck, skin left out) that is white or
+    /// within the merge distance of the backdrop's colour (see `clothing.rs`).
+    pub clothing_merge_max: f64,
+    /// Measurement uncertainty of the merging share.
+    pub clothing_merge_uncertainty: f64,
+    /// Least visible top, in face widths squared, for the colour to be judged at all.
+    pub clothing_area_min: f64,
     /// Sharpness: least ratio of the face's gradient energy before and after a σ = 2 px blur.
     pub sharpness_min: f64,
     /// Mean face luma (0–255) range.
@@ -178,6 +188,7 @@ impl Profile {
             centre_tolerance_px: 17.0,
             roll_max_deg: 8.0,
             ears_must_show: true,
+            clothing_must_contrast: true,
             ..Profile::quality_defaults()
         }
     }
@@ -264,6 +275,11 @@ impl Profile {
             ear_skin_min: 0.05,
             ear_skin_uncertainty: 0.07,
             ear_person_min: 0.5,
+            // Clothing: see docs/checks.md, "Clothing". Only GA 461 forbids a white top.
+            clothing_must_contrast: false,
+            clothing_merge_max: 0.5,
+            clothing_merge_uncertainty: 0.1,
+            clothing_area_min: 0.05,
             sharpness_min: 1.7,
             exposure_mean: Range::new(35.0, 215.0),
             exposure_clipped_max: 0.05,

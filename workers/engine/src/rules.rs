@@ -2,6 +2,7 @@
 //! in Chinese, what to change. Pure functions of an [`Observation`]; no models, no I/O, so unit
 //! tests build observations from synthetic images and hand-made face geometry.
 
+use crate::clothing::ClothingMeasures;
 use crate::decode::DecodeError;
 use crate::header::{ColorModel, Format, Header};
 use crate::measure::{BackgroundStats, FaceGeometry, FaceTone, SkinSample, SubjectMeasures};
@@ -52,6 +53,9 @@ pub struct Measures {
     pub subject: Option<SubjectMeasures>,
     /// Glasses, head covering and occlusion (mesh and person mask), when a face was meshed.
     pub cover: Option<CoverMeasures>,
+    /// The top below the neck (person mask), when a face was meshed and the photo reaches
+    /// below its neck.
+    pub clothing: Option<ClothingMeasures>,
 }
 
 fn round1(v: f64) -> f64 {
@@ -97,7 +101,7 @@ fn pass_fail(ok: bool) -> Status {
 
 /// Runs every check of the profile on the observation, in the contract's order.
 pub fn evaluate(obs: &Observation<'_>, profile: &Profile) -> Vec<Check> {
-    let mut out = Vec::with_capacity(29);
+    let mut out = Vec::with_capacity(CheckCode::ALL.len());
     file_checks(obs, profile, &mut out);
     image_checks(obs, profile, &mut out);
     face_checks(obs, profile, &mut out);
@@ -105,7 +109,17 @@ pub fn evaluate(obs: &Observation<'_>, profile: &Profile) -> Vec<Check> {
     cover_checks(obs, profile, &mut out);
     quality_checks(obs, profile, &mut out);
     background_checks(obs, profile, &mut out);
+    out.push(clothing_check(obs, profile));
     out
+}
+
+/// `clothing.color` (`clothing.rs`), skipped like the other face checks without a face.
+fn clothing_check(obs: &Observation<'_>, p: &Profile) -> Check {
+    use CheckCode::ClothingColor as C;
+    if let Some((why, unsure)) = no_face_reason(obs) {
+        return skipped(C, why, unsure);
+    }
+    crate::clothing::check(obs.measures.and_then(|m| m.clothing.as_ref()), p)
 }
 
 fn file_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Check>) {
@@ -1205,6 +1219,12 @@ mod tests {
                 pitch_deg: 0.0,
             }),
             cover: Some(cover()),
+            clothing: Some(crate::clothing::ClothingMeasures {
+                area: 0.3,
+                merge: Some(0.0),
+                outline_lost: Some(0.0),
+                merging: Vec::new(),
+            }),
         }
     }
 
@@ -1273,9 +1293,10 @@ mod tests {
     fn a_compliant_photo_passes_every_check_in_the_contract_order() {
         let checks = Case::good().run();
         let codes: Vec<CheckCode> = checks.iter().map(|c| c.code).collect();
-        assert_eq!(codes.len(), 29);
+        assert_eq!(codes.len(), 30);
         assert_eq!(codes[0], CheckCode::FileDecodable);
         assert_eq!(codes[28], CheckCode::BackgroundUniformity);
+        assert_eq!(codes[29], CheckCode::ClothingColor);
         // The subject checks follow pose.roll, in a fixed order.
         let roll = codes
             .iter()

@@ -88,6 +88,11 @@ check_codes! {
     FaceOcclusion => "face.occlusion",
     /// Bareheaded.
     FaceHeadCovering => "face.head_covering",
+    /// The top is not white and does not merge with the backdrop (GA 461: no white top).
+    ClothingColor => "clothing.color",
+    /// The engine could not check the photo (a panic, a model error, a budget exceeded);
+    /// never `pass`.
+    EngineError => "engine.error",
 }
 
 impl fmt::Display for CheckCode {
@@ -115,6 +120,6 @@ mod tests {
     fn codes_are_unique() {
         let mut seen = std::collections::HashSet::new();
         assert!(CheckCode::ALL.iter().all(|c| seen.insert(c.as_str())));
-        assert_eq!(CheckCode::ALL.len(), 29);
+        assert_eq!(CheckCode::ALL.len(), 31);
     }
 }

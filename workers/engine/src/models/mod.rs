@@ -21,7 +21,9 @@ pub use blazeface::BlazeFace;
 pub use mesh::{idx as mesh_idx, roi_from_detection, roi_from_mesh, FaceMesh, MediaPipeMesh};
 pub use onet::ONet;
 pub use runtime::{LoadedModel, Runtime};
-pub use segment::{head_crop, Person, PersonMask, Segmenter, SelfieSegmentation};
+pub use segment::{
+    head_crop, Person, PersonMask, Segmenter, SelfieSegmentation, SIDE as SEGMENT_SIDE,
+};
 
 use crate::EngineError;
 use image::RgbImage;

@@ -1,0 +1,460 @@
+//! `clothing.color`: the top must not be white or merge with the backdrop (GA 461's general
+//! requirements: no white top, no uniform; a white shirt on the white backdrop loses the
+//! shoulder line on the printed card). The measurement, the rule and its messages live here.
+//!
+//! **Where the top is.** The person mask (MediaPipe selfie segmentation, one inference on a
+//! square crop of 2.6 face widths from just above the eyes down past the shoulders, see
+//! [`torso_crop`]) gives the body's shape whatever its colour: the model draws the neck and
+//! chest from the shape of a person, so a white shirt on a white backdrop is still inside the
+//! mask. The top is the mask's pixels below the neck line (the chin plus
+//! [`NECK_BELOW_CHIN`] face widths) that are not skin; skin is the face's own colour (CIELAB
+//! a*, b* within [`SKIN_AB`] of the cheeks' mean and L* within [`SKIN_L`] of theirs).
+//!
+//! **What merges.** A top pixel merges with the backdrop when it is white (L* ≥
+//! [`WHITE_L`], C* ≤ [`WHITE_C`]) or within ΔE*ab [`MERGE_DE`] of the backdrop's colour (the
+//! background fill's median L* and mean a*, b*). The measure is the merging share of the
+//! top's pixels; its outline is measured too: at each row, the body's outer edge where a top
+//! pixel meets the backdrop, and the share of those edges whose two sides (3 px in, 4 px out)
+//! differ by less than [`EDGE_DE`] (the shoulder line is lost there).
+//!
+//! A top with fewer than `clothing_area_min` face widths² of pixels (a tight crop, the neck
+//! reaching the bottom edge, long hair over the shoulders leaving nothing else) is not judged:
+//! the check is skipped with the reason. A photo cannot tell a uniform from a plain dark shirt
+//! (`docs/checks.md`, "Clothing"), so uniforms are not judged.
+
+use crate::color::{lightness, LabCache};
+use crate::imgops::RotatedCrop;
+use crate::measure::{BackgroundStats, FaceGeometry, SkinSample};
+use crate::models::{Person, SEGMENT_SIDE as SIDE};
+use crate::profile::{Profile, Range};
+use image::RgbImage;
+use photocheck_types::{Check, CheckCode, Status};
+
+/// The neck line, in face widths below the chin: pixels above it are face, jaw and beard.
+pub const NECK_BELOW_CHIN: f32 = 0.15;
+/// Largest CIELAB a*b* distance from the cheeks' mean colour for a pixel to count as skin.
+pub const SKIN_AB: f32 = 10.0;
+/// Largest L* difference from the cheeks for skin (necks are shaded under the jaw).
+pub const SKIN_L: f32 = 25.0;
+/// Least L* of a white pixel (shaded folds of a white shirt reach down to about 85).
+pub const WHITE_L: f32 = 85.0;
+/// Largest C* of a white pixel.
+pub const WHITE_C: f32 = 12.0;
+/// Largest ΔE*ab from the backdrop's colour at which a pixel merges with it.
+pub const MERGE_DE: f32 = 15.0;
+/// Largest ΔE*ab across the top's outer edge at which the edge is lost.
+pub const EDGE_DE: f32 = 10.0;
+/// Mask probability above which a pixel belongs to the person.
+const PERSON: f32 = 0.5;
+/// Least ΔE*ab beyond the backdrop's own spread for a pixel outside the mask to count as
+/// cloth (see [`measure`]).
+pub const PLAIN_DE: f32 = 3.0;
+
+/// What the clothing check measures.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ClothingMeasures {
+    /// Top pixels (person, below the neck, not skin) ÷ face width².
+    pub area: f32,
+    /// Share of the top's pixels that are white or the backdrop's colour; `None` without top
+    /// pixels.
+    pub merge: Option<f32>,
+    /// Share of the top's outer edge (against the backdrop) that is lost; `None` when no edge
+    /// of the top meets the backdrop inside the photo.
+    pub outline_lost: Option<f32>,
+    /// Runs of merging top pixels `(row, first column, end column)`, for the annotated picture.
+    pub merging: Vec<[u32; 3]>,
+}
+
+/// The square the person mask is computed on: centred on the face, 2.6 face widths wide (the
+/// shoulders of an adult span about 2.7), from 0.3 face widths above the eyes to 2.3 below
+/// them, so it holds the whole face (the model needs it to see a person) and the chest.
+pub fn torso_crop(face: &FaceGeometry) -> RotatedCrop {
+    let fw = face.face_width().max(1.0);
+    let eye = face.eye_mid();
+    RotatedCrop {
+        center: [face.center_x(), eye[1] + fw],
+        size: 2.6 * fw,
+        angle: 0.0,
+        side: SIDE,
+    }
+}
+
+/// The neck line (row) below which the top is looked for.
+pub fn neck_row(face: &FaceGeometry) -> f32 {
+    face.chin[1] + NECK_BELOW_CHIN * face.face_width()
+}
+
+/// Whether any of the photo lies below the neck line: otherwise there is no top to look at
+/// and the engine runs no segmentation for it.
+pub fn top_in_frame(face: &FaceGeometry, height: u32) -> bool {
+    neck_row(face) < height as f32 - 1.0
+}
+
+/// Measures the top of `face`'s person in `img`; `mask` is the person (see [`torso_crop`]).
+pub fn measure(
+    img: &RgbImage,
+    face: &FaceGeometry,
+    mask: &dyn Person,
+    backdrop: &BackgroundStats,
+    skin: Option<&SkinSample>,
+) -> ClothingMeasures {
+    let (w, h) = img.dimensions();
+    let fw = face.face_width().max(1.0);
+    let crop = torso_crop(face);
+    let half = crop.size / 2.0;
+    let x0 = (crop.center[0] - half).floor().max(0.0) as u32;
+    let x1 = ((crop.center[0] + half).ceil().max(0.0) as u32).min(w);
+    let y0 = neck_row(face).ceil().max(0.0) as u32;
+    let y1 = ((crop.center[1] + half).ceil().max(0.0) as u32).min(h);
+    let bg = [backdrop.lightness, backdrop.a, backdrop.b];
+    // Skin: the cheeks' mean colour; their luma converted to L* as a grey of that luma.
+    let skin = skin.map(|s| {
+        let l = ((s.left_luma + s.right_luma) / 2.0).clamp(0.0, 255.0) as u8;
+        [lightness([l, l, l]), s.a, s.b]
+    });
+    let mut cache = LabCache::default();
+    let mut lab = |x: u32, y: u32| {
+        let v = cache.get(img.get_pixel(x, y).0);
+        [v[1], v[2], v[3]]
+    };
+    let is_skin = |c: [f32; 3]| {
+        skin.is_some_and(|s| {
+            (c[1] - s[1]).hypot(c[2] - s[2]) <= SKIN_AB && (c[0] - s[0]).abs() <= SKIN_L
+        })
+    };
+    let merges = |c: [f32; 3]| {
+        (c[0] >= WHITE_L && c[1].hypot(c[2]) <= WHITE_C) || delta_e(c, bg) <= MERGE_DE
+    };
+    let person =
+        |x: i64, y: i64| x >= 0 && x < i64::from(w) && mask.at(x as f32, y as f32) >= PERSON;
+    // The model draws a white top on a white backdrop only in part (it sees no edge), so
+    // below the neck a pixel outside its mask is cloth too when it differs from the backdrop
+    // by more than the backdrop itself varies above the chin (its shadow drop, at least
+    // PLAIN_DE): the shading of a shirt's folds. A plain backdrop there stays backdrop.
+    let plain = PLAIN_DE.max(backdrop.shadow_drop);
+    let cloth = |c: [f32; 3]| delta_e(c, bg) > plain;
+
+    let (mut top, mut merging, mut edges, mut lost) = (0u32, 0u32, 0u32, 0u32);
+    let mut runs = Vec::new();
+    let mut inside = Vec::with_capacity((x1.saturating_sub(x0)) as usize);
+    for y in y0..y1 {
+        inside.clear();
+        inside.extend((x0..x1).map(|x| person(i64::from(x), i64::from(y))));
+        let mut run: Option<u32> = None;
+        for (i, x) in (x0..x1).enumerate() {
+            let c = lab(x, y);
+            let is_top = !is_skin(c) && (inside[i] || cloth(c));
+            let merge_here = is_top && merges(c);
+            top += u32::from(is_top);
+            merging += u32::from(merge_here);
+            match (merge_here, run) {
+                (true, None) => run = Some(x),
+                (false, Some(s)) => {
+                    runs.push([y, s, x]);
+                    run = None;
+                }
+                _ => {}
+            }
+        }
+        if let Some(s) = run {
+            runs.push([y, s, x1]);
+        }
+        // The body's outer edges in this row, where they lie inside the photo.
+        let first = inside.iter().position(|&v| v);
+        let last = inside.iter().rposition(|&v| v);
+        if let (Some(l), Some(r)) = (first, last) {
+            for (edge, dir) in [(x0 as i64 + l as i64, -1i64), (x0 as i64 + r as i64, 1)] {
+                let (xin, xout) = (edge - 3 * dir, edge + 4 * dir);
+                if xout < 0 || xout >= i64::from(w) || xin < 0 || xin >= i64::from(w) {
+                    continue;
+                }
+                let cin = lab(xin as u32, y);
+                if is_skin(cin) || person(xout, i64::from(y)) {
+                    continue;
+                }
+                edges += 1;
+                lost += u32::from(delta_e(cin, lab(xout as u32, y)) < EDGE_DE);
+            }
+        }
+    }
+    ClothingMeasures {
+        area: top as f32 / (fw * fw),
+        merge: (top > 0).then(|| merging as f32 / top as f32),
+        outline_lost: (edges > 0).then(|| lost as f32 / edges as f32),
+        merging: runs,
+    }
+}
+
+fn delta_e(a: [f32; 3], b: [f32; 3]) -> f32 {
+    ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
+}
+
+/// The `clothing.color` check. `measures` is `None` when the photo shows nothing below the
+/// neck line.
+pub fn check(measures: Option<&ClothingMeasures>, p: &Profile) -> Check {
+    use CheckCode::ClothingColor as C;
+    let skipped = |why: &str| Check {
+        code: C,
+        status: Status::Skipped,
+        value: None,
+        min: None,
+        max: None,
+        unit: None,
+        message: why.into(),
+        uncertain: false,
+    };
+    if !p.clothing_must_contrast {
+        return skipped("此标准不限制上衣颜色");
+    }
+    let Some(m) = measures else {
+        return skipped("照片下巴以下没有画面，看不到上衣，不检查此项");
+    };
+    let Some(merge) = m.merge.filter(|_| f64::from(m.area) >= p.clothing_area_min) else {
+        return skipped("上衣在照片中露出太少（或被头发遮挡），无法判断颜色，不检查此项");
+    };
+    let merge = f64::from(merge);
+    let lim = Range::new(f64::MIN, p.clothing_merge_max);
+    let outline = m
+        .outline_lost
+        .map(|o| format!("，肩部轮廓丢失 {:.0}%", o * 100.0))
+        .unwrap_or_default();
+    let ok = lim.contains(merge);
+    let message = if ok {
+        format!(
+            "上衣颜色与背景区分明显（与背景相近的部分占 {:.0}%，至多 {:.0}%）",
+            merge * 100.0,
+            p.clothing_merge_max * 100.0
+        )
+    } else {
+        format!(
+            "上衣为白色或与背景颜色相近（{:.0}% 与背景融为一体{outline}），请更换深色有领上衣后重新拍摄",
+            merge * 100.0
+        )
+    };
+    let r3 = |v: f64| (v * 1000.0).round() / 1000.0;
+    Check {
+        code: C,
+        status: if ok { Status::Pass } else { Status::Fail },
+        value: Some(serde_json::json!(r3(merge))),
+        min: None,
+        max: Some(r3(p.clothing_merge_max)),
+        unit: Some("ratio".into()),
+        message,
+        uncertain: (merge - p.clothing_merge_max).abs() <= p.clothing_merge_uncertainty,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::Rgb;
+
+    /// A face 200 px wide with its eyes at row 150 and chin at 260, centred in 358 × 441.
+    fn face() -> FaceGeometry {
+        FaceGeometry {
+            bbox: [79.0, 60.0, 279.0, 280.0],
+            score: 0.99,
+            left_eye: [135.0, 150.0],
+            right_eye: [223.0, 150.0],
+            nose: [179.0, 200.0],
+            mouth: [[150.0, 230.0], [208.0, 230.0]],
+            cheeks: [[79.0, 170.0], [279.0, 170.0]],
+            chin: [179.0, 260.0],
+            oval: Vec::new(),
+            mesh: Vec::new(),
+        }
+    }
+
+    /// The person: a head and a trapezoid body widening from the neck to the shoulders.
+    struct Body;
+    impl Person for Body {
+        fn at(&self, x: f32, y: f32) -> f32 {
+            let half = if y < 300.0 {
+                55.0
+            } else {
+                55.0 + (y - 300.0) * 1.2
+            };
+            if (x - 179.0).abs() <= half.min(150.0) {
+                1.0
+            } else {
+                0.0
+            }
+        }
+    }
+
+    const SKIN: [u8; 3] = [200, 150, 120];
+
+    fn white_backdrop() -> BackgroundStats {
+        BackgroundStats {
+            lightness: 100.0,
+            a: 0.0,
+            b: 0.0,
+            chroma: 0.0,
+            shadow_drop: 0.0,
+            coverage: 1.0,
+            pixels: 10_000,
+        }
+    }
+
+    fn skin_sample() -> SkinSample {
+        let l = crate::color::lab(SKIN);
+        let luma = crate::color::luma(SKIN);
+        SkinSample {
+            left_luma: luma,
+            right_luma: luma,
+            a: l[1],
+            b: l[2],
+        }
+    }
+
+    /// A photo on a white backdrop: skin neck down to row 320, then a top of `top` colour
+    /// (shaded ±6 levels in stripes, like folds), inside the body.
+    fn photo(top: [u8; 3]) -> RgbImage {
+        RgbImage::from_fn(358, 441, |x, y| {
+            if Body.at(x as f32, y as f32) < 0.5 {
+                return Rgb([255, 255, 255]);
+            }
+            if y < 320 {
+                return Rgb(SKIN);
+            }
+            let shade = if (x / 9) % 2 == 0 { 6i16 } else { -6 };
+            Rgb(top.map(|c| (i16::from(c) + shade).clamp(0, 255) as u8))
+        })
+    }
+
+    fn run(top: [u8; 3]) -> ClothingMeasures {
+        measure(
+            &photo(top),
+            &face(),
+            &Body,
+            &white_backdrop(),
+            Some(&skin_sample()),
+        )
+    }
+
+    #[test]
+    fn a_white_top_merges_and_loses_its_outline() {
+        let m = run([246, 246, 244]);
+        assert!(m.merge.unwrap() > 0.95, "{m:?}");
+        assert!(m.outline_lost.unwrap() > 0.95, "{m:?}");
+        assert!(m.area > 0.5, "{m:?}");
+        let c = check(Some(&m), &Profile::ga461());
+        assert_eq!(c.status, Status::Fail);
+        assert!(c.message.contains("深色"), "{}", c.message);
+        assert!(!m.merging.is_empty());
+    }
+
+    #[test]
+    fn dark_and_mid_tops_stand_apart() {
+        for top in [[38, 48, 92], [30, 30, 34], [112, 32, 38], [150, 150, 150]] {
+            let m = run(top);
+            assert!(m.merge.unwrap() < 0.05, "{top:?}: {m:?}");
+            assert_eq!(m.outline_lost, Some(0.0), "{top:?}");
+            let c = check(Some(&m), &Profile::ga461());
+            assert_eq!(c.status, Status::Pass, "{top:?}");
+            assert!(!c.uncertain);
+        }
+    }
+
+    #[test]
+    fn a_top_in_the_backdrops_colour_merges_even_when_not_white() {
+        // A light-blue top on a light-blue backdrop.
+        let blue = [140, 185, 230];
+        let lab = crate::color::lab(blue);
+        let backdrop = BackgroundStats {
+            lightness: lab[0],
+            a: lab[1],
+            b: lab[2],
+            ..white_backdrop()
+        };
+        let m = measure(
+            &photo(blue),
+            &face(),
+            &Body,
+            &backdrop,
+            Some(&skin_sample()),
+        );
+        assert!(m.merge.unwrap() > 0.95, "{m:?}");
+    }
+
+    #[test]
+    fn a_neck_to_the_bottom_edge_is_not_judged() {
+        // Skin all the way down: no top pixels.
+        let img = RgbImage::from_fn(358, 441, |x, y| {
+            if Body.at(x as f32, y as f32) < 0.5 {
+                Rgb([255, 255, 255])
+            } else {
+                Rgb(SKIN)
+            }
+        });
+        let m = measure(
+            &img,
+            &face(),
+            &Body,
+            &white_backdrop(),
+            Some(&skin_sample()),
+        );
+        assert_eq!(m.area, 0.0);
+        assert_eq!(m.merge, None);
+        let c = check(Some(&m), &Profile::ga461());
+        assert_eq!(c.status, Status::Skipped);
+        assert!(!c.uncertain);
+        // Nothing below the neck line at all.
+        let c = check(None, &Profile::ga461());
+        assert_eq!(c.status, Status::Skipped);
+    }
+
+    #[test]
+    fn a_sliver_of_top_is_not_judged() {
+        let m = ClothingMeasures {
+            area: 0.049,
+            merge: Some(1.0),
+            ..Default::default()
+        };
+        assert_eq!(check(Some(&m), &Profile::ga461()).status, Status::Skipped);
+        let m = ClothingMeasures { area: 0.051, ..m };
+        assert_eq!(check(Some(&m), &Profile::ga461()).status, Status::Fail);
+    }
+
+    #[test]
+    fn the_limit_is_the_profiles_and_near_it_is_uncertain() {
+        let p = Profile::ga461();
+        let at = |merge: f32| {
+            check(
+                Some(&ClothingMeasures {
+                    area: 0.3,
+                    merge: Some(merge),
+                    ..Default::default()
+                }),
+                &p,
+            )
+        };
+        assert_eq!(at(0.499).status, Status::Pass);
+        assert_eq!(at(0.501).status, Status::Fail);
+        assert!(at(0.45).uncertain && at(0.55).uncertain);
+        assert!(!at(0.2).uncertain && !at(0.8).uncertain);
+    }
+
+    #[test]
+    fn profiles_without_the_rule_skip_it() {
+        let m = ClothingMeasures {
+            area: 0.3,
+            merge: Some(1.0),
+            ..Default::default()
+        };
+        let c = check(Some(&m), &Profile::icao());
+        assert_eq!(c.status, Status::Skipped);
+    }
+
+    #[test]
+    fn the_torso_crop_holds_the_face_and_the_chest() {
+        let f = face();
+        let c = torso_crop(&f);
+        assert_eq!(c.size, 520.0);
+        assert_eq!(c.center, [179.0, 350.0]);
+        // From 0.3 face widths above the eyes.
+        assert!((c.center[1] - c.size / 2.0 - 90.0).abs() < 1e-3);
+        assert!(top_in_frame(&f, 441));
+        assert!(!top_in_frame(&f, 290));
+    }
+}
