@@ -429,3 +429,22 @@ fn low_contrast_good_photos_keep_a_neutral_expression() {
     }
     assert!(wrong.is_empty(), "{wrong:?}");
 }
+
+#[test]
+fn the_annotated_picture_marks_a_white_top_and_nothing_on_a_dark_one() {
+    // The white-top file and its recoloured twin differ only in the top's colour.
+    let profile = Profile::ga461();
+    let red_below = |file: &str, row: u32| {
+        let a = engine().analyze(&fixture(file), &profile).unwrap();
+        let img = photocheck_engine::annotate::render(&a, &profile).unwrap();
+        // Pure marking red, in the picture's rows below `row` of the photo (it is drawn at
+        // twice the size), left of the failed-codes list at the bottom-left corner.
+        img.enumerate_pixels()
+            .filter(|&(x, y, p)| y >= 2 * row && x >= 200 && p.0 == [230, 30, 30])
+            .count()
+    };
+    let white = red_below("subject__white_top_037_1.jpg", 380);
+    let dark = red_below("pass__pass_037_1.jpg", 380);
+    assert!(white > 500, "{white} marked pixels on the white top");
+    assert_eq!(dark, 0, "the dark top is marked");
+}

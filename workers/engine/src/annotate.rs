@@ -89,6 +89,12 @@ pub fn render(a: &Analysis, profile: &Profile) -> Option<RgbImage> {
             2,
         );
     }
+    // A top that merges with the backdrop: its merging pixels hatched in red.
+    if status(CheckCode::ClothingColor) == Some(Status::Fail) {
+        if let Some(c) = a.measures.as_ref().and_then(|m| m.clothing.as_ref()) {
+            hatch_runs(&mut img, &c.merging, RED);
+        }
+    }
     // Failed checks, listed at the bottom.
     let failed: Vec<&str> = a.result.failed_codes().iter().map(|c| c.as_str()).collect();
     let lines: Vec<String> = if failed.is_empty() {
@@ -163,6 +169,29 @@ fn draw_face(
         colour(CheckCode::PoseRoll),
     );
     let _ = a;
+}
+
+/// Hatches runs `(row, first column, end column)` of the measured image: every pixel of the
+/// diagonal stripes they cover takes `c`, the rest blends half with it, so the region reads as
+/// marked without hiding the photo.
+fn hatch_runs(img: &mut RgbImage, runs: &[[u32; 3]], c: Rgb<u8>) {
+    for &[y, x0, x1] in runs {
+        for yy in y * SCALE..(y + 1) * SCALE {
+            for xx in x0 * SCALE..x1 * SCALE {
+                if xx >= img.width() || yy >= img.height() {
+                    continue;
+                }
+                let p = img.get_pixel_mut(xx, yy);
+                if (xx + yy) % 8 < 2 {
+                    *p = c;
+                } else {
+                    for ch in 0..3 {
+                        p.0[ch] = ((u16::from(p.0[ch]) + u16::from(c.0[ch])) / 2) as u8;
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn put(img: &mut RgbImage, x: i64, y: i64, c: Rgb<u8>) {
