@@ -212,12 +212,16 @@ pub struct WorkerSection {
     /// Jobs taken from the queue ahead (AMQP prefetch); 0 = twice `concurrency`, so the next
     /// photo is already fetched while one is checked and the last result is being published.
     pub prefetch: usize,
-    /// Attempts of a job on transient errors before it is dead-lettered.
+    /// Attempts of a job on retryable errors of its own (a retryable engine error) before it is
+    /// answered with an `engine.error` result. Outages of storage or the broker never count.
     pub max_attempts: u32,
     /// First retry delay in milliseconds; doubles per attempt, with jitter.
     pub retry_base_ms: u64,
     /// Largest retry delay in milliseconds.
     pub retry_max_ms: u64,
+    /// Largest delay in milliseconds between a job's tries while storage or the broker is
+    /// unreachable: the longest a worker takes to resume after an outage ends.
+    pub outage_retry_max_ms: u64,
     /// Seconds to finish in-flight jobs after SIGTERM/SIGINT before exiting.
     pub grace_period_s: u64,
     /// Address of the worker's `/metrics` and `/healthz` endpoint; empty = none.
@@ -232,6 +236,7 @@ impl Default for WorkerSection {
             max_attempts: 5,
             retry_base_ms: 500,
             retry_max_ms: 30_000,
+            outage_retry_max_ms: 5_000,
             grace_period_s: 30,
             metrics_listen: "127.0.0.1:9091".into(),
         }

@@ -448,6 +448,10 @@ fn analyze_with(
     };
     let result = CheckResult {
         id: None,
+        application_id: None,
+        window_id: None,
+        submitted_at: None,
+        checked_at: None,
         source: None,
         profile: profile.name.clone(),
         verdict: Verdict::from_checks(&checks),

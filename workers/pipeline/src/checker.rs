@@ -12,6 +12,11 @@ pub trait Checker: Send + Sync + 'static {
     /// Checks `bytes` against the named profile. An undecodable photo is `Ok` with a `fail`
     /// verdict; `Err` is for system errors only.
     fn check(&self, bytes: &[u8], profile: &str) -> Result<CheckResult, JobError>;
+
+    /// Engine and model versions, as results report them.
+    fn info(&self) -> photocheck_types::EngineInfo {
+        photocheck_types::EngineInfo::default()
+    }
 }
 
 impl Checker for photocheck_engine::Engine {
@@ -23,6 +28,10 @@ impl Checker for photocheck_engine::Engine {
             message: e.to_string(),
             retryable: e.is_retryable(),
         })
+    }
+
+    fn info(&self) -> photocheck_types::EngineInfo {
+        photocheck_engine::Engine::info(self).clone()
     }
 }
 
@@ -55,6 +64,11 @@ impl CheckPool {
             .build()
             .map_err(|e| e.to_string())?;
         Ok(CheckPool { pool, checker })
+    }
+
+    /// Engine and model versions of the checker.
+    pub fn info(&self) -> photocheck_types::EngineInfo {
+        self.checker.info()
     }
 
     /// Runs one check on the pool and awaits it without blocking the async runtime.

@@ -134,6 +134,40 @@ impl JobError {
         }
     }
 
+    /// An outage of a service the job needs (storage or broker unreachable, a publish not
+    /// confirmed): the job waits it out however long it lasts; it never counts as an attempt.
+    pub fn is_outage(&self) -> bool {
+        matches!(
+            self,
+            JobError::Store(StoreError::Unavailable { .. }) | JobError::Broker(_)
+        )
+    }
+
+    /// A failure of the engine or of this job's inputs that still leaves an applicant to answer:
+    /// the worker delivers an `engine.error` result (verdict `review`) instead of dead-lettering.
+    pub fn is_answerable(&self) -> bool {
+        matches!(
+            self,
+            JobError::Engine { .. }
+                | JobError::Panic(_)
+                | JobError::UnknownProfile(_)
+                | JobError::Store(StoreError::NotFound { .. })
+        )
+    }
+
+    /// The clerk's message for a result that reports this failure (`engine.error`).
+    pub fn clerk_message(&self) -> &'static str {
+        match self {
+            JobError::UnknownProfile(_) => {
+                "检测节点不支持该照片标准，照片未能检测，请人工审核或联系运维人员"
+            }
+            JobError::Store(StoreError::NotFound { .. }) => {
+                "照片在存储中已不存在，未能检测，请重新上传照片"
+            }
+            _ => "检测引擎未能处理这张照片，请人工审核；如反复出现请联系运维人员",
+        }
+    }
+
     /// Whether the job is worth another attempt.
     pub fn is_retryable(&self) -> bool {
         match self {

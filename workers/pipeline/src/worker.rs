@@ -7,11 +7,17 @@
 //!   publish to results exchange `result.<verdict>` and to the deliveries queue (at once, each
 //!   confirmed) ─ ack
 //! ```
-//! Transient failures (storage, broker, retryable engine errors) retry in the job's own task with
-//! exponential backoff and jitter, up to `worker.max_attempts`; then, and at once for permanent
-//! failures (malformed message, photo missing, panic), the job goes to the dead-letter queue with
-//! `x-photocheck-error-code`, `x-photocheck-error` and `x-photocheck-attempts` headers. An
-//! undecodable photo is not a failure: the engine returns a `fail` result for it. A job is acked
+//! Outages (storage unreachable, the broker not confirming) are waits, never failures: the job
+//! retries with capped exponential backoff for as long as the outage lasts and the worker's
+//! [`Gate`] closes, so its other jobs wait instead of failing against the same outage; the first
+//! job through reopens it. Attempts (`worker.max_attempts`) count only failures of the job itself
+//! (a retryable engine error). When the engine cannot check the photo (its error after the
+//! attempts, a panic, a profile this worker lacks, the photo gone from storage) the job answers
+//! with an `engine.error` result (verdict `review`), stored and delivered like any other, so every
+//! accepted photo gets an answer. Only a message that cannot be read as a job goes to the
+//! dead-letter queue, with `x-photocheck-error-code`, `x-photocheck-error` and
+//! `x-photocheck-attempts` headers. An undecodable photo is not a failure: the engine returns a
+//! `fail` result for it. A job is acked
 //! only after its result is stored and both publishes are confirmed, so a worker killed at any
 //! point loses nothing. On shutdown the worker stops consuming, lets in-flight jobs finish within
 //! `worker.grace_period_s`, and closes the channel (anything unfinished is redelivered).
@@ -51,6 +57,7 @@ struct Ctx {
     metrics: Metrics,
     shutdown: CancellationToken,
     deliver: bool,
+    gate: Gate,
 }
 
 /// The number of jobs checked in parallel: `worker.concurrency`, or one per core.
@@ -135,6 +142,7 @@ pub async fn run_worker_with(
         metrics,
         shutdown: shutdown.clone(),
         deliver,
+        gate: Gate::new(),
     });
     tracing::info!(
         concurrency = threads,
@@ -280,23 +288,84 @@ async fn process(ctx: &Ctx, delivery: Delivery) {
     Metrics::inc(&ctx.metrics.jobs, "outcome", label);
 }
 
+/// Open while the services jobs need answer; closed by a job that met an outage and opened by
+/// the first job that gets through again. Jobs that have not yet met the outage wait at the
+/// gate instead of failing against it, so a worker cut off from storage stops working its
+/// prefetched jobs and resumes by itself (docs/pipeline.md, "Outages").
+pub(crate) struct Gate(tokio::sync::watch::Sender<bool>);
+
+impl Gate {
+    pub(crate) fn new() -> Gate {
+        Gate(tokio::sync::watch::channel(true).0)
+    }
+
+    pub(crate) fn is_open(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    pub(crate) fn set(&self, open: bool) {
+        self.0
+            .send_if_modified(|v| std::mem::replace(v, open) != open);
+    }
+
+    /// Waits until the gate is open; `false` if `shutdown` came first.
+    pub(crate) async fn wait_open(&self, shutdown: &CancellationToken) -> bool {
+        let mut rx = self.0.subscribe();
+        tokio::select! {
+            r = rx.wait_for(|open| *open) => r.is_ok(),
+            _ = shutdown.cancelled() => false,
+        }
+    }
+}
+
 async fn process_inner(ctx: &Ctx, delivery: &Delivery) -> Outcome {
     let job = match parse_job(&delivery.data) {
         Ok(job) => job,
         Err(e) => return dead_letter(ctx, delivery, None, &e, 1).await,
     };
     let max_attempts = ctx.config.worker.max_attempts.max(1);
+    // Attempts count only failures that belong to the job; outages are waited out.
     let mut attempt = 1u32;
+    let mut waits = 0u32;
+    // Set once the engine has failed for good on this photo: the job then answers with an
+    // `engine.error` result instead of a check.
+    let mut failure: Option<JobError> = None;
     loop {
-        match run_job(ctx, &job).await {
+        if waits == 0 && !ctx.gate.wait_open(&ctx.shutdown).await {
+            return Outcome::Abandoned;
+        }
+        match run_job(ctx, &job, failure.as_ref()).await {
             Ok(()) => {
+                if waits > 0 {
+                    tracing::info!(job_id = %job.id, waits, "services back; resuming jobs");
+                    ctx.gate.set(true);
+                }
                 if let Err(e) = delivery.acker.ack(BasicAckOptions::default()).await {
                     // The job will be redelivered and reuse the stored result.
                     tracing::warn!(error = %e, job_id = %job.id, "job done but could not ack");
                 }
                 return Outcome::Done;
             }
-            Err(e) if e.is_retryable() && attempt < max_attempts => {
+            Err(e) if e.is_outage() => {
+                if ctx.gate.is_open() {
+                    tracing::warn!(error = %e, code = e.code(), job_id = %job.id, "service unavailable; pausing new jobs until it answers");
+                }
+                ctx.gate.set(false);
+                waits += 1;
+                Metrics::inc(&ctx.metrics.job_retries, "code", e.code());
+                let delay = backoff(
+                    waits.min(16),
+                    ctx.config.worker.retry_base_ms,
+                    ctx.config.worker.outage_retry_max_ms,
+                );
+                tracing::debug!(error = %e, job_id = %job.id, waits, delay_ms = delay.as_millis() as u64, "waiting out an outage");
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    // Leave it unacked: it goes back to the queue when the channel closes.
+                    _ = ctx.shutdown.cancelled() => return Outcome::Abandoned,
+                }
+            }
+            Err(e) if failure.is_none() && e.is_retryable() && attempt < max_attempts => {
                 Metrics::inc(&ctx.metrics.job_retries, "code", e.code());
                 let delay = backoff(
                     attempt,
@@ -310,6 +379,11 @@ async fn process_inner(ctx: &Ctx, delivery: &Delivery) -> Outcome {
                     _ = ctx.shutdown.cancelled() => return Outcome::Abandoned,
                 }
                 attempt += 1;
+            }
+            Err(e) if failure.is_none() && e.is_answerable() => {
+                tracing::error!(error = %e, code = e.code(), job_id = %job.id, attempt, "engine could not check the photo; answering with engine.error");
+                Metrics::inc(&ctx.metrics.job_retries, "code", e.code());
+                failure = Some(e);
             }
             Err(e) => return dead_letter(ctx, delivery, Some(&job.id), &e, attempt).await,
         }
@@ -327,13 +401,20 @@ fn parse_job(data: &[u8]) -> Result<JobMessage, JobError> {
     Ok(job)
 }
 
-async fn run_job(ctx: &Ctx, job: &JobMessage) -> Result<(), JobError> {
+/// Checks the job's photo (or, after `failure`, reports that the engine could not), stores the
+/// result next to the photo, and hands it on to the results exchange and the deliveries queue.
+async fn run_job(ctx: &Ctx, job: &JobMessage, failure: Option<&JobError>) -> Result<(), JobError> {
     let store = ctx.store.with_bucket(&job.bucket);
     let rkey = result_key(&job.key);
     let t = Instant::now();
     // Both reads at once (one round trip, not two): the stored result, and the photo in case
     // there is none yet.
-    let (existing, photo) = tokio::join!(store.get_opt(&rkey), store.get(&job.key));
+    let (existing, photo) = match failure {
+        None => tokio::join!(store.get_opt(&rkey), async {
+            Some(store.get(&job.key).await)
+        }),
+        Some(_) => (store.get_opt(&rkey).await, None),
+    };
     let (body, verdict) = match existing? {
         // A previous attempt (maybe by a worker that died) stored it: reuse it byte-for-byte so
         // every publish and delivery of this id carries the identical body.
@@ -343,19 +424,32 @@ async fn run_job(ctx: &Ctx, job: &JobMessage) -> Result<(), JobError> {
             (existing, stored.verdict)
         }
         None => {
-            let photo = match photo {
-                Err(StoreError::NotFound { .. }) => {
-                    return Err(JobError::Store(StoreError::NotFound {
-                        key: "photo".into(),
-                    }))
+            let mut result = match (failure, photo) {
+                (Some(f), _) => {
+                    CheckResult::engine_error(&job.profile, ctx.pool.info(), f.clerk_message())
                 }
-                other => other?,
+                (None, photo) => {
+                    let photo = match photo.expect("fetched when there is no failure") {
+                        Err(StoreError::NotFound { .. }) => {
+                            return Err(JobError::Store(StoreError::NotFound {
+                                key: "photo".into(),
+                            }))
+                        }
+                        other => other?,
+                    };
+                    ctx.metrics.stage("fetch", t.elapsed().as_secs_f64());
+                    let t = Instant::now();
+                    let result = ctx.pool.check(photo, job.profile.clone()).await?;
+                    ctx.metrics.stage("check", t.elapsed().as_secs_f64());
+                    result
+                }
             };
-            ctx.metrics.stage("fetch", t.elapsed().as_secs_f64());
-            let t = Instant::now();
-            let mut result = ctx.pool.check(photo, job.profile.clone()).await?;
-            ctx.metrics.stage("check", t.elapsed().as_secs_f64());
             result.id = Some(job.id.clone());
+            result.application_id = Some(job.application_id.clone());
+            result.window_id = job.window_id.clone();
+            result.submitted_at = Some(job.submitted_at.clone());
+            result.checked_at =
+                Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
             result.source = Some(format!("s3://{}/{}", job.bucket, job.key));
             let body = bytes::Bytes::from(
                 serde_json::to_vec(&result).map_err(|e| JobError::CorruptResult(e.to_string()))?,

@@ -126,6 +126,23 @@ pub struct CheckResult {
     /// Job id; absent for local `check` runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// The window system's application number: on service results always present, `null`
+    /// when none was uploaded (`Some(None)`); absent for local `check` runs (`None`).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub application_id: Option<Option<String>>,
+    /// The uploading window (from its token); service results only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_id: Option<String>,
+    /// When the API accepted the photo (RFC 3339, UTC); service results only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submitted_at: Option<String>,
+    /// When the worker finished the check (RFC 3339, UTC); service results only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked_at: Option<String>,
     /// Path, or `s3://bucket/key`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
@@ -144,7 +161,46 @@ pub struct CheckResult {
     pub timings_ms: BTreeMap<String, f64>,
 }
 
+/// A field that is present (even as `null`) deserializes to `Some`; an absent one takes the
+/// `default` (`None`).
+fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
+}
+
 impl CheckResult {
+    /// The result of a photo the engine could not check (CONTRACT §2): verdict `review`, one
+    /// check `engine.error`, `skipped` and uncertain, with `message` for the clerk.
+    pub fn engine_error(profile: &str, engine: EngineInfo, message: &str) -> CheckResult {
+        let checks = vec![Check {
+            code: CheckCode::EngineError,
+            status: Status::Skipped,
+            value: None,
+            min: None,
+            max: None,
+            unit: None,
+            message: message.to_owned(),
+            uncertain: true,
+        }];
+        CheckResult {
+            id: None,
+            application_id: None,
+            window_id: None,
+            submitted_at: None,
+            checked_at: None,
+            source: None,
+            profile: profile.to_owned(),
+            verdict: Verdict::from_checks(&checks),
+            checks,
+            face: None,
+            engine,
+            timings_ms: BTreeMap::new(),
+        }
+    }
+
     /// The check with this code, if it was run.
     pub fn check(&self, code: CheckCode) -> Option<&Check> {
         self.checks.iter().find(|c| c.code == code)
@@ -178,6 +234,15 @@ mod tests {
     }
 
     #[test]
+    fn an_engine_error_is_a_review_never_a_pass() {
+        let r = CheckResult::engine_error("ga461", EngineInfo::default(), "引擎故障");
+        assert_eq!(r.verdict, Verdict::Review);
+        let c = r.check(CheckCode::EngineError).unwrap();
+        assert_eq!(c.status, Status::Skipped);
+        assert!(c.uncertain);
+    }
+
+    #[test]
     fn verdict_follows_the_contract() {
         use CheckCode::*;
         let pass = check(FileFormat, Status::Pass, false);
@@ -200,6 +265,10 @@ mod tests {
     fn result_json_has_the_contract_field_names() {
         let result = CheckResult {
             id: None,
+            application_id: None,
+            window_id: None,
+            submitted_at: None,
+            checked_at: None,
             source: Some("a.jpg".into()),
             profile: "ga461".into(),
             verdict: Verdict::Pass,
@@ -226,6 +295,31 @@ mod tests {
         assert!(v["checks"][0].get("uncertain").is_none());
         let back: CheckResult = serde_json::from_value(v).unwrap();
         assert_eq!(back, result);
+        // A local result names no application; a service result always does, null when none
+        // was uploaded, and both read back as they were.
+        assert!(serde_json::to_value(&result)
+            .unwrap()
+            .get("application_id")
+            .is_none());
+        let service = CheckResult {
+            id: Some("01J".into()),
+            application_id: Some(None),
+            window_id: Some("w1".into()),
+            submitted_at: Some("2026-12-04T08:00:00.120Z".into()),
+            checked_at: Some("2026-12-04T08:00:00.145Z".into()),
+            ..result
+        };
+        let v = serde_json::to_value(&service).unwrap();
+        assert!(v["application_id"].is_null() && v.get("application_id").is_some());
+        assert_eq!(v["window_id"], "w1");
+        assert_eq!(serde_json::from_value::<CheckResult>(v).unwrap(), service);
+        let with_id = CheckResult {
+            application_id: Some(Some("4401".into())),
+            ..service
+        };
+        let v = serde_json::to_value(&with_id).unwrap();
+        assert_eq!(v["application_id"], "4401");
+        assert_eq!(serde_json::from_value::<CheckResult>(v).unwrap(), with_id);
     }
 
     #[test]

@@ -22,6 +22,13 @@ fn delivered_bodies(receiver: &Receiver) -> BTreeMap<String, Vec<u8>> {
         ));
         let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
         assert_eq!(body["id"], r.idempotency_key.as_str());
+        // Matched to its application: the service fields are always there (CONTRACT §2).
+        assert!(body.get("application_id").is_some(), "{body}");
+        assert_eq!(body["window_id"], "w1");
+        for at in ["submitted_at", "checked_at"] {
+            let t = body[at].as_str().unwrap_or_default();
+            assert!(chrono::DateTime::parse_from_rfc3339(t).is_ok(), "{at}: {t:?}");
+        }
         if let Some(previous) = bodies.insert(r.idempotency_key.clone(), r.body.to_vec()) {
             assert_eq!(
                 previous,

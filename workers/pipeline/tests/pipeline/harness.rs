@@ -246,6 +246,7 @@ pub fn config(s3: &S3Server, names: &Names, central_url: Option<&str>) -> Config
     c.worker.max_attempts = 4;
     c.worker.retry_base_ms = 50;
     c.worker.retry_max_ms = 400;
+    c.worker.outage_retry_max_ms = 400;
     c.worker.grace_period_s = 20;
     c.worker.metrics_listen = String::new();
     if let Some(url) = central_url {
