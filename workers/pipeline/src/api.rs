@@ -535,37 +535,47 @@ async fn upload_inner(state: &Arc<ApiState>, request: Request) -> Result<Accepte
             .await
             .map_err(|e| ApiError::store(state, e))
     };
-    let written_and_queued = async {
-        let (reserved, stored) = tokio::join!(reserve, store_photo(state, &key, &upload));
-        let photo_stored = stored.is_ok();
-        if let Err(e) = reserved.and(stored) {
-            // A photo without a job would read as "queued" forever.
-            if photo_stored {
-                if let Err(undo) = state.store.delete(&key).await {
-                    tracing::warn!(error = %undo, job_id = %id, "could not remove photo after failed reservation");
-                }
+    let (reserved, stored) = tokio::join!(reserve, store_photo(state, &key, &upload));
+    let photo_stored = stored.is_ok();
+    if let Err(e) = reserved.and(stored) {
+        // Nothing was published yet: undo what was written, so a retry starts afresh.
+        if photo_stored {
+            if let Err(undo) = state.store.delete(&key).await {
+                tracing::warn!(error = %undo, job_id = %id, "could not remove photo after failed reservation");
             }
-            return Err(e);
         }
-        queue_job(state, &window, &id, &key, &upload, &profile).await
-    };
-    if let Err(e) = written_and_queued.await {
         if !reserved_before {
             let _ = state.store.delete(&record_key).await;
         }
         return Err(e);
     }
-    // The answer does not wait for the record to be marked queued; the key's lock does, so a
-    // retry with this key still finds it queued rather than reserved (which would re-publish).
-    let store = state.store.clone();
-    let queued = record("queued");
-    let job_id = id.clone();
-    tokio::spawn(async move {
-        let _guard = guard;
-        if let Err(e) = store.put(&record_key, queued, "application/json").await {
-            tracing::warn!(error = %e, job_id = %job_id, "could not mark idempotency record queued");
+    // From here the job may reach the queue even when the publish reports a failure (a
+    // confirm lost in transit), so the reservation is kept: a retry with this key gets this
+    // same id, never a second one, and a repeated job reuses the stored result byte for byte.
+    queue_job(state, &window, &id, &key, &upload, &profile).await?;
+    // Marked queued before the answer, so a retry right after the 202 (on any API replica)
+    // finds it queued and publishes nothing; a few quick tries ride out a storage blip.
+    let mut marked = Err(None);
+    for attempt in 1..=3u32 {
+        match state
+            .store
+            .put(&record_key, record("queued"), "application/json")
+            .await
+        {
+            Ok(()) => {
+                marked = Ok(());
+                break;
+            }
+            Err(e) => {
+                marked = Err(Some(e));
+                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+            }
         }
-    });
+    }
+    if let Err(Some(e)) = marked {
+        tracing::warn!(error = %e, job_id = %id, "job queued, but its idempotency record could not be marked queued");
+    }
+    drop(guard);
     Ok(Accepted {
         id,
         status: "queued".into(),

@@ -27,7 +27,10 @@ fn delivered_bodies(receiver: &Receiver) -> BTreeMap<String, Vec<u8>> {
         assert_eq!(body["window_id"], "w1");
         for at in ["submitted_at", "checked_at"] {
             let t = body[at].as_str().unwrap_or_default();
-            assert!(chrono::DateTime::parse_from_rfc3339(t).is_ok(), "{at}: {t:?}");
+            assert!(
+                chrono::DateTime::parse_from_rfc3339(t).is_ok(),
+                "{at}: {t:?}"
+            );
         }
         if let Some(previous) = bodies.insert(r.idempotency_key.clone(), r.body.to_vec()) {
             assert_eq!(

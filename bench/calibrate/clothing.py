@@ -1,0 +1,501 @@
+#!/usr/bin/env python3
+"""Calibrate `clothing.color` on the 39 London-set people (white T-shirts, light-grey backdrop).
+
+    python3 bench/calibrate/clothing.py --out /tmp/calib_clothing [--photocheck PATH]
+
+For each person (`../shared/calibration/london/NNN_03.jpg` with its `.tem` template):
+
+1. Masks on the 1350 x 1350 original.
+   * Person: MediaPipe selfie segmentation (~/.local/share/photocheck/models/
+     selfie_segmentation.onnx, on the whole square photo at 256 x 256, upsampled) gives a trimap
+     (core: probability >= 0.5 shrunk by 6 px; band: 0.5-mask grown by 40 px); in the band the
+     alpha comes from the CIELAB distance to a smooth model of the grey backdrop (a quadratic in
+     x, y per channel, fitted robustly to the pixels far outside the person), ramping from 0 at
+     2.5 sigma of the backdrop's residual noise to 1 at 4 sigma + 6 dE. The foreground colour is
+     unmixed from the backdrop in linear light (F = (I - (1 - a) B) / a), so re-compositing on
+     white leaves no grey halo. The edge is softened by a Gaussian of 1.5 px on the original
+     (about 0.7 px on the GA 461 canvas, so a 1-2 px soft edge there).
+   * T-shirt: below the chin (tem point 129) plus 0.05 face widths, inside the person
+     (alpha >= 0.5): seeds are bright, low-chroma pixels clearly lighter than the local backdrop
+     (L* >= backdrop L* + 3, C* <= 12); they grow (geodesically, 60 px) into shaded cloth
+     (C* <= 12, L* >= 45: folds and the shoulders' shade); then opening (r 3), closing (r 9),
+     holes filled, components under 2000 px dropped.
+2. GA 461 placement: no rotation; scale s = 207 / |tem110 - tem113|; the eye midpoint
+   (mean of tem 0, 1) goes to x = 179, the crown (topmost point of tem line 29) to y = 14;
+   a 358 x 441 crop of the composite on white, resampled by Pillow (bicubic, antialiased) from
+   the original. Where the canvas reaches outside the original photo it is PADDED WITH WHITE
+   (no person is skipped); the CSV's `pad_rows` counts canvas rows below the original photo
+   (for this set: none reach below it).
+   Saved as baseline JPEG, quality 85, 350 dpi.
+3. Variants: `white` (the shirt as photographed) and the shirt recoloured with its shading kept:
+   in linear light, new = clip(target * Y / median(Y)) where Y is the shirt pixel's relative
+   luminance and the median is over the shirt pixels inside the canvas, blended into the photo
+   by the shirt mask (Gaussian-softened 1 px). Targets: greys at L* 20 ... 95 and the colours
+   in TARGETS below (olive (92, 94, 48) and brown (96, 64, 42) are this script's picks).
+4. `photocheck check --format jsonl --profile ga461` on all variants (run with the output folder
+   as working directory and PHOTOCHECK_CONFIG unset, so only built-in defaults apply and no
+   ./photocheck.toml of the repository is read); writes DIR/clothing.csv and DIR/clothing.md.
+   The photos are written to DIR/photos/<variant>/<NNN>.jpg (DIR must be outside the
+   repository: the photos may not be committed).
+
+Deterministic: single-threaded ONNX Runtime, fixed parameters, no randomness, no network.
+Needs Python 3.11 with numpy, pillow, scipy, onnxruntime (nothing else installed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+from PIL import Image
+from scipy import ndimage as ndi
+
+LONDON = Path(__file__).resolve().parents[3] / "shared" / "calibration" / "london"
+if not LONDON.is_dir():
+    LONDON = Path("/work/shared/calibration/london")
+PEOPLE_CSV = LONDON.parent / "people.csv"
+SEG_MODEL = Path.home() / ".local/share/photocheck/models/selfie_segmentation.onnx"
+DEFAULT_BIN = Path.home() / ".cache/photocheck/target/debug/photocheck"
+
+CANVAS_W, CANVAS_H = 358, 441
+FACE_W, EYE_X, CROWN_Y = 207.0, 179.0, 14.0
+
+GREYS = [20, 30, 40, 50, 60, 70, 75, 80, 85, 90, 95]
+COLOURS = {
+    "navy": (38, 48, 92),
+    "black": (30, 30, 34),
+    "dark_red": (112, 32, 38),
+    "teal": (28, 84, 90),
+    "mid_blue": (52, 84, 142),
+    "olive": (92, 94, 48),
+    "brown": (96, 64, 42),
+    "light_blue": (170, 200, 230),
+    "pale_pink": (240, 210, 215),
+    "beige": (225, 210, 185),
+    "pale_yellow": (245, 240, 200),
+    "light_grey": (200, 200, 200),
+    "cream": (250, 245, 230),
+}
+DARK = ["navy", "black", "dark_red", "teal", "mid_blue"] + [f"grey{l}" for l in GREYS if l <= 60]
+
+
+# ---------------------------------------------------------------- colour
+def srgb_to_lin(c):
+    c = np.asarray(c, dtype=np.float64)
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+def lin_to_srgb(c):
+    c = np.clip(np.asarray(c, dtype=np.float64), 0.0, 1.0)
+    return np.where(c <= 0.0031308, 12.92 * c, 1.055 * np.power(c, 1 / 2.4) - 0.055)
+
+
+def lum(lin):
+    return lin[..., 0] * 0.2126729 + lin[..., 1] * 0.7151522 + lin[..., 2] * 0.072175
+
+
+def _f(v):
+    return np.where(v > 0.008856, np.cbrt(v), 7.787 * v + 16.0 / 116.0)
+
+
+def lin_to_lab(lin):
+    r, g, b = lin[..., 0], lin[..., 1], lin[..., 2]
+    x = (0.4124564 * r + 0.3575761 * g + 0.1804375 * b) / 0.95047
+    y = 0.2126729 * r + 0.7151522 * g + 0.072175 * b
+    z = (0.0193339 * r + 0.119192 * g + 0.9503041 * b) / 1.08883
+    fx, fy, fz = _f(x), _f(y), _f(z)
+    return np.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)], axis=-1)
+
+
+def lstar_to_y(l):
+    fy = (l + 16) / 116
+    return fy**3 if fy**3 > 0.008856 else (l / 903.3)
+
+
+def grey_of_lstar(l):
+    v = float(lin_to_srgb(lstar_to_y(l)))
+    return (v, v, v)
+
+
+# ---------------------------------------------------------------- inputs
+def read_tem(path: Path):
+    lines = path.read_text().split("\n")
+    n = int(lines[0])
+    pts = np.array([[float(v) for v in lines[1 + i].split()[:2]] for i in range(n)])
+    k = 1 + n
+    nl = int(lines[k])
+    k += 1
+    contours = []
+    for _ in range(nl):
+        cnt = int(lines[k + 1])
+        idx = [int(v) for v in lines[k + 2].split()][:cnt]
+        contours.append(idx)
+        k += 3
+    return pts, contours
+
+
+def read_people():
+    with open(PEOPLE_CSV, newline="") as fh:
+        return {r["face_id"]: r for r in csv.DictReader(fh)}
+
+
+def disk(r):
+    y, x = np.ogrid[-r : r + 1, -r : r + 1]
+    return x * x + y * y <= r * r
+
+
+# ---------------------------------------------------------------- masks
+class Segmenter:
+    def __init__(self):
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = 1
+        so.inter_op_num_threads = 1
+        self.s = ort.InferenceSession(str(SEG_MODEL), so, providers=["CPUExecutionProvider"])
+
+    def __call__(self, img: Image.Image) -> np.ndarray:
+        small = np.asarray(img.resize((256, 256), Image.BILINEAR), dtype=np.float32) / 255.0
+        out = self.s.run(None, {"input_1": small[None]})[0][0, :, :, 0]
+        prob = Image.fromarray(out.astype(np.float32), mode="F").resize(img.size, Image.BILINEAR)
+        return np.clip(np.asarray(prob, dtype=np.float64), 0, 1)
+
+
+def backdrop_model(lab, far_bg):
+    """Quadratic in (x, y) per Lab channel, fitted to far-background pixels, 2 robust passes."""
+    h, w = far_bg.shape
+    ys, xs = np.nonzero(far_bg)
+    sel = np.arange(len(xs))[:: max(1, len(xs) // 40000)]
+    xs, ys = xs[sel], ys[sel]
+    xn, yn = xs / w - 0.5, ys / h - 0.5
+    A = np.stack([np.ones_like(xn), xn, yn, xn * xn, xn * yn, yn * yn], axis=1)
+    vals = lab[ys, xs]
+    keep = np.ones(len(xs), bool)
+    for _ in range(3):
+        coef, *_ = np.linalg.lstsq(A[keep], vals[keep], rcond=None)
+        res = np.linalg.norm(vals - A @ coef, axis=1)
+        sigma = 1.4826 * np.median(res[keep]) + 1e-6
+        keep = res <= 3 * sigma
+    gy, gx = np.mgrid[0:h, 0:w]
+    gxn, gyn = gx / w - 0.5, gy / h - 0.5
+    G = np.stack([np.ones_like(gxn), gxn, gyn, gxn * gxn, gxn * gyn, gyn * gyn], axis=-1)
+    return G @ coef, float(np.sqrt(np.mean(res[keep] ** 2)))
+
+
+def lab_to_lin(lab):
+    l, a, b = lab[..., 0], lab[..., 1], lab[..., 2]
+    fy = (l + 16) / 116
+    fx, fz = fy + a / 500, fy - b / 200
+
+    def inv(t):
+        return np.where(t**3 > 0.008856, t**3, (t - 16 / 116) / 7.787)
+
+    x, y, z = inv(fx) * 0.95047, inv(fy), inv(fz) * 1.08883
+    r = 3.2404542 * x - 1.5371385 * y - 0.4985314 * z
+    g = -0.9692660 * x + 1.8760108 * y + 0.0415560 * z
+    bb = 0.0556434 * x - 0.2040259 * y + 1.0572252 * z
+    return np.clip(np.stack([r, g, bb], axis=-1), 0, 1)
+
+
+def person_masks(img: Image.Image, pts, seg: Segmenter):
+    rgb = np.asarray(img, dtype=np.float64) / 255.0
+    lin = srgb_to_lin(rgb)
+    lab = lin_to_lab(lin)
+    prob = seg(img)
+    fg = prob >= 0.5
+    fg = ndi.binary_fill_holes(fg)
+    # Keep the component holding the face.
+    labels, _ = ndi.label(fg)
+    eye = ((pts[0] + pts[1]) / 2).round().astype(int)
+    face_lab = labels[eye[1], eye[0]]
+    if face_lab:
+        fg = labels == face_lab
+    core = ndi.binary_erosion(fg, disk(6))
+    band = ndi.binary_dilation(fg, disk(40)) & ~core
+    far_bg = ~ndi.binary_dilation(fg, disk(80))
+    bg_lab, sigma = backdrop_model(lab, far_bg)
+    de = np.linalg.norm(lab - bg_lab, axis=-1)
+    t0 = 2.5 * sigma
+    t1 = 4.0 * sigma + 6.0
+    calpha = np.clip((de - t0) / (t1 - t0), 0, 1)
+    alpha = np.where(core, 1.0, np.where(band, calpha, 0.0))
+    # Drop specks of the band not attached to the person.
+    solid = alpha >= 0.5
+    labels, n = ndi.label(solid)
+    if n > 1:
+        sizes = ndi.sum(solid, labels, index=np.arange(1, n + 1))
+        keep_ids = np.nonzero(sizes >= 500)[0] + 1
+        keep = np.isin(labels, keep_ids) | (alpha < 0.5)
+        alpha = np.where(keep, alpha, 0.0)
+    alpha = np.clip(ndi.gaussian_filter(alpha, 1.5), 0, 1)
+    alpha[core] = np.maximum(alpha[core], ndi.gaussian_filter(core.astype(float), 1.5)[core])
+    bg_lin = lab_to_lin(bg_lab)
+    a = alpha[..., None]
+    fgc = np.clip((lin - (1 - a) * bg_lin) / np.maximum(a, 0.05), 0, 1)
+    fgc = np.where(a > 0.05, fgc, 1.0)
+    return dict(lin=lin, lab=lab, alpha=alpha, fg=fgc, bg_lab=bg_lab, sigma=sigma, prob=prob)
+
+
+def shirt_mask(m, pts):
+    lab, alpha, bg_lab = m["lab"], m["alpha"], m["bg_lab"]
+    h, w = alpha.shape
+    fw = float(np.linalg.norm(pts[110] - pts[113]))
+    below = np.zeros((h, w), bool)
+    below[int(pts[129][1] + 0.05 * fw) :, :] = True
+    chroma = np.hypot(lab[..., 1], lab[..., 2])
+    person = alpha >= 0.5
+    seeds = below & person & (chroma <= 12) & (lab[..., 0] >= bg_lab[..., 0] + 3)
+    seeds = ndi.binary_opening(seeds, disk(2))
+    cloth = below & person & (chroma <= 12) & (lab[..., 0] >= 45)
+    grown = seeds.copy()
+    for _ in range(6):  # geodesic growth, 10 px per step
+        grown = ndi.binary_dilation(grown, disk(10)) & cloth
+        grown |= seeds
+    s = ndi.binary_opening(grown, disk(3))
+    s = ndi.binary_closing(s, disk(9)) & below & person
+    s = ndi.binary_fill_holes(s)
+    labels, n = ndi.label(s)
+    if n:
+        sizes = ndi.sum(s, labels, index=np.arange(1, n + 1))
+        s = np.isin(labels, np.nonzero(sizes >= 2000)[0] + 1)
+    return s
+
+
+# ---------------------------------------------------------------- placement
+def placement(pts, contours):
+    fw = float(np.linalg.norm(pts[110] - pts[113]))
+    s = FACE_W / fw
+    eye = (pts[0] + pts[1]) / 2
+    crown_y = float(pts[contours[29]][:, 1].min())
+    x0 = eye[0] - EYE_X / s
+    y0 = crown_y - CROWN_Y / s
+    return s, (x0, y0, x0 + CANVAS_W / s, y0 + CANVAS_H / s), fw
+
+
+PAD = 400
+
+
+def to_canvas(arr8: np.ndarray, box, fill=255, resample=Image.BICUBIC) -> Image.Image:
+    """arr8: HxWx3 uint8 (or HxW) original-size array; pad with `fill` and resample the box."""
+    if arr8.ndim == 3:
+        padded = np.pad(arr8, ((PAD, PAD), (PAD, PAD), (0, 0)), constant_values=fill)
+        im = Image.fromarray(padded, "RGB")
+    else:
+        padded = np.pad(arr8, ((PAD, PAD), (PAD, PAD)), constant_values=fill)
+        im = Image.fromarray(padded.astype(np.float32), "F")
+    b = tuple(v + PAD for v in box)
+    return im.resize((CANVAS_W, CANVAS_H), resample, box=b)
+
+
+def variants():
+    out = [("white", None)]
+    out += [(f"grey{l}", grey_of_lstar(l)) for l in GREYS]
+    out += [(k, tuple(c / 255 for c in v)) for k, v in COLOURS.items()]
+    return out
+
+
+def render_person(pid, seg, outdir: Path, debug: bool):
+    img = Image.open(LONDON / f"{pid}_03.jpg").convert("RGB")
+    pts, contours = read_tem(LONDON / f"{pid}_03.tem")
+    s, box, fw = placement(pts, contours)
+    h, w = img.size[1], img.size[0]
+    pad_rows = max(0, math.ceil((box[3] - h) * s))
+    m = person_masks(img, pts, seg)
+    shirt = shirt_mask(m, pts)
+    soft = np.clip(ndi.gaussian_filter(shirt.astype(float), 1.0), 0, 1)
+    # Shirt pixels inside the canvas: their median luminance is the reference.
+    inbox = np.zeros_like(shirt)
+    x0, y0, x1, y1 = (int(round(v)) for v in box)
+    inbox[max(0, y0) : min(h, y1), max(0, x0) : min(w, x1)] = True
+    ref = shirt & inbox & (m["alpha"] > 0.9)
+    if not ref.any():
+        ref = shirt
+    Y = lum(m["fg"])
+    ymed = float(np.median(Y[ref])) if ref.any() else 1.0
+    ratio = (Y / max(ymed, 1e-4))[..., None]
+    shirt_canvas = np.asarray(to_canvas(soft.astype(np.float32), box, fill=0, resample=Image.BILINEAR))
+    alpha_canvas = np.asarray(to_canvas(m["alpha"].astype(np.float32), box, fill=0, resample=Image.BILINEAR))
+    shirt_px = int(((shirt_canvas > 0.9) & (alpha_canvas > 0.9)).sum())
+    rows = []
+    a = m["alpha"][..., None]
+    ys, xs = np.nonzero(soft > 0)
+    for name, target in variants():
+        fg = m["fg"].copy()
+        if target is not None and len(ys):
+            t = srgb_to_lin(np.array(target))
+            new = np.clip(t * ratio[ys, xs], 0, 1)
+            k = soft[ys, xs][:, None]
+            fg[ys, xs] = k * new + (1 - k) * fg[ys, xs]
+        out_lin = a * fg + (1 - a) * 1.0
+        out8 = np.round(lin_to_srgb(out_lin) * 255).astype(np.uint8)
+        canvas = to_canvas(out8, box)
+        d = outdir / "photos" / name
+        d.mkdir(parents=True, exist_ok=True)
+        canvas.save(d / f"{pid}.jpg", "JPEG", quality=85, dpi=(350, 350), optimize=False, progressive=False)
+        c = np.asarray(canvas, dtype=np.float64) / 255
+        sel = (shirt_canvas > 0.9) & (alpha_canvas > 0.9)
+        top_l = float(np.median(lin_to_lab(srgb_to_lin(c[sel]))[:, 0])) if sel.any() else float("nan")
+        rows.append(dict(variant=name, top_lstar=top_l))
+    if debug:
+        dd = outdir / "debug"
+        dd.mkdir(parents=True, exist_ok=True)
+        vis = np.asarray(img).copy()
+        vis[shirt] = (vis[shirt] * 0.5 + np.array([255, 0, 0]) * 0.5).astype(np.uint8)
+        edge = (m["alpha"] > 0.5) ^ ndi.binary_erosion(m["alpha"] > 0.5, disk(2))
+        vis[edge] = (0, 255, 0)
+        Image.fromarray(vis).resize((675, 675)).save(dd / f"{pid}_masks.png")
+    info = dict(scale=s, face_w=fw, pad_rows=pad_rows, shirt_px_canvas=shirt_px,
+                backdrop_sigma=m["sigma"], shirt_ymed=ymed)
+    return rows, info
+
+
+# ---------------------------------------------------------------- photocheck + report
+def run_photocheck(binary: Path, outdir: Path):
+    env = {k: v for k, v in os.environ.items() if k != "PHOTOCHECK_CONFIG" and not k.startswith("PHOTOCHECK__")}
+    proc = subprocess.run(
+        [str(binary), "check", "--format", "jsonl", "--profile", "ga461", "photos"],
+        cwd=outdir, env=env, capture_output=True, text=True,
+    )
+    if proc.returncode not in (0, 1):
+        sys.stderr.write(proc.stderr)
+    res = {}
+    for line in proc.stdout.splitlines():
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        d = json.loads(line)
+        p = Path(d["source"])
+        res[(p.parent.name, p.stem)] = d
+    (outdir / "photocheck.jsonl").write_text(proc.stdout)
+    return res
+
+
+def check_of(d, code):
+    for c in d.get("checks", []) if d else []:
+        if c["code"] == code:
+            return c
+    return None
+
+
+def fmt(v, nd=3):
+    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{nd}f}"
+
+
+def write_report(rows, infos, outdir: Path, binary: Path):
+    order = [n for n, _ in variants()]
+    lines = ["# clothing.color calibration: London set, GA 461 placements", ""]
+    lines.append(f"Photos: 39 people x {len(order)} variants; `{binary}` "
+                 "`check --format jsonl --profile ga461` (built-in defaults). Value = merge share.")
+    padded = [p for p, i in infos.items() if i["pad_rows"] > 0]
+    lines.append(f"People skipped: 0. Canvases padded with white below the photo: {len(padded)}"
+                 + (f" ({', '.join(padded)})" if padded else "") + ".")
+    sp = sorted(i["shirt_px_canvas"] for i in infos.values())
+    lines.append(f"Shirt pixels on the 358x441 canvas (this script's mask): min {sp[0]}, median "
+                 f"{sp[len(sp)//2]}, max {sp[-1]} (0.05 face widths^2 = {0.05*207*207:.0f} px).")
+    lines.append("")
+    lines.append("| variant | top L* (median) | n | min | median | max | fail | pass | skipped | uncertain |")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|")
+    for v in order:
+        rr = [r for r in rows if r["variant"] == v]
+        vals = sorted(r["value"] for r in rr if r["value"] is not None)
+        tl = sorted(r["top_lstar"] for r in rr if not math.isnan(r["top_lstar"]))
+        st = [r["status"] for r in rr]
+        unc = sum(1 for r in rr if r["uncertain"])
+        med = (lambda a: a[len(a) // 2] if len(a) % 2 else (a[len(a)//2 - 1] + a[len(a)//2]) / 2)
+        lines.append(
+            f"| {v} | {fmt(med(tl) if tl else None, 1)} | {len(rr)} | {fmt(vals[0] if vals else None)} | "
+            f"{fmt(med(vals) if vals else None)} | {fmt(vals[-1] if vals else None)} | "
+            f"{st.count('fail')} | {st.count('pass')} | {st.count('skipped')} | {unc} |")
+    others = sum(1 for r in rows if r["status"] not in ("pass", "fail", "skipped"))
+    if others:
+        lines.append(f"\nRows without a clothing.color result: {others}.")
+    lines.append("")
+    lines.append(f"Dark variants: {', '.join(DARK)}.")
+    lines.append("")
+    lines.append("| group | people | dark: pass / n | dark pass rate | white: fail / n | white fail rate |")
+    lines.append("|---|---|---|---|---|---|")
+    groups = {}
+    for r in rows:
+        for g in ("all", f"gender={r['gender']}", f"eth={r['ethnicity']}"):
+            groups.setdefault(g, []).append(r)
+    for g in sorted(groups, key=lambda k: (k != "all", k)):
+        rr = groups[g]
+        dk = [r for r in rr if r["variant"] in DARK]
+        wh = [r for r in rr if r["variant"] == "white"]
+        dp = sum(r["status"] == "pass" for r in dk)
+        wf = sum(r["status"] == "fail" for r in wh)
+        lines.append(f"| {g} | {len(wh)} | {dp} / {len(dk)} | {100*dp/max(1,len(dk)):.0f}% | "
+                     f"{wf} / {len(wh)} | {100*wf/max(1,len(wh)):.0f}% |")
+    lines.append("")
+    # Sanity of the placements: the other checks that the compositing and geometry decide.
+    lines.append("Sanity (all variants): " + ", ".join(
+        f"{code} pass {sum(1 for r in rows if r.get(code) == 'pass')}/{len(rows)}"
+        for code in ("face.count", "geometry.face_width", "geometry.crown", "background.color",
+                     "background.uniformity")) + ".")
+    lines.append("")
+    notable = [r for r in rows if (r["variant"] in DARK and r["status"] != "pass")
+               or (r["variant"] == "white" and r["status"] != "fail")]
+    if notable:
+        lines.append("Notable: " + "; ".join(
+            f"{r['person']} {r['variant']} {r['status']} {fmt(r['value'])}" for r in notable) + ".")
+    (outdir / "clothing.md").write_text("\n".join(lines) + "\n")
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", required=True, type=Path)
+    ap.add_argument("--photocheck", type=Path, default=DEFAULT_BIN)
+    ap.add_argument("--only", nargs="*", help="person ids (development)")
+    ap.add_argument("--debug", action="store_true", help="write mask overlays to DIR/debug")
+    args = ap.parse_args()
+    outdir = args.out.resolve()
+    repo = Path(__file__).resolve().parents[2]
+    if outdir == repo or repo in outdir.parents:
+        sys.exit("--out must be outside the repository (photos may not be committed)")
+    outdir.mkdir(parents=True, exist_ok=True)
+    people = read_people()
+    ids = sorted(p.name[:3] for p in LONDON.glob("*_03.jpg"))
+    if args.only:
+        ids = [i for i in ids if i in args.only]
+    seg = Segmenter()
+    rows, infos = [], {}
+    for pid in ids:
+        vr, info = render_person(pid, seg, outdir, args.debug)
+        infos[pid] = info
+        for r in vr:
+            r.update(person=pid, gender=people[pid]["face_gender"], ethnicity=people[pid]["face_eth"])
+        rows += vr
+        print(f"{pid}: scale {info['scale']:.3f}, shirt px on canvas {info['shirt_px_canvas']}, "
+              f"pad rows {info['pad_rows']}", file=sys.stderr)
+    res = run_photocheck(args.photocheck, outdir)
+    for r in rows:
+        d = res.get((r["variant"], r["person"]))
+        c = check_of(d, "clothing.color")
+        r["status"] = c["status"] if c else "missing"
+        r["value"] = c.get("value") if c else None
+        r["uncertain"] = bool(c.get("uncertain", False)) if c else False
+        r["message"] = c.get("message", "") if c else ""
+        for code in ("face.count", "geometry.face_width", "geometry.crown", "background.color",
+                     "background.uniformity"):
+            cc = check_of(d, code)
+            r[code] = cc["status"] if cc else None
+    with open(outdir / "clothing.csv", "w", newline="") as fh:
+        wr = csv.writer(fh)
+        wr.writerow(["person", "gender", "ethnicity", "variant", "top_lstar", "status", "value",
+                     "uncertain", "shirt_px_canvas", "pad_rows"])
+        for r in rows:
+            wr.writerow([r["person"], r["gender"], r["ethnicity"], r["variant"], fmt(r["top_lstar"], 1),
+                         r["status"], "" if r["value"] is None else r["value"], int(r["uncertain"]),
+                         infos[r["person"]]["shirt_px_canvas"], infos[r["person"]]["pad_rows"]])
+    print(write_report(rows, infos, outdir, args.photocheck))
+
+
+if __name__ == "__main__":
+    main()
