@@ -147,9 +147,21 @@ def read_people():
         return {r["face_id"]: r for r in csv.DictReader(fh)}
 
 
-def disk(r):
-    y, x = np.ogrid[-r : r + 1, -r : r + 1]
-    return x * x + y * y <= r * r
+def dilate(mask, r):
+    """Binary dilation by a disk of radius r (Euclidean distance transform: fast for big r)."""
+    return ndi.distance_transform_edt(~mask) <= r
+
+
+def erode(mask, r):
+    return ndi.distance_transform_edt(mask) > r
+
+
+def opening(mask, r):
+    return dilate(erode(mask, r), r)
+
+
+def closing(mask, r):
+    return erode(dilate(mask, r), r)
 
 
 # ---------------------------------------------------------------- masks
@@ -216,9 +228,9 @@ def person_masks(img: Image.Image, pts, seg: Segmenter):
     face_lab = labels[eye[1], eye[0]]
     if face_lab:
         fg = labels == face_lab
-    core = ndi.binary_erosion(fg, disk(6))
-    band = ndi.binary_dilation(fg, disk(40)) & ~core
-    far_bg = ~ndi.binary_dilation(fg, disk(80))
+    core = erode(fg, 6)
+    band = dilate(fg, 40) & ~core
+    far_bg = ~dilate(fg, 80)
     bg_lab, sigma = backdrop_model(lab, far_bg)
     de = np.linalg.norm(lab - bg_lab, axis=-1)
     t0 = 2.5 * sigma
@@ -246,25 +258,38 @@ def shirt_mask(m, pts):
     lab, alpha, bg_lab = m["lab"], m["alpha"], m["bg_lab"]
     h, w = alpha.shape
     fw = float(np.linalg.norm(pts[110] - pts[113]))
+    chin = pts[129]
     below = np.zeros((h, w), bool)
-    below[int(pts[129][1] + 0.05 * fw) :, :] = True
+    below[int(chin[1] + 0.05 * fw) :, :] = True
     chroma = np.hypot(lab[..., 1], lab[..., 2])
     person = alpha >= 0.5
     seeds = below & person & (chroma <= 12) & (lab[..., 0] >= bg_lab[..., 0] + 3)
-    seeds = ndi.binary_opening(seeds, disk(2))
+    seeds = opening(seeds, 2)
+    # The neck's skin just under the chin (not shirt): its chroma bounds the shaded collar.
+    ny0, ny1 = int(chin[1] + 0.1 * fw), int(chin[1] + 0.35 * fw)
+    nx0, nx1 = int(chin[0] - 0.12 * fw), int(chin[0] + 0.12 * fw)
+    neck = np.zeros((h, w), bool)
+    neck[ny0:ny1, nx0:nx1] = True
+    neck &= person & ~seeds
+    neck_c = float(np.median(chroma[neck])) if neck.sum() > 100 else 20.0
     cloth = below & person & (chroma <= 12) & (lab[..., 0] >= 45)
     grown = seeds.copy()
     for _ in range(6):  # geodesic growth, 10 px per step
-        grown = ndi.binary_dilation(grown, disk(10)) & cloth
+        grown = dilate(grown, 10) & cloth
         grown |= seeds
-    s = ndi.binary_opening(grown, disk(3))
-    s = ndi.binary_closing(s, disk(9)) & below & person
+    # Shaded collar next to the neck: tinted by the skin's reflection, but clearly less
+    # chromatic than the neck itself; grown at most 40 px further.
+    collar = below & person & (chroma <= min(16.0, 0.75 * neck_c)) & (lab[..., 0] >= 45)
+    for _ in range(4):
+        grown = dilate(grown, 10) & (collar | grown)
+    s = opening(grown, 3)
+    s = closing(s, 9) & below & person
     s = ndi.binary_fill_holes(s)
     labels, n = ndi.label(s)
     if n:
         sizes = ndi.sum(s, labels, index=np.arange(1, n + 1))
         s = np.isin(labels, np.nonzero(sizes >= 2000)[0] + 1)
-    return s
+    return s, neck_c
 
 
 # ---------------------------------------------------------------- placement
@@ -307,7 +332,7 @@ def render_person(pid, seg, outdir: Path, debug: bool):
     h, w = img.size[1], img.size[0]
     pad_rows = max(0, math.ceil((box[3] - h) * s))
     m = person_masks(img, pts, seg)
-    shirt = shirt_mask(m, pts)
+    shirt, neck_c = shirt_mask(m, pts)
     soft = np.clip(ndi.gaussian_filter(shirt.astype(float), 1.0), 0, 1)
     # Shirt pixels inside the canvas: their median luminance is the reference.
     inbox = np.zeros_like(shirt)
@@ -323,18 +348,26 @@ def render_person(pid, seg, outdir: Path, debug: bool):
     alpha_canvas = np.asarray(to_canvas(m["alpha"].astype(np.float32), box, fill=0, resample=Image.BILINEAR))
     shirt_px = int(((shirt_canvas > 0.9) & (alpha_canvas > 0.9)).sum())
     rows = []
-    a = m["alpha"][..., None]
-    ys, xs = np.nonzero(soft > 0)
+    # Per variant, work only on the part of the original the canvas shows (plus a margin for
+    # the resampling kernel); outside the photo the canvas is padded with white.
+    rx0, ry0 = max(0, math.floor(box[0]) - 8), max(0, math.floor(box[1]) - 8)
+    rx1, ry1 = min(w, math.ceil(box[2]) + 8), min(h, math.ceil(box[3]) + 8)
+    rbox = (box[0] - rx0, box[1] - ry0, box[2] - rx0, box[3] - ry0)
+    a = m["alpha"][ry0:ry1, rx0:rx1, None]
+    fg0 = m["fg"][ry0:ry1, rx0:rx1]
+    ratio = ratio[ry0:ry1, rx0:rx1]
+    soft_r = soft[ry0:ry1, rx0:rx1]
+    ys, xs = np.nonzero(soft_r > 0)
     for name, target in variants():
-        fg = m["fg"].copy()
+        fg = fg0.copy()
         if target is not None and len(ys):
             t = srgb_to_lin(np.array(target))
             new = np.clip(t * ratio[ys, xs], 0, 1)
-            k = soft[ys, xs][:, None]
+            k = soft_r[ys, xs][:, None]
             fg[ys, xs] = k * new + (1 - k) * fg[ys, xs]
         out_lin = a * fg + (1 - a) * 1.0
         out8 = np.round(lin_to_srgb(out_lin) * 255).astype(np.uint8)
-        canvas = to_canvas(out8, box)
+        canvas = to_canvas(out8, rbox)
         d = outdir / "photos" / name
         d.mkdir(parents=True, exist_ok=True)
         canvas.save(d / f"{pid}.jpg", "JPEG", quality=85, dpi=(350, 350), optimize=False, progressive=False)
@@ -347,11 +380,11 @@ def render_person(pid, seg, outdir: Path, debug: bool):
         dd.mkdir(parents=True, exist_ok=True)
         vis = np.asarray(img).copy()
         vis[shirt] = (vis[shirt] * 0.5 + np.array([255, 0, 0]) * 0.5).astype(np.uint8)
-        edge = (m["alpha"] > 0.5) ^ ndi.binary_erosion(m["alpha"] > 0.5, disk(2))
+        edge = (m["alpha"] > 0.5) ^ erode(m["alpha"] > 0.5, 2)
         vis[edge] = (0, 255, 0)
         Image.fromarray(vis).resize((675, 675)).save(dd / f"{pid}_masks.png")
     info = dict(scale=s, face_w=fw, pad_rows=pad_rows, shirt_px_canvas=shirt_px,
-                backdrop_sigma=m["sigma"], shirt_ymed=ymed)
+                backdrop_sigma=m["sigma"], shirt_ymed=ymed, neck_chroma=neck_c)
     return rows, info
 
 
