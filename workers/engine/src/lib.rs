@@ -372,14 +372,14 @@ fn analyze_with(
                 measure_subject::run(set.segmenter.as_mut(), img, f, &m.background)?
             };
             timings.insert("cover".to_string(), ms(t));
-            // The top: a second person mask, on the chest (clothing.rs).
+            // The top below the neck (clothing.rs).
             if clothing::top_in_frame(f, img.height()) {
                 let t = Instant::now();
                 let mask = set.segmenter.segment(img, clothing::torso_crop(f))?;
                 m.clothing = Some(clothing::measure(
                     img,
                     f,
-                    &mask,
+                    Some(&mask),
                     &m.background,
                     m.skin.as_ref(),
                 ));

@@ -279,7 +279,7 @@ impl Profile {
             clothing_must_contrast: false,
             clothing_merge_max: 0.5,
             clothing_merge_uncertainty: 0.1,
-            clothing_area_min: 0.05,
+            clothing_area_min: 0.02,
             sharpness_min: 1.7,
             exposure_mean: Range::new(35.0, 215.0),
             exposure_clipped_max: 0.05,

@@ -1223,6 +1223,8 @@ mod tests {
                 area: 0.3,
                 merge: Some(0.0),
                 outline_lost: Some(0.0),
+                chest_area: 0.1,
+                chest_merge: Some(0.0),
                 merging: Vec::new(),
             }),
         }
