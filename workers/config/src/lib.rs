@@ -146,6 +146,13 @@ pub struct AmqpSection {
     /// Declare the queues and exchanges at start-up (set false when an operator loads
     /// `deploy/rabbitmq/definitions.json` instead).
     pub declare: bool,
+    /// Longest wait in milliseconds for a connection to the broker (TCP, TLS and AMQP
+    /// handshake); then the broker counts as unavailable.
+    pub connect_timeout_ms: u64,
+    /// Longest wait in milliseconds for the broker to confirm a publish (a broker blocked by
+    /// a resource alarm never does); then the publish counts as failed and the API answers
+    /// 503 with `Retry-After`.
+    pub confirm_timeout_ms: u64,
 }
 
 impl Default for AmqpSection {
@@ -158,6 +165,8 @@ impl Default for AmqpSection {
             deliveries_queue: "photocheck.deliveries".into(),
             delivery_limit: 20,
             declare: true,
+            connect_timeout_ms: 5_000,
+            confirm_timeout_ms: 5_000,
         }
     }
 }

@@ -20,10 +20,20 @@ use tokio::sync::Mutex;
 pub const PERSISTENT: u8 = 2;
 
 /// Opens a connection to `url`.
-pub async fn connect(url: &str) -> Result<Connection, BrokerError> {
-    Connection::connect(url, ConnectionProperties::default())
-        .await
-        .map_err(BrokerError::from)
+pub async fn connect(amqp: &AmqpSection) -> Result<Connection, BrokerError> {
+    let wait = std::time::Duration::from_millis(amqp.connect_timeout_ms.max(1));
+    match tokio::time::timeout(
+        wait,
+        Connection::connect(&amqp.url, ConnectionProperties::default()),
+    )
+    .await
+    {
+        Ok(connected) => connected.map_err(BrokerError::from),
+        Err(_) => Err(BrokerError::Unavailable(format!(
+            "no connection within {} ms",
+            wait.as_millis()
+        ))),
+    }
 }
 
 /// Arguments of the jobs queue: quorum, dead-lettering to the DLQ, broker-side redelivery cap.
@@ -204,7 +214,7 @@ impl Publisher {
             }
         }
         *link = None;
-        let conn = connect(&self.amqp.url).await?;
+        let conn = connect(&self.amqp).await?;
         let channel = conn.create_channel().await?;
         channel
             .confirm_select(ConfirmSelectOptions::default())
@@ -227,17 +237,32 @@ impl Publisher {
         properties: BasicProperties,
     ) -> Result<(), BrokerError> {
         let channel = self.channel().await?;
-        let result = publish_confirmed(
-            &channel,
-            exchange,
-            routing_key,
-            mandatory,
-            payload,
-            properties,
+        let wait = std::time::Duration::from_millis(self.amqp.confirm_timeout_ms.max(1));
+        let result = tokio::time::timeout(
+            wait,
+            publish_confirmed(
+                &channel,
+                exchange,
+                routing_key,
+                mandatory,
+                payload,
+                properties,
+            ),
         )
-        .await;
+        .await
+        .unwrap_or_else(|_| {
+            Err(BrokerError::Unavailable(format!(
+                "no publisher confirm within {} ms",
+                wait.as_millis()
+            )))
+        });
         if matches!(result, Err(BrokerError::Unavailable(_))) {
-            *self.link.lock().await = None;
+            // The channel's state is unknown (blocked, or a confirm still owed): start afresh.
+            if let Some((conn, _)) = self.link.lock().await.take() {
+                tokio::spawn(async move {
+                    let _ = conn.close(200, "reset".into()).await;
+                });
+            }
         }
         result
     }

@@ -118,7 +118,7 @@ async fn consume(
     tracker: &TaskTracker,
     grace: Duration,
 ) -> Result<(), BrokerError> {
-    let conn = crate::broker::connect(&ctx.amqp.url).await?;
+    let conn = crate::broker::connect(&ctx.amqp).await?;
     let channel = conn.create_channel().await?;
     if ctx.amqp.declare {
         crate::broker::declare_topology(&channel, &ctx.amqp).await?;

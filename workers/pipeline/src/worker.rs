@@ -213,7 +213,7 @@ async fn consume(
     prefetch: usize,
     grace: Duration,
 ) -> Result<(), BrokerError> {
-    let conn = crate::broker::connect(&ctx.config.amqp.url).await?;
+    let conn = crate::broker::connect(&ctx.config.amqp).await?;
     let channel = conn.create_channel().await?;
     if ctx.config.amqp.declare {
         crate::broker::declare_topology(&channel, &ctx.config.amqp).await?;

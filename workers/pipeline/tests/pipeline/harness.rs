@@ -479,3 +479,68 @@ pub async fn within<T>(f: impl std::future::Future<Output = T>) -> T {
         .await
         .expect("gave up waiting (PATIENCE)")
 }
+
+/// A free TCP port on 127.0.0.1 (bound and released; good enough for a test's own server).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A RabbitMQ node of the test's own beside the system node (`scripts/rabbit-node.sh`), for
+/// blocking or stopping a broker for real; stopped and removed on drop.
+pub struct RabbitNode {
+    pub name: String,
+    pub url: String,
+    dir: tempfile::TempDir,
+}
+
+impl RabbitNode {
+    pub fn start() -> RabbitNode {
+        let name = unique("pc-t-");
+        let port = free_port();
+        let dist = free_port();
+        let dir = tempfile::tempdir().unwrap();
+        let node = RabbitNode {
+            url: format!("amqp://guest:guest@127.0.0.1:{port}/%2f"),
+            name,
+            dir,
+        };
+        node.script(&["start", &port.to_string(), &dist.to_string()], true);
+        node
+    }
+
+    fn script(&self, args: &[&str], with_dir: bool) {
+        let mut cmd = Command::new("bash");
+        cmd.arg(repo_root().join("scripts/rabbit-node.sh"))
+            .arg(args[0])
+            .arg(&self.name)
+            .args(&args[1..]);
+        if with_dir {
+            cmd.arg(self.dir.path());
+        }
+        let status = cmd.status().unwrap();
+        assert!(status.success(), "rabbit-node.sh {args:?} failed");
+    }
+
+    /// Raises a memory alarm: the broker blocks every publishing connection.
+    pub fn block(&self) {
+        self.script(&["block"], false);
+    }
+
+    /// Clears the alarm.
+    pub fn unblock(&self) {
+        self.script(&["unblock"], false);
+    }
+}
+
+impl Drop for RabbitNode {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(repo_root().join("scripts/rabbit-node.sh"))
+            .args(["stop", &self.name])
+            .status();
+    }
+}

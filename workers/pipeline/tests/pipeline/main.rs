@@ -6,6 +6,7 @@
 mod harness;
 
 mod api;
+mod broker_blocked;
 mod dead_letter;
 mod end_to_end;
 mod outages;
