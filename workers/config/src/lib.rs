@@ -258,8 +258,12 @@ impl Default for WorkerSection {
 pub struct CentralSection {
     /// URL results are POSTed to; empty = no delivery (results still go to S3 and the exchange).
     pub url: String,
-    /// Shared secret of the `X-Photocheck-Signature` HMAC-SHA256.
+    /// Shared secret of the `X-Photocheck-Signature` HMAC-SHA256 (at least 32 bytes when
+    /// `url` is set).
     pub secret: String,
+    /// The secret being rotated out: while set, each delivery is signed with both (two `v1`
+    /// values), so the central system can switch at its own pace; empty = none.
+    pub previous_secret: String,
     /// Deliveries in flight per worker process (prefetch of the deliveries queue).
     pub concurrency: usize,
     /// Per-request timeout in milliseconds.
@@ -278,6 +282,7 @@ impl Default for CentralSection {
         CentralSection {
             url: String::new(),
             secret: String::new(),
+            previous_secret: String::new(),
             concurrency: 16,
             timeout_ms: 10_000,
             retry_base_ms: 1000,

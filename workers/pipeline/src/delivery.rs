@@ -31,24 +31,121 @@ pub const ATTEMPT_HEADER: &str = "x-photocheck-attempt";
 /// Header carrying the RFC 3339 time the API accepted the photo.
 pub const SUBMITTED_HEADER: &str = "x-photocheck-submitted-at";
 
-/// `sha256=<hex HMAC-SHA256(body, secret)>`, the `X-Photocheck-Signature` value.
-pub fn sign(secret: &[u8], body: &[u8]) -> String {
+/// Least length in bytes of a central secret (CONTRACT §4): shorter ones are refused at start.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// Seconds a receiver accepts between a signature's `t` and its own clock, by default.
+pub const DEFAULT_TOLERANCE_S: u64 = 300;
+
+fn mac(secret: &[u8], t: u64, key: &str, body: &[u8]) -> Hmac<Sha256> {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC accepts any key length");
+    mac.update(t.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(key.as_bytes());
+    mac.update(b".");
     mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    mac
 }
 
-/// Checks an `X-Photocheck-Signature` value in constant time.
-pub fn verify(secret: &[u8], body: &[u8], signature: &str) -> bool {
-    let Some(hex_part) = signature.strip_prefix("sha256=") else {
-        return false;
-    };
-    let Ok(expected) = hex::decode(hex_part) else {
-        return false;
-    };
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC accepts any key length");
-    mac.update(body);
-    mac.verify_slice(&expected).is_ok()
+/// The `X-Photocheck-Signature` value (CONTRACT §4): `t=<unix seconds>,v1=<hex>[,v1=<hex>]`,
+/// each `v1` the HMAC-SHA256 with one of `secrets` (the current first, then the one being
+/// rotated out) of `<t>.<Idempotency-Key>.<body bytes>`.
+pub fn sign(secrets: &[&[u8]], t: u64, key: &str, body: &[u8]) -> String {
+    let mut out = format!("t={t}");
+    for secret in secrets {
+        out.push_str(",v1=");
+        out.push_str(&hex::encode(
+            mac(secret, t, key, body).finalize().into_bytes(),
+        ));
+    }
+    out
+}
+
+/// Why a signature was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    /// Not of the form `t=…,v1=…`.
+    #[error("malformed signature header")]
+    Malformed,
+    /// `t` is further from the receiver's clock than its tolerance (a replay, or a clock off).
+    #[error("signature time {t} is more than {tolerance} s from now ({now})")]
+    Stale {
+        /// The signature's time.
+        t: u64,
+        /// The receiver's time.
+        now: u64,
+        /// The tolerance in seconds.
+        tolerance: u64,
+    },
+    /// No `v1` matches any of the receiver's secrets.
+    #[error("no signature matches")]
+    Mismatch,
+}
+
+/// Verifies an `X-Photocheck-Signature` value as a receiver does (CONTRACT §4): some `v1`
+/// matches one of `secrets` (constant-time), and `t` lies within `tolerance` seconds of `now`.
+pub fn verify(
+    secrets: &[&[u8]],
+    header: &str,
+    key: &str,
+    body: &[u8],
+    now: u64,
+    tolerance: u64,
+) -> Result<(), SignatureError> {
+    let mut t = None;
+    let mut sigs = Vec::new();
+    for part in header.split(',') {
+        match part.trim().split_once('=') {
+            Some(("t", v)) => t = Some(v.parse::<u64>().map_err(|_| SignatureError::Malformed)?),
+            Some(("v1", v)) => sigs.push(hex::decode(v).map_err(|_| SignatureError::Malformed)?),
+            _ => {}
+        }
+    }
+    let t = t.ok_or(SignatureError::Malformed)?;
+    if sigs.is_empty() {
+        return Err(SignatureError::Malformed);
+    }
+    if t.abs_diff(now) > tolerance {
+        return Err(SignatureError::Stale { t, now, tolerance });
+    }
+    let matches = secrets.iter().any(|secret| {
+        sigs.iter()
+            .any(|sig| mac(secret, t, key, body).verify_slice(sig).is_ok())
+    });
+    if matches {
+        Ok(())
+    } else {
+        Err(SignatureError::Mismatch)
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The secrets a sender signs with: `central.secret`, then `central.previous_secret` while a
+/// rotation is under way. Refuses an empty or short one when a central URL is set.
+pub fn signing_secrets(central: &CentralSection) -> Result<Vec<Vec<u8>>, crate::PipelineError> {
+    let mut out = Vec::new();
+    for (name, secret) in [
+        ("central.secret", &central.secret),
+        ("central.previous_secret", &central.previous_secret),
+    ] {
+        if secret.is_empty() && name == "central.previous_secret" {
+            continue;
+        }
+        if secret.len() < MIN_SECRET_BYTES {
+            return Err(crate::PipelineError::Config(format!(
+                "{name} must be at least {MIN_SECRET_BYTES} bytes when central.url is set (it is {})",
+                secret.len()
+            )));
+        }
+        out.push(secret.as_bytes().to_vec());
+    }
+    Ok(out)
 }
 
 /// Delay before retry number `attempt` (1-based): `base · 2^(attempt-1)` capped at `max`, with
@@ -67,6 +164,7 @@ struct Ctx {
     http: reqwest::Client,
     publisher: Arc<Publisher>,
     metrics: Metrics,
+    secrets: Vec<Vec<u8>>,
     recovered: Notify,
     shutdown: CancellationToken,
 }
@@ -86,7 +184,9 @@ pub async fn run_deliveries(
         .user_agent(concat!("photocheck/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| crate::PipelineError::Config(format!("central http client: {e}")))?;
+    let secrets = signing_secrets(&central)?;
     let ctx = Arc::new(Ctx {
+        secrets,
         central,
         amqp,
         http,
@@ -218,7 +318,6 @@ async fn deliver_inner(ctx: &Ctx, delivery: &Delivery) {
     let submitted_at = header_str(headers, SUBMITTED_HEADER);
     let mut attempt = u32::try_from(header_u64(headers, ATTEMPT_HEADER).unwrap_or(0)).unwrap_or(0);
     let body = &delivery.data;
-    let signature = sign(ctx.central.secret.as_bytes(), body);
     if attempt > 0
         && !wait(
             ctx,
@@ -230,6 +329,8 @@ async fn deliver_inner(ctx: &Ctx, delivery: &Delivery) {
     }
     let mut held = 0u32;
     loop {
+        let secrets: Vec<&[u8]> = ctx.secrets.iter().map(Vec::as_slice).collect();
+        let signature = sign(&secrets, unix_now(), &id, body);
         match post(ctx, &id, body, &signature).await {
             Ok(()) => {
                 if let Err(e) = delivery.acker.ack(BasicAckOptions::default()).await {
@@ -306,18 +407,79 @@ async fn requeue(ctx: &Ctx, delivery: &Delivery, id: &str, attempt: u32) -> bool
 mod tests {
     use super::*;
 
+    const A: &[u8] = b"0123456789abcdef0123456789abcdef-new";
+    const B: &[u8] = b"0123456789abcdef0123456789abcdef-old";
+
     #[test]
-    fn signature_is_hmac_sha256_hex_and_verifies() {
-        // RFC 4231 test case 2.
-        let sig = sign(b"Jefe", b"what do ya want for nothing?");
+    fn the_signature_covers_time_key_and_body_with_each_secret() {
+        let h = sign(&[A], 1_700_000_000, "01J", b"{}");
+        // HMAC-SHA256(A, "1700000000.01J.{}"), computed independently.
+        let mut m = Hmac::<Sha256>::new_from_slice(A).unwrap();
+        m.update(b"1700000000.01J.{}");
         assert_eq!(
-            sig,
-            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+            h,
+            format!("t=1700000000,v1={}", hex::encode(m.finalize().into_bytes()))
         );
-        assert!(verify(b"Jefe", b"what do ya want for nothing?", &sig));
-        assert!(!verify(b"Jefe", b"what do ya want for nothing!", &sig));
-        assert!(!verify(b"other", b"what do ya want for nothing?", &sig));
-        assert!(!verify(b"Jefe", b"x", "md5=00"));
+        let now = 1_700_000_010;
+        assert_eq!(verify(&[A], &h, "01J", b"{}", now, 300), Ok(()));
+        // Another key, body or time: refused.
+        assert_eq!(
+            verify(&[A], &h, "01K", b"{}", now, 300),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify(&[A], &h, "01J", b"{ }", now, 300),
+            Err(SignatureError::Mismatch)
+        );
+        let moved = h.replace("t=1700000000", "t=1700000005");
+        assert_eq!(
+            verify(&[A], &moved, "01J", b"{}", now, 300),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify(&[B], &h, "01J", b"{}", now, 300),
+            Err(SignatureError::Mismatch)
+        );
+    }
+
+    #[test]
+    fn a_replay_outside_the_tolerance_is_refused() {
+        let h = sign(&[A], 1_700_000_000, "01J", b"{}");
+        assert!(matches!(
+            verify(&[A], &h, "01J", b"{}", 1_700_000_301, 300),
+            Err(SignatureError::Stale { .. })
+        ));
+        assert_eq!(verify(&[A], &h, "01J", b"{}", 1_700_000_300, 300), Ok(()));
+        assert!(verify(&[A], "sha256=00", "01J", b"{}", 0, 300).is_err());
+        assert_eq!(
+            verify(&[A], "t=1,v1=zz", "01J", b"{}", 1, 300),
+            Err(SignatureError::Malformed)
+        );
+    }
+
+    #[test]
+    fn during_a_rotation_either_secret_verifies() {
+        let h = sign(&[A, B], 1_700_000_000, "01J", b"{}");
+        assert_eq!(h.matches("v1=").count(), 2);
+        assert_eq!(verify(&[A], &h, "01J", b"{}", 1_700_000_000, 300), Ok(()));
+        assert_eq!(verify(&[B], &h, "01J", b"{}", 1_700_000_000, 300), Ok(()));
+    }
+
+    #[test]
+    fn short_or_empty_secrets_are_refused() {
+        let mut c = CentralSection {
+            url: "https://central.example/results".into(),
+            ..CentralSection::default()
+        };
+        assert!(signing_secrets(&c).is_err());
+        c.secret = "short".into();
+        assert!(signing_secrets(&c).is_err());
+        c.secret = String::from_utf8(A.to_vec()).unwrap();
+        assert_eq!(signing_secrets(&c).unwrap().len(), 1);
+        c.previous_secret = "old-and-short".into();
+        assert!(signing_secrets(&c).is_err());
+        c.previous_secret = String::from_utf8(B.to_vec()).unwrap();
+        assert_eq!(signing_secrets(&c).unwrap().len(), 2);
     }
 
     #[test]

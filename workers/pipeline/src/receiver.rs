@@ -2,7 +2,7 @@
 //! result it is sent, and can be told to answer 500. Used by the integration tests and by the
 //! one-machine walkthrough (`photocheck-receiver`), where it prints each result as it arrives.
 
-use crate::delivery::verify;
+use crate::delivery::{unix_now, verify, DEFAULT_TOLERANCE_S};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -23,7 +23,9 @@ pub struct Received {
     pub idempotency_key: String,
     /// The body as received.
     pub body: Bytes,
-    /// Whether `X-Photocheck-Signature` matched.
+    /// The `X-Photocheck-Signature` header as received.
+    pub signature: String,
+    /// Whether `X-Photocheck-Signature` matched (a secret, and the time within tolerance).
     pub signature_valid: bool,
     /// Seconds from the id's timestamp (UUIDv7: when the API accepted the photo) to arrival.
     pub latency_s: Option<f64>,
@@ -33,7 +35,8 @@ pub struct Received {
 }
 
 struct Inner {
-    secret: Vec<u8>,
+    secrets: Vec<Vec<u8>>,
+    tolerance_s: u64,
     failing: AtomicBool,
     refused: AtomicU64,
     received: Mutex<Vec<Received>>,
@@ -76,7 +79,17 @@ async fn receive(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Byte
             .to_owned()
     };
     let key = header("idempotency-key");
-    let signature_valid = verify(&inner.secret, &body, &header("x-photocheck-signature"));
+    let secrets: Vec<&[u8]> = inner.secrets.iter().map(Vec::as_slice).collect();
+    let signature = header("x-photocheck-signature");
+    let signature_valid = verify(
+        &secrets,
+        &signature,
+        &key,
+        &body,
+        unix_now(),
+        inner.tolerance_s,
+    )
+    .is_ok();
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
@@ -105,6 +118,7 @@ async fn receive(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Byte
         .push(Received {
             idempotency_key: key,
             body,
+            signature,
             signature_valid,
             latency_s,
             arrived,
@@ -114,13 +128,25 @@ async fn receive(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Byte
 }
 
 impl Receiver {
-    /// Starts a receiver on `listen` (`127.0.0.1:0` for a free port) verifying with `secret`.
-    /// With `print`, writes one line per result to stdout.
+    /// Starts a receiver on `listen` (`127.0.0.1:0` for a free port) verifying with `secret`
+    /// and the default tolerance. With `print`, writes one line per result to stdout.
     pub async fn start(listen: &str, secret: &str, print: bool) -> std::io::Result<Receiver> {
+        Receiver::start_with(listen, &[secret], DEFAULT_TOLERANCE_S, print).await
+    }
+
+    /// [`Receiver::start`] accepting any of `secrets` (a rotation) within `tolerance_s`
+    /// seconds of its clock.
+    pub async fn start_with(
+        listen: &str,
+        secrets: &[&str],
+        tolerance_s: u64,
+        print: bool,
+    ) -> std::io::Result<Receiver> {
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let inner = Arc::new(Inner {
-            secret: secret.as_bytes().to_vec(),
+            secrets: secrets.iter().map(|s| s.as_bytes().to_vec()).collect(),
+            tolerance_s,
             failing: AtomicBool::new(false),
             refused: AtomicU64::new(0),
             received: Mutex::new(Vec::new()),

@@ -107,6 +107,9 @@ pub async fn run_worker_with(
     }
     let publisher = Arc::new(Publisher::new(config.amqp.clone()));
     let deliver = !config.central.url.is_empty();
+    if deliver {
+        crate::delivery::signing_secrets(&config.central)?;
+    }
     if !deliver {
         tracing::warn!("central.url is empty: results go to S3 and the results exchange only");
     }

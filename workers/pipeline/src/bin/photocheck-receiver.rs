@@ -13,15 +13,27 @@ struct Args {
     /// Address to listen on; POST results to http://ADDR/results.
     #[arg(long, default_value = "127.0.0.1:9800")]
     listen: String,
-    /// Shared secret of the signature (`central.secret`).
-    #[arg(long, env = "PHOTOCHECK__CENTRAL__SECRET")]
+    /// Shared secret of the signature (`central.secret`); better given in the environment.
+    #[arg(long, env = "PHOTOCHECK__CENTRAL__SECRET", hide_env_values = true)]
     secret: String,
+    /// The secret being rotated out, also accepted (`central.previous_secret`).
+    #[arg(
+        long,
+        env = "PHOTOCHECK__CENTRAL__PREVIOUS_SECRET",
+        hide_env_values = true
+    )]
+    previous_secret: Option<String>,
+    /// Seconds the signature's time may differ from this machine's clock.
+    #[arg(long, default_value_t = photocheck_pipeline::delivery::DEFAULT_TOLERANCE_S)]
+    tolerance_s: u64,
 }
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let args = Args::parse();
-    let receiver = Receiver::start(&args.listen, &args.secret, true).await?;
+    let mut secrets = vec![args.secret.as_str()];
+    secrets.extend(args.previous_secret.as_deref().filter(|s| !s.is_empty()));
+    let receiver = Receiver::start_with(&args.listen, &secrets, args.tolerance_s, true).await?;
     eprintln!("receiving at {}", receiver.url());
     let _ = tokio::signal::ctrl_c().await;
     let received = receiver.received();

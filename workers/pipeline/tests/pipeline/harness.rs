@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 pub const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 pub const TOKEN_W1: &str = "token-window-one-0123456789";
 pub const TOKEN_W2: &str = "token-window-two-0123456789";
-pub const SECRET: &str = "central-shared-secret";
+pub const SECRET: &str = "central-shared-secret-for-the-tests-0123456789";
 
 /// Upper bound for any wait, so a broken build fails instead of hanging CI. Never an assertion
 /// on speed.
