@@ -306,6 +306,9 @@ pub struct SubmitSection {
     pub poll_interval_ms: u64,
     /// Attempts per upload when the API answers 503 or cannot be reached.
     pub max_attempts: u32,
+    /// Longest wait in seconds for results with `--wait`; then the photos still open are
+    /// listed and the exit status is 2.
+    pub wait_timeout_s: u64,
 }
 
 impl Default for SubmitSection {
@@ -316,6 +319,7 @@ impl Default for SubmitSection {
             concurrency: 8,
             poll_interval_ms: 250,
             max_attempts: 5,
+            wait_timeout_s: 600,
         }
     }
 }

@@ -42,6 +42,10 @@ pub struct SubmitArgs {
     /// Wait for each result and print it as a JSON line.
     #[arg(long)]
     pub wait: bool,
+    /// With --wait: give up after this many seconds and list the photos still open (overrides
+    /// `submit.wait_timeout_s`).
+    #[arg(long, value_name = "SECS")]
+    pub wait_timeout: Option<u64>,
     /// Check profile to request (default: the server's).
     #[arg(long)]
     pub profile: Option<String>,
@@ -95,6 +99,11 @@ pub fn run_submit(config: Config, args: &SubmitArgs) -> Result<SubmitReport, Pip
         token: args.token.clone().unwrap_or(config.submit.token),
         concurrency: args.concurrency.unwrap_or(config.submit.concurrency),
         wait: args.wait,
+        wait_timeout: Duration::from_secs(
+            args.wait_timeout
+                .unwrap_or(config.submit.wait_timeout_s)
+                .max(1),
+        ),
         poll_interval: Duration::from_millis(config.submit.poll_interval_ms),
         max_attempts: config.submit.max_attempts,
         profile: args.profile.clone(),
@@ -123,10 +132,11 @@ pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
 pub fn summary(report: &SubmitReport, wait: bool) -> String {
     let secs = report.elapsed.as_secs_f64().max(1e-9);
     let mut line = format!(
-        "submitted {} photos: {} accepted, {} rejected in {:.2} s ({:.1} photos/s)",
+        "submitted {} photos: {} accepted, {} refused, {} not submitted in {:.2} s ({:.1} photos/s)",
         report.photos.len(),
         report.accepted(),
-        report.rejected(),
+        report.refused(),
+        report.rejected() - report.refused(),
         secs,
         report.photos.len() as f64 / secs
     );

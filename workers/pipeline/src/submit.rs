@@ -24,6 +24,8 @@ pub struct SubmitOptions {
     pub concurrency: usize,
     /// Poll for results and print them.
     pub wait: bool,
+    /// Longest wait for results with `wait`; the photos still open are then reported.
+    pub wait_timeout: Duration,
     /// Poll interval with `wait`.
     pub poll_interval: Duration,
     /// Attempts per upload on 503 or connection failure.
@@ -43,7 +45,10 @@ pub struct Submitted {
     pub path: PathBuf,
     /// Job id, when accepted.
     pub id: Option<String>,
-    /// Why it was not accepted.
+    /// Why the API refused the photo itself (not an image, too large, a key reused with
+    /// another photo): the photo's fault, like a photo that fails its check.
+    pub refused: Option<String>,
+    /// What went wrong on the way (API unreachable, unauthorised, no result in time).
     pub error: Option<String>,
     /// Verdict, with `wait`.
     pub verdict: Option<String>,
@@ -71,15 +76,21 @@ impl SubmitReport {
         self.photos.len() - self.accepted()
     }
 
-    /// Process exit status, as `photocheck check`: 2 if a photo could not be submitted (or its
-    /// result not read), 1 if a waited-for result is `fail` or `review`, else 0.
+    /// Photos the API refused for what they are (not an image, too large).
+    pub fn refused(&self) -> usize {
+        self.photos.iter().filter(|p| p.refused.is_some()).count()
+    }
+
+    /// Process exit status, as `photocheck check`: 2 if a photo could not be submitted or its
+    /// result not read in time, 1 if the API refused a file as not a photo or a waited-for
+    /// result is `fail` or `review` (the photo's fault, as in `check`), else 0.
     pub fn exit_code(&self) -> u8 {
         if self.photos.iter().any(|p| p.error.is_some()) {
             2
         } else if self
             .photos
             .iter()
-            .any(|p| p.verdict.as_deref().is_some_and(|v| v != "pass"))
+            .any(|p| p.refused.is_some() || p.verdict.as_deref().is_some_and(|v| v != "pass"))
         {
             1
         } else {
@@ -152,10 +163,35 @@ struct Client {
     run: String,
 }
 
+/// How one upload ended.
+enum Upload {
+    Accepted(String),
+    /// The API refused the file itself (413, 415, 422).
+    Refused(String),
+    Failed(String),
+}
+
+/// The `Idempotency-Key` of one file in one run: the run's id and a digest of the path, so the
+/// header is plain ASCII whatever the file is called (Chinese names included) and no local
+/// file name reaches the service.
+fn idempotency_key(run: &str, path: &Path) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(path.as_os_str().as_encoded_bytes());
+    format!("{run}:{}", &hex::encode(digest)[..32])
+}
+
 impl Client {
-    async fn upload(&self, path: &Path) -> Result<String, String> {
+    async fn upload(&self, path: &Path) -> Upload {
+        match self.try_upload(path).await {
+            Ok(Ok(id)) => Upload::Accepted(id),
+            Ok(Err(refused)) => Upload::Refused(refused),
+            Err(e) => Upload::Failed(e),
+        }
+    }
+
+    async fn try_upload(&self, path: &Path) -> Result<Result<String, String>, String> {
         let bytes = tokio::fs::read(path).await.map_err(|e| e.to_string())?;
-        let key = format!("{}:{}", self.run, path.display());
+        let key = idempotency_key(&self.run, path);
         let url = format!("{}/v1/photos", self.api.trim_end_matches('/'));
         let mut attempt = 0;
         loop {
@@ -187,8 +223,20 @@ impl Client {
                         response.json().await.map_err(|e| e.to_string())?;
                     return body["id"]
                         .as_str()
-                        .map(str::to_owned)
+                        .map(|id| Ok(id.to_owned()))
                         .ok_or_else(|| "202 without an id".to_owned());
+                }
+                Ok(response)
+                    if matches!(
+                        response.status(),
+                        StatusCode::PAYLOAD_TOO_LARGE
+                            | StatusCode::UNSUPPORTED_MEDIA_TYPE
+                            | StatusCode::UNPROCESSABLE_ENTITY
+                    ) =>
+                {
+                    let status = response.status();
+                    let text = response.text().await.unwrap_or_default();
+                    return Ok(Err(format!("refused ({status}): {text}")));
                 }
                 Ok(response) if response.status() == StatusCode::SERVICE_UNAVAILABLE => {
                     let secs = response
@@ -270,16 +318,18 @@ pub async fn submit(
             let t = Instant::now();
             let outcome = client.upload(&path).await;
             bar_ref.inc(1);
-            if let Err(e) = &outcome {
-                bar_ref.suspend(|| eprintln!("{}: {e}", path.display()));
-            }
-            let (id, error) = match outcome {
-                Ok(id) => (Some(id), None),
-                Err(e) => (None, Some(e)),
+            let (id, refused, error) = match outcome {
+                Upload::Accepted(id) => (Some(id), None, None),
+                Upload::Refused(why) => (None, Some(why), None),
+                Upload::Failed(e) => (None, None, Some(e)),
             };
+            if let Some(why) = refused.as_ref().or(error.as_ref()) {
+                bar_ref.suspend(|| eprintln!("{}: {why}", path.display()));
+            }
             let photo = Submitted {
                 path,
                 id,
+                refused,
                 error,
                 verdict: None,
                 latency_s: None,
@@ -308,7 +358,24 @@ pub async fn submit(
         let mut pending: Vec<usize> = (0..photos.len())
             .filter(|&i| photos[i].id.is_some())
             .collect();
+        let deadline = Instant::now() + options.wait_timeout;
         while !pending.is_empty() {
+            if Instant::now() >= deadline {
+                let secs = options.wait_timeout.as_secs();
+                bar.suspend(|| {
+                    eprintln!(
+                        "no result within {secs} s for {} photos (still open; ask again with GET /v1/photos/<id>):",
+                        pending.len()
+                    )
+                });
+                for &i in &pending {
+                    let photo = &mut photos[i];
+                    let id = photo.id.clone().unwrap_or_default();
+                    bar.suspend(|| eprintln!("  {id}  {}", photo.path.display()));
+                    photo.error = Some(format!("no result within {secs} s (id {id})"));
+                }
+                break;
+            }
             let polled: Vec<(usize, Result<Option<serde_json::Value>, String>)> =
                 stream::iter(pending.iter().copied())
                     .map(|i| {

@@ -94,6 +94,7 @@ async fn two_hundred_photos_through_two_worker_processes() {
             token: TOKEN_W1.into(),
             concurrency: 8,
             wait: false,
+            wait_timeout: Duration::from_secs(60),
             poll_interval: Duration::from_millis(100),
             max_attempts: 3,
             profile: None,

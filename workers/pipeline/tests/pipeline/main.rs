@@ -10,3 +10,4 @@ mod broker_blocked;
 mod dead_letter;
 mod end_to_end;
 mod outages;
+mod submit_client;
