@@ -22,8 +22,8 @@ For each person (`../shared/calibration/london/NNN_03.jpg` with its `.tem` templ
      (L* >= backdrop L* + 3, C* <= 12); they grow (geodesically, up to 200 px) into shaded cloth
      (C* <= 12, a* <= 3, L* >= 45: folds and the shoulders' shade; skin has a* > 3), then up to
      20 px into the shaded collar (C* <= min(14, 0.7 x the neck's median C*), L* >= 75); then
-     opening (r 5), closing (r 9), holes filled (the photo's bottom edge counted as shirt),
-     components under 2000 px dropped.
+     opening (r 5), closing (r 9), holes filled (the photo's bottom edge counted as shirt);
+     only components of 2000 px or more that reach the photo's bottom edge are kept.
 2. GA 461 placement: no rotation; scale s = 207 / |tem110 - tem113|; the eye midpoint
    (mean of tem 0, 1) goes to x = 179, the crown (topmost point of tem line 29) to y = 14;
    a 358 x 441 crop of the composite on white, resampled by Pillow (bicubic, antialiased) from
@@ -297,10 +297,14 @@ def shirt_mask(m, pts):
     s = closing(s, 9) & below & person
     # Holes, counting the photo's bottom edge as shirt (the shirt runs off the bottom).
     s = ndi.binary_fill_holes(np.vstack([s, np.ones((1, w), bool)]))[:-1] & person
+    # The shirt runs off the bottom of the photo: keep the components that reach it (not a
+    # light ponytail behind the neck), of 2000 px or more.
     labels, n = ndi.label(s)
     if n:
         sizes = ndi.sum(s, labels, index=np.arange(1, n + 1))
-        s = np.isin(labels, np.nonzero(sizes >= 2000)[0] + 1)
+        bottom = set(np.unique(labels[-5:])) - {0}
+        keep = [i + 1 for i in range(n) if sizes[i] >= 2000 and (i + 1) in bottom]
+        s = np.isin(labels, keep)
     return s, neck_c
 
 

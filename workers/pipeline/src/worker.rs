@@ -49,6 +49,68 @@ pub const ERROR_HEADER: &str = "x-photocheck-error";
 /// Header on a dead-lettered job: attempts made.
 pub const ATTEMPTS_HEADER: &str = "x-photocheck-attempts";
 
+/// What the worker's `/healthz` and `/readyz` report: whether the jobs consumer is attached,
+/// since when it has not been, and the outage gate.
+struct Health {
+    consuming: std::sync::atomic::AtomicBool,
+    detached_since: std::sync::Mutex<Option<Instant>>,
+    gate: Gate,
+}
+
+/// How long the consumer may be detached (reconnecting) before `/healthz` fails, so an
+/// orchestrator restarts a worker whose consumer does not come back.
+pub const LIVENESS_GRACE: Duration = Duration::from_secs(120);
+
+impl Health {
+    fn new() -> Health {
+        Health {
+            consuming: false.into(),
+            detached_since: std::sync::Mutex::new(Some(Instant::now())),
+            gate: Gate::new(),
+        }
+    }
+
+    fn set_consuming(&self, on: bool) {
+        use std::sync::atomic::Ordering;
+        self.consuming.store(on, Ordering::SeqCst);
+        let mut since = self
+            .detached_since
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        *since = if on {
+            None
+        } else {
+            since.or(Some(Instant::now()))
+        };
+    }
+
+    /// Liveness: the consumer is attached, or has been detached for less than the grace.
+    fn live(&self) -> Result<(), String> {
+        let since = *self
+            .detached_since
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        match since {
+            Some(t) if t.elapsed() > LIVENESS_GRACE => Err(format!(
+                "jobs consumer detached for {} s",
+                t.elapsed().as_secs()
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Readiness: consuming jobs, and the services jobs need answering (the gate is open).
+    fn ready(&self) -> Result<(), &'static str> {
+        if !self.consuming.load(std::sync::atomic::Ordering::SeqCst) {
+            Err("not consuming jobs (broker unreachable)")
+        } else if !self.gate.is_open() {
+            Err("paused: storage or broker unavailable to jobs")
+        } else {
+            Ok(())
+        }
+    }
+}
+
 struct Ctx {
     config: Config,
     store: Store,
@@ -57,7 +119,7 @@ struct Ctx {
     metrics: Metrics,
     shutdown: CancellationToken,
     deliver: bool,
-    gate: Gate,
+    health: Arc<Health>,
 }
 
 /// The number of jobs checked in parallel: `worker.concurrency`, or one per core.
@@ -114,6 +176,7 @@ pub async fn run_worker_with(
         tracing::warn!("central.url is empty: results go to S3 and the results exchange only");
     }
     let grace = Duration::from_secs(config.worker.grace_period_s);
+    let health = Arc::new(Health::new());
     let metrics_server = if config.worker.metrics_listen.is_empty() {
         None
     } else {
@@ -121,6 +184,7 @@ pub async fn run_worker_with(
         spawn_metrics_server(
             &config.worker.metrics_listen,
             metrics.clone(),
+            Arc::clone(&health),
             shutdown.clone(),
         )
         .await
@@ -145,7 +209,7 @@ pub async fn run_worker_with(
         metrics,
         shutdown: shutdown.clone(),
         deliver,
-        gate: Gate::new(),
+        health,
     });
     tracing::info!(
         concurrency = threads,
@@ -185,6 +249,7 @@ pub async fn run_worker_with(
 async fn spawn_metrics_server(
     listen: &str,
     metrics: Metrics,
+    health: Arc<Health>,
     shutdown: CancellationToken,
 ) -> Result<tokio::task::JoinHandle<()>, PipelineError> {
     let listener =
@@ -194,8 +259,33 @@ async fn spawn_metrics_server(
                 addr: listen.to_owned(),
                 reason: e.to_string(),
             })?;
+    use axum::http::StatusCode;
+    let live = Arc::clone(&health);
     let app = axum::Router::new()
-        .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .route(
+            "/healthz",
+            axum::routing::get(move || {
+                let outcome = live.live();
+                async move {
+                    match outcome {
+                        Ok(()) => (StatusCode::OK, "ok".to_owned()),
+                        Err(why) => (StatusCode::SERVICE_UNAVAILABLE, why),
+                    }
+                }
+            }),
+        )
+        .route(
+            "/readyz",
+            axum::routing::get(move || {
+                let outcome = health.ready();
+                async move {
+                    match outcome {
+                        Ok(()) => (StatusCode::OK, "ready"),
+                        Err(why) => (StatusCode::SERVICE_UNAVAILABLE, why),
+                    }
+                }
+            }),
+        )
         .route(
             "/metrics",
             axum::routing::get(move || {
@@ -236,6 +326,7 @@ async fn consume(
             FieldTable::default(),
         )
         .await?;
+    ctx.health.set_consuming(true);
     let outcome = loop {
         tokio::select! {
             _ = ctx.shutdown.cancelled() => break Ok(()),
@@ -249,6 +340,7 @@ async fn consume(
             }
         }
     };
+    ctx.health.set_consuming(false);
     if outcome.is_ok() {
         tracing::info!(
             in_flight = tracker.len(),
@@ -334,14 +426,14 @@ async fn process_inner(ctx: &Ctx, delivery: &Delivery) -> Outcome {
     // `engine.error` result instead of a check.
     let mut failure: Option<JobError> = None;
     loop {
-        if waits == 0 && !ctx.gate.wait_open(&ctx.shutdown).await {
+        if waits == 0 && !ctx.health.gate.wait_open(&ctx.shutdown).await {
             return Outcome::Abandoned;
         }
         match run_job(ctx, &job, failure.as_ref()).await {
             Ok(()) => {
                 if waits > 0 {
                     tracing::info!(job_id = %job.id, waits, "services back; resuming jobs");
-                    ctx.gate.set(true);
+                    ctx.health.gate.set(true);
                 }
                 if let Err(e) = delivery.acker.ack(BasicAckOptions::default()).await {
                     // The job will be redelivered and reuse the stored result.
@@ -350,10 +442,10 @@ async fn process_inner(ctx: &Ctx, delivery: &Delivery) -> Outcome {
                 return Outcome::Done;
             }
             Err(e) if e.is_outage() => {
-                if ctx.gate.is_open() {
+                if ctx.health.gate.is_open() {
                     tracing::warn!(error = %e, code = e.code(), job_id = %job.id, "service unavailable; pausing new jobs until it answers");
                 }
-                ctx.gate.set(false);
+                ctx.health.gate.set(false);
                 waits += 1;
                 Metrics::inc(&ctx.metrics.job_retries, "code", e.code());
                 let delay = backoff(

@@ -446,6 +446,18 @@ impl Worker {
         c.wait().unwrap()
     }
 
+    /// Status of one of the worker's probes (`/healthz`, `/readyz`); 0 when unreachable.
+    pub async fn probe(&self, path: &str) -> u16 {
+        let Some(url) = &self.metrics_url else {
+            return 0;
+        };
+        let url = url.replace("/metrics", path);
+        match http().get(url).send().await {
+            Ok(r) => r.status().as_u16(),
+            Err(_) => 0,
+        }
+    }
+
     /// A counter's total from the worker's /metrics (sum over labels).
     pub async fn metric(&self, name: &str) -> f64 {
         let Some(url) = &self.metrics_url else {

@@ -56,9 +56,19 @@ async fn storage_down_api_answers_503_and_workers_recover() {
     })
     .await;
     assert!(receiver.received().is_empty());
+    // Paused, not dead: not ready, still live.
+    eventually("the worker reports itself not ready", || async {
+        worker.probe("/readyz").await == 503
+    })
+    .await;
+    assert_eq!(worker.probe("/healthz").await, 200);
 
     s3.restart();
     within(receiver.wait_until(|r| r.distinct().len() >= 10)).await;
+    eventually("the worker ready again", || async {
+        worker.probe("/readyz").await == 200
+    })
+    .await;
     let delivered = receiver.distinct();
     for id in &ids {
         assert!(delivered.contains(id), "{id} not delivered after recovery");
