@@ -176,3 +176,36 @@ fn usage_and_configuration_errors_exit_2() {
     assert_eq!(code, 2);
     assert!(err.contains("photocheck models fetch"), "{err}");
 }
+
+#[test]
+fn logs_written_to_a_pipe_carry_no_colour_codes() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    // `serve` without tokens logs a warning at once; its stderr is a pipe here.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_photocheck"))
+        .args(["--log", "info", "serve", "--listen", "127.0.0.1:0"])
+        .current_dir(dir.path())
+        .env_remove("PHOTOCHECK_CONFIG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let first = std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(stderr).read_line(&mut line);
+        line
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !first.is_finished() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let line = first.join().unwrap();
+    assert!(line.contains("WARN"), "no log line: {line:?}");
+    assert!(
+        !line.contains('\u{1b}'),
+        "ANSI escape in a piped log: {line:?}"
+    );
+}

@@ -140,6 +140,10 @@ pub struct AmqpSection {
     pub results_exchange: String,
     /// Durable quorum queue of pending deliveries to the central system.
     pub deliveries_queue: String,
+    /// Parking queue: results the central system refused for good (a 4xx other than 408/429,
+    /// after `central.park_after` tries) and deliveries over the delivery limit; an operator
+    /// re-sends them with `photocheck dlq requeue --parked`.
+    pub parking_queue: String,
     /// Broker-side cap on redeliveries of one job (quorum `x-delivery-limit`), e.g. after
     /// repeated worker crashes; then the job is dead-lettered.
     pub delivery_limit: u32,
@@ -163,6 +167,7 @@ impl Default for AmqpSection {
             dead_letter_queue: "photocheck.jobs.dlq".into(),
             results_exchange: "photocheck.results".into(),
             deliveries_queue: "photocheck.deliveries".into(),
+            parking_queue: "photocheck.deliveries.parked".into(),
             delivery_limit: 20,
             declare: true,
             connect_timeout_ms: 5_000,

@@ -38,17 +38,29 @@ pub async fn connect(amqp: &AmqpSection) -> Result<Connection, BrokerError> {
 
 /// Arguments of the jobs queue: quorum, dead-lettering to the DLQ, broker-side redelivery cap.
 pub fn jobs_queue_args(amqp: &AmqpSection) -> FieldTable {
+    dead_lettering_args(&amqp.dead_letter_queue, amqp.delivery_limit)
+}
+
+/// Arguments of the deliveries queue: over the delivery limit a result goes to the parking
+/// queue, never away.
+pub fn deliveries_queue_args(amqp: &AmqpSection) -> FieldTable {
+    dead_lettering_args(&amqp.parking_queue, amqp.delivery_limit)
+}
+
+/// A quorum queue that dead-letters to `target` at least once (the message stays until the
+/// target confirms it; RabbitMQ ≥ 3.10 with `x-overflow = reject-publish`), after at most
+/// `limit` deliveries (0 = the broker's default: none on 3.13, 20 on 4.x).
+fn dead_lettering_args(target: &str, limit: u32) -> FieldTable {
     let mut args = FieldTable::default();
     args.insert("x-queue-type".into(), string("quorum"));
     args.insert("x-dead-letter-exchange".into(), string(""));
-    args.insert(
-        "x-dead-letter-routing-key".into(),
-        string(&amqp.dead_letter_queue),
-    );
-    if amqp.delivery_limit > 0 {
+    args.insert("x-dead-letter-routing-key".into(), string(target));
+    args.insert("x-dead-letter-strategy".into(), string("at-least-once"));
+    args.insert("x-overflow".into(), string("reject-publish"));
+    if limit > 0 {
         args.insert(
             "x-delivery-limit".into(),
-            AMQPValue::LongLongInt(i64::from(amqp.delivery_limit)),
+            AMQPValue::LongLongInt(i64::from(limit)),
         );
     }
     args
@@ -113,10 +125,13 @@ pub async fn declare_topology(channel: &Channel, amqp: &AmqpSection) -> Result<(
         )
         .await?;
     channel
+        .queue_declare(amqp.parking_queue.as_str().into(), durable, quorum_args())
+        .await?;
+    channel
         .queue_declare(
             amqp.deliveries_queue.as_str().into(),
             durable,
-            quorum_args(),
+            deliveries_queue_args(amqp),
         )
         .await?;
     channel

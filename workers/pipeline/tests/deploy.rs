@@ -120,26 +120,40 @@ fn rabbitmq_definitions_match_what_the_code_declares() {
             .unwrap_or_else(|| panic!("queue {name} missing"))
             .clone()
     };
+    let as_json = |args: lapin::types::FieldTable| -> serde_json::Value {
+        args.inner()
+            .iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    lapin::types::AMQPValue::LongString(s) => {
+                        serde_json::Value::from(String::from_utf8_lossy(s.as_bytes()).into_owned())
+                    }
+                    lapin::types::AMQPValue::LongLongInt(n) => serde_json::Value::from(*n),
+                    other => panic!("unexpected {other:?}"),
+                };
+                (k.as_str().to_owned(), v)
+            })
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    };
+    // Same arguments as the code's declare, or declaring would fail with PRECONDITION_FAILED.
     let jobs = queue(&amqp.jobs_queue);
     assert_eq!(jobs["durable"], true);
-    // Same arguments as the code's declare, or declaring would fail with PRECONDITION_FAILED.
-    let args = photocheck_pipeline::broker::jobs_queue_args(&amqp);
-    let expected: serde_json::Map<String, serde_json::Value> = args
-        .inner()
-        .iter()
-        .map(|(k, v)| {
-            let v = match v {
-                lapin::types::AMQPValue::LongString(s) => {
-                    serde_json::Value::from(String::from_utf8_lossy(s.as_bytes()).into_owned())
-                }
-                lapin::types::AMQPValue::LongLongInt(n) => serde_json::Value::from(*n),
-                other => panic!("unexpected {other:?}"),
-            };
-            (k.as_str().to_owned(), v)
-        })
-        .collect();
-    assert_eq!(jobs["arguments"], serde_json::Value::Object(expected));
-    for name in [&amqp.dead_letter_queue, &amqp.deliveries_queue] {
+    assert_eq!(
+        jobs["arguments"],
+        as_json(photocheck_pipeline::broker::jobs_queue_args(&amqp))
+    );
+    let deliveries = queue(&amqp.deliveries_queue);
+    assert_eq!(
+        deliveries["arguments"],
+        as_json(photocheck_pipeline::broker::deliveries_queue_args(&amqp))
+    );
+    // Nothing is dead-lettered at most once: both dead-letter at least once, with a target.
+    for q in [&jobs, &deliveries] {
+        assert_eq!(q["arguments"]["x-dead-letter-strategy"], "at-least-once");
+        assert!(q["arguments"]["x-delivery-limit"].as_i64().unwrap() > 0);
+    }
+    for name in [&amqp.dead_letter_queue, &amqp.parking_queue] {
         assert_eq!(queue(name)["arguments"]["x-queue-type"], "quorum");
     }
     let exchange = &defs["exchanges"][0];

@@ -163,6 +163,7 @@ pub struct Names {
     pub jobs: String,
     pub dlq: String,
     pub deliveries: String,
+    pub parking: String,
     pub results: String,
     /// A queue bound to the results exchange (`result.#`), to see what was published there.
     pub results_tap: String,
@@ -176,6 +177,7 @@ impl Names {
             jobs: format!("{p}.jobs"),
             dlq: format!("{p}.jobs.dlq"),
             deliveries: format!("{p}.deliveries"),
+            parking: format!("{p}.deliveries.parked"),
             results: format!("{p}.results"),
             results_tap: format!("{p}.results.tap"),
             bucket: unique("pc-"),
@@ -189,6 +191,7 @@ impl Drop for Names {
             self.jobs.clone(),
             self.dlq.clone(),
             self.deliveries.clone(),
+            self.parking.clone(),
             self.results_tap.clone(),
         ];
         let exchange = self.results.clone();
@@ -235,6 +238,7 @@ pub fn config(s3: &S3Server, names: &Names, central_url: Option<&str>) -> Config
     c.amqp.jobs_queue = names.jobs.clone();
     c.amqp.dead_letter_queue = names.dlq.clone();
     c.amqp.deliveries_queue = names.deliveries.clone();
+    c.amqp.parking_queue = names.parking.clone();
     c.amqp.results_exchange = names.results.clone();
     c.s3.endpoint = s3.endpoint.clone();
     c.s3.bucket = names.bucket.clone();
