@@ -19,7 +19,8 @@ For each person (`../shared/calibration/london/NNN_03.jpg` with its `.tem` templ
      widths or more from the chin, from 0.15 face widths above it; 0.55 or more, from 0.6 face
      widths below the eyes: shoulders rising beside the jaw), inside the person
      (alpha >= 0.5): seeds are bright, low-chroma pixels clearly lighter than the local backdrop
-     (L* >= backdrop L* + 3, C* <= 12); they grow (geodesically, up to 200 px) into shaded cloth
+     (L* >= backdrop L* + 3, C* <= 12; at 0.4 face widths or more from the chin, not within
+     6 px of hair-dark pixels, L* < 45, so hair's light fringe is left out); they grow (geodesically, up to 200 px) into shaded cloth
      (C* <= 12, a* <= 3, L* >= 45: folds and the shoulders' shade; skin has a* > 3), then up to
      20 px into the shaded collar (C* <= min(14, 0.7 x the neck's median C*), L* >= 75); then
      opening (r 5), closing (r 9), holes filled (the photo's bottom edge counted as shirt);
@@ -273,7 +274,10 @@ def shirt_mask(m, pts):
              | ((dx >= 0.55 * fw) & (yy >= eye_y + 0.6 * fw)))
     chroma = np.hypot(lab[..., 1], lab[..., 2])
     person = alpha >= 0.5
-    seeds = below & person & (chroma <= 12) & (lab[..., 0] >= bg_lab[..., 0] + 3)
+    # Beside the neck, hair hangs over the shoulders: its light fringe (backdrop seen through
+    # strands) is neither seed nor cloth within 6 px of hair-dark pixels.
+    hairish = dilate(lab[..., 0] < 45, 6) & (dx >= 0.4 * fw)
+    seeds = below & person & ~hairish & (chroma <= 12) & (lab[..., 0] >= bg_lab[..., 0] + 3)
     seeds = opening(seeds, 2)
     # The neck's skin just under the chin (not shirt): its chroma bounds the shaded collar.
     ny0, ny1 = int(chin[1] + 0.1 * fw), int(chin[1] + 0.35 * fw)
@@ -283,7 +287,7 @@ def shirt_mask(m, pts):
     neck &= person & ~seeds
     neck_c = float(np.median(chroma[neck])) if neck.sum() > 100 else 20.0
     # White cloth in shade: neutral (skin has a* above 3 even when pale), not dark.
-    cloth = below & person & (chroma <= 12) & (lab[..., 1] <= 3) & (lab[..., 0] >= 45)
+    cloth = below & person & ~hairish & (chroma <= 12) & (lab[..., 1] <= 3) & (lab[..., 0] >= 45)
     grown = seeds.copy()
     for _ in range(20):  # geodesic growth, 10 px per step
         grown = dilate(grown, 10) & cloth

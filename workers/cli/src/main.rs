@@ -47,6 +47,35 @@ enum Command {
         #[command(subcommand)]
         action: ModelsAction,
     },
+    /// List, show and re-queue dead-lettered jobs (or, with --parked, parked results).
+    Dlq {
+        #[command(subcommand)]
+        action: DlqAction,
+        /// The parking queue of results the central system refused, instead of the jobs'
+        /// dead-letter queue.
+        #[arg(long, global = true)]
+        parked: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum DlqAction {
+    /// One JSON line per message: id, error code, error, attempts, when set aside, size.
+    List,
+    /// One message's record and its body (a job message, or a parked result object).
+    Show {
+        /// The job or result id.
+        id: String,
+    },
+    /// Move messages back (jobs to the jobs queue, results to the deliveries queue).
+    Requeue {
+        /// Ids to move.
+        #[arg(required_unless_present = "all")]
+        ids: Vec<String>,
+        /// Move every message.
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+    },
 }
 
 #[derive(clap::Args)]
@@ -382,6 +411,46 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             photocheck_pipeline::entry::run_worker(config, &args, engine)
                 .map_err(|e| anyhow::anyhow!("[{}] {e}", e.code()))?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Dlq { action, parked } => {
+            use photocheck_pipeline::dlq::{self, Which};
+            let which = if parked {
+                Which::Parked
+            } else {
+                Which::DeadLetters
+            };
+            let amqp = config.amqp.clone();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            match action {
+                DlqAction::List => {
+                    let entries = rt.block_on(dlq::list(&amqp, which))?;
+                    for e in &entries {
+                        println!("{}", serde_json::to_string(e)?);
+                    }
+                    eprintln!("{} messages in {}", entries.len(), which.queues(&amqp).0);
+                    Ok(ExitCode::SUCCESS)
+                }
+                DlqAction::Show { id } => match rt.block_on(dlq::show(&amqp, which, &id))? {
+                    Some((entry, body)) => {
+                        println!("{}", serde_json::to_string(&entry)?);
+                        println!("{}", String::from_utf8_lossy(&body));
+                        Ok(ExitCode::SUCCESS)
+                    }
+                    None => {
+                        eprintln!("no message {id} in {}", which.queues(&amqp).0);
+                        Ok(ExitCode::from(1))
+                    }
+                },
+                DlqAction::Requeue { ids, all } => {
+                    let chosen = (!all).then_some(ids.as_slice());
+                    let moved = rt.block_on(dlq::requeue(&amqp, which, chosen))?;
+                    let (from, to) = which.queues(&amqp);
+                    eprintln!("moved {moved} messages from {from} to {to}");
+                    Ok(ExitCode::SUCCESS)
+                }
+            }
         }
         Command::Submit(args) => {
             let report = photocheck_pipeline::entry::run_submit(config, &args)

@@ -280,6 +280,9 @@ pub struct CentralSection {
     /// Failed attempts a worker holds one delivery for before moving it to the back of the
     /// deliveries queue (so a result the central system keeps refusing cannot block others).
     pub requeue_after: u32,
+    /// Refusals (a 4xx other than 408 and 429) in a row after which a result is parked in
+    /// `amqp.parking_queue` for an operator instead of being retried.
+    pub park_after: u32,
 }
 
 impl Default for CentralSection {
@@ -293,6 +296,7 @@ impl Default for CentralSection {
             retry_base_ms: 1000,
             retry_max_ms: 60_000,
             requeue_after: 5,
+            park_after: 3,
         }
     }
 }

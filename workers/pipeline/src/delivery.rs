@@ -328,6 +328,7 @@ async fn deliver_inner(ctx: &Ctx, delivery: &Delivery) {
         return;
     }
     let mut held = 0u32;
+    let mut refusals = 0u32;
     loop {
         let secrets: Vec<&[u8]> = ctx.secrets.iter().map(Vec::as_slice).collect();
         let signature = sign(&secrets, unix_now(), &id, body);
@@ -357,7 +358,13 @@ async fn deliver_inner(ctx: &Ctx, delivery: &Delivery) {
             Err(e) => {
                 attempt += 1;
                 held += 1;
+                refusals = if e.is_refusal() { refusals + 1 } else { 0 };
                 Metrics::inc(&ctx.metrics.deliveries, "outcome", "failed");
+                if refusals >= ctx.central.park_after.max(1)
+                    && park(ctx, delivery, &id, attempt, &e).await
+                {
+                    return;
+                }
                 tracing::warn!(error = %e, code = e.code(), job_id = %id, attempt, "delivery failed; will retry");
                 if held >= ctx.central.requeue_after.max(1)
                     && requeue(ctx, delivery, &id, attempt).await
@@ -369,6 +376,47 @@ async fn deliver_inner(ctx: &Ctx, delivery: &Delivery) {
                     return;
                 }
             }
+        }
+    }
+}
+
+/// Header on a parked result or a dead-lettered job: when it was set aside (RFC 3339).
+pub const PARKED_AT_HEADER: &str = "x-photocheck-parked-at";
+
+/// Parks a result the central system keeps refusing: a confirmed publish to the parking queue
+/// with the reason, then the ack. True when done; false keeps it here (retried as before).
+async fn park(ctx: &Ctx, delivery: &Delivery, id: &str, attempt: u32, e: &DeliveryError) -> bool {
+    let mut headers = delivery.properties.headers().clone().unwrap_or_default();
+    headers.insert(ATTEMPT_HEADER.into(), string(&attempt.to_string()));
+    headers.insert(ID_HEADER.into(), string(id));
+    headers.insert(crate::worker::ERROR_CODE_HEADER.into(), string(e.code()));
+    headers.insert(crate::worker::ERROR_HEADER.into(), string(&e.to_string()));
+    headers.insert(
+        PARKED_AT_HEADER.into(),
+        string(&chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+    );
+    let published = ctx
+        .publisher
+        .publish(
+            "",
+            &ctx.amqp.parking_queue,
+            true,
+            &delivery.data,
+            json_properties(id, headers),
+        )
+        .await;
+    match published {
+        Ok(()) => {
+            if let Err(e) = delivery.acker.ack(BasicAckOptions::default()).await {
+                tracing::warn!(error = %e, job_id = %id, "parked a result but could not ack the delivery");
+            }
+            Metrics::inc(&ctx.metrics.deliveries, "outcome", "parked");
+            tracing::error!(error = %e, job_id = %id, attempt, "central system refuses this result; parked for an operator");
+            true
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, job_id = %id, "could not park a refused result; holding it");
+            false
         }
     }
 }

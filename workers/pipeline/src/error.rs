@@ -208,6 +208,12 @@ impl DeliveryError {
             DeliveryError::Status(_) | DeliveryError::Transport(_) => true,
         }
     }
+
+    /// A refusal of the request itself (a 4xx other than 408 Request Timeout and 429 Too Many
+    /// Requests): repeating it unchanged will not help, so after a few it is parked.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, DeliveryError::Status(s) if (400..500).contains(s) && *s != 408 && *s != 429)
+    }
 }
 
 /// A failure that stops a service (`serve`, `worker`) or the `submit` client.

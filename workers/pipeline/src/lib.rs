@@ -21,6 +21,7 @@ pub mod api;
 pub mod broker;
 pub mod checker;
 pub mod delivery;
+pub mod dlq;
 pub mod entry;
 pub mod error;
 pub mod metrics;

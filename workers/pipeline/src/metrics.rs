@@ -43,6 +43,10 @@ pub struct Metrics {
     pub deliveries_in_flight: Gauge,
     /// Seconds from the API accepting a photo to the central system acknowledging its result.
     pub submit_to_delivery_seconds: Histogram,
+    /// Messages set aside, by queue (`dead_letters`, `parked`), as last seen by the worker.
+    pub set_aside_messages: Family<Labels, Gauge>,
+    /// Age in seconds of the oldest message set aside, by queue (0 when empty).
+    pub set_aside_oldest_seconds: Family<Labels, Gauge<f64, std::sync::atomic::AtomicU64>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -116,8 +120,23 @@ impl Metrics {
             "Seconds from upload accepted to result delivered",
             submit_to_delivery_seconds.clone(),
         );
+        let set_aside_messages = Family::<Labels, Gauge>::default();
+        registry.register(
+            "set_aside_messages",
+            "Messages in the dead-letter and parking queues",
+            set_aside_messages.clone(),
+        );
+        let set_aside_oldest_seconds =
+            Family::<Labels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+        registry.register(
+            "set_aside_oldest_seconds",
+            "Age of the oldest message in the dead-letter and parking queues",
+            set_aside_oldest_seconds.clone(),
+        );
         Metrics {
             registry: Arc::new(registry),
+            set_aside_messages,
+            set_aside_oldest_seconds,
             api_requests,
             api_accepted,
             jobs,

@@ -10,7 +10,7 @@ use axum::routing::post;
 use axum::Router;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::Notify;
@@ -37,7 +37,8 @@ pub struct Received {
 struct Inner {
     secrets: Vec<Vec<u8>>,
     tolerance_s: u64,
-    failing: AtomicBool,
+    /// 0: answer normally; else the status every POST gets.
+    refusing: std::sync::atomic::AtomicU16,
     refused: AtomicU64,
     received: Mutex<Vec<Received>>,
     changed: Notify,
@@ -66,10 +67,11 @@ pub fn uuid_v7_millis(id: &str) -> Option<u64> {
 
 async fn receive(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> StatusCode {
     let arrived = Instant::now();
-    if inner.failing.load(Ordering::SeqCst) {
+    let refusing = inner.refusing.load(Ordering::SeqCst);
+    if refusing != 0 {
         inner.refused.fetch_add(1, Ordering::SeqCst);
         inner.changed.notify_waiters();
-        return StatusCode::INTERNAL_SERVER_ERROR;
+        return StatusCode::from_u16(refusing).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     }
     let header = |name: &str| {
         headers
@@ -147,7 +149,7 @@ impl Receiver {
         let inner = Arc::new(Inner {
             secrets: secrets.iter().map(|s| s.as_bytes().to_vec()).collect(),
             tolerance_s,
-            failing: AtomicBool::new(false),
+            refusing: 0.into(),
             refused: AtomicU64::new(0),
             received: Mutex::new(Vec::new()),
             changed: Notify::new(),
@@ -174,7 +176,12 @@ impl Receiver {
 
     /// Answer 500 to every POST while `failing` is true.
     pub fn set_failing(&self, failing: bool) {
-        self.inner.failing.store(failing, Ordering::SeqCst);
+        self.set_refusing(if failing { 500 } else { 0 });
+    }
+
+    /// Answer `status` to every POST (0: answer normally again).
+    pub fn set_refusing(&self, status: u16) {
+        self.inner.refusing.store(status, Ordering::SeqCst);
     }
 
     /// POSTs refused with 500 so far.

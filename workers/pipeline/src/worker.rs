@@ -201,6 +201,11 @@ pub async fn run_worker_with(
             shutdown.clone(),
         ))
     });
+    let watch = tokio::spawn(watch_set_aside(
+        config.amqp.clone(),
+        metrics.clone(),
+        shutdown.clone(),
+    ));
     let ctx = Arc::new(Ctx {
         config,
         store,
@@ -241,9 +246,44 @@ pub async fn run_worker_with(
     if let Some(task) = metrics_server {
         let _ = task.await;
     }
+    let _ = watch.await;
     publisher.close().await;
     tracing::info!("worker stopped");
     Ok(())
+}
+
+/// How often the worker reads the dead-letter and parking queues for its metrics.
+const SET_ASIDE_EVERY: Duration = Duration::from_secs(15);
+
+/// Keeps `photocheck_set_aside_messages` and `…_oldest_seconds` current until shutdown.
+async fn watch_set_aside(
+    amqp: photocheck_config::AmqpSection,
+    metrics: Metrics,
+    shutdown: CancellationToken,
+) {
+    use crate::dlq::{stats, Which};
+    loop {
+        for (which, label) in [
+            (Which::DeadLetters, "dead_letters"),
+            (Which::Parked, "parked"),
+        ] {
+            if let Ok((depth, oldest)) = stats(&amqp, which).await {
+                let labels = vec![("queue", label.to_owned())];
+                metrics
+                    .set_aside_messages
+                    .get_or_create(&labels)
+                    .set(i64::from(depth));
+                metrics
+                    .set_aside_oldest_seconds
+                    .get_or_create(&labels)
+                    .set(oldest.unwrap_or(0.0));
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(SET_ASIDE_EVERY) => {}
+            _ = shutdown.cancelled() => return,
+        }
+    }
 }
 
 async fn spawn_metrics_server(
@@ -615,6 +655,10 @@ async fn dead_letter(
     headers.insert(ERROR_CODE_HEADER.into(), string(error.code()));
     headers.insert(ERROR_HEADER.into(), string(&error.to_string()));
     headers.insert(ATTEMPTS_HEADER.into(), string(&attempts.to_string()));
+    headers.insert(
+        crate::delivery::PARKED_AT_HEADER.into(),
+        string(&chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+    );
     if !id.is_empty() {
         headers.insert(ID_HEADER.into(), string(id));
     }

@@ -10,4 +10,5 @@ mod broker_blocked;
 mod dead_letter;
 mod end_to_end;
 mod outages;
+mod parking;
 mod submit_client;
