@@ -113,6 +113,15 @@ pub struct ApiSection {
     /// Window id → bearer token. A token reads only the photos its window submitted. Window ids
     /// use `[A-Za-z0-9_-]`; tokens should be long random strings (e.g. `openssl rand -hex 32`).
     pub tokens: std::collections::BTreeMap<String, String>,
+    /// Uploads one window may make per second, on average (429 with `Retry-After` beyond it);
+    /// 0 = no limit.
+    pub window_rate_per_s: f64,
+    /// Uploads one window may make at once above its rate (the bucket's size).
+    pub window_burst: u32,
+    /// Uploads handled at once by this API process; more get 503 with `Retry-After`.
+    pub max_in_flight: usize,
+    /// Longest time in seconds to receive an upload's body (408 after it).
+    pub body_timeout_s: u64,
 }
 
 impl Default for ApiSection {
@@ -122,6 +131,10 @@ impl Default for ApiSection {
             max_body_bytes: 2 * 1024 * 1024,
             retry_after_s: 5,
             tokens: Default::default(),
+            window_rate_per_s: 20.0,
+            window_burst: 40,
+            max_in_flight: 256,
+            body_timeout_s: 30,
         }
     }
 }

@@ -51,6 +51,44 @@ pub struct ApiState {
     retry_after_s: u64,
     instance: String,
     idempotency_locks: Vec<Arc<tokio::sync::Mutex<()>>>,
+    /// Uploads handled at once (`api.max_in_flight`).
+    in_flight: Arc<tokio::sync::Semaphore>,
+    /// Per-window token buckets (`api.window_rate_per_s`, `api.window_burst`).
+    buckets: std::sync::Mutex<std::collections::HashMap<String, Bucket>>,
+    rate_per_s: f64,
+    burst: f64,
+    body_timeout: std::time::Duration,
+}
+
+/// A token bucket: `tokens` left at `at`.
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at: std::time::Instant,
+}
+
+impl ApiState {
+    /// Takes one upload from `window`'s bucket; `Err(seconds)` until a token is back.
+    fn take_rate(&self, window: &str) -> Result<(), u64> {
+        if self.rate_per_s <= 0.0 {
+            return Ok(());
+        }
+        let now = std::time::Instant::now();
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let b = buckets.entry(window.to_owned()).or_insert(Bucket {
+            tokens: self.burst,
+            at: now,
+        });
+        b.tokens =
+            (b.tokens + now.duration_since(b.at).as_secs_f64() * self.rate_per_s).min(self.burst);
+        b.at = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(((1.0 - b.tokens) / self.rate_per_s).ceil().max(1.0) as u64)
+        }
+    }
 }
 
 /// Error answered by the API: a status, a stable code and a message, as JSON.
@@ -214,6 +252,11 @@ impl ApiState {
             idempotency_locks: (0..64)
                 .map(|_| Arc::new(tokio::sync::Mutex::new(())))
                 .collect(),
+            in_flight: Arc::new(tokio::sync::Semaphore::new(config.api.max_in_flight.max(1))),
+            buckets: Default::default(),
+            rate_per_s: config.api.window_rate_per_s.max(0.0),
+            burst: f64::from(config.api.window_burst.max(1)),
+            body_timeout: std::time::Duration::from_secs(config.api.body_timeout_s.max(1)),
         })
     }
 
@@ -223,7 +266,10 @@ impl ApiState {
         let presented = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
+            .and_then(|v| {
+                let (scheme, rest) = v.split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then_some(rest)
+            })
             .map(str::trim)
             .ok_or_else(ApiError::unauthorized)?;
         let mut found: Option<&str> = None;
@@ -314,6 +360,18 @@ fn count(state: &ApiState, route: &'static str, status: StatusCode) {
 }
 
 async fn upload(State(state): State<Arc<ApiState>>, request: Request) -> Response {
+    // Over the process's concurrency limit: shed at once rather than queue without bound.
+    let Ok(_permit) = Arc::clone(&state.in_flight).try_acquire_owned() else {
+        let response = ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "api.busy",
+            message: "too many uploads in progress, try again shortly".into(),
+            retry_after: Some(1),
+        }
+        .into_response();
+        count(&state, "upload", response.status());
+        return response;
+    };
     let response = match upload_inner(&state, request).await {
         Ok(accepted) => {
             let location = format!("/v1/photos/{}", accepted.id);
@@ -414,6 +472,14 @@ async fn read_upload(state: &Arc<ApiState>, request: Request) -> Result<Upload, 
 
 async fn upload_inner(state: &Arc<ApiState>, request: Request) -> Result<Accepted, ApiError> {
     let window = state.authenticate(request.headers())?.to_owned();
+    if let Err(secs) = state.take_rate(&window) {
+        return Err(ApiError {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            code: "api.rate_limited",
+            message: "this window is uploading faster than its rate limit".into(),
+            retry_after: Some(secs),
+        });
+    }
     let idempotency_key = match request.headers().get("idempotency-key") {
         None => None,
         Some(v) => {
@@ -433,7 +499,15 @@ async fn upload_inner(state: &Arc<ApiState>, request: Request) -> Result<Accepte
             )
         }
     };
-    let upload = read_upload(state, request).await?;
+    let upload = tokio::time::timeout(state.body_timeout, read_upload(state, request))
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "api.body_timeout",
+                "the upload's body did not arrive in time",
+            )
+        })??;
     let metadata = &upload.metadata;
     if let Some(claimed) = &metadata.window_id {
         if claimed != &window {

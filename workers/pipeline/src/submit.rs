@@ -163,6 +163,9 @@ struct Client {
     run: String,
 }
 
+/// Times one upload waits out a 429 before those count as failed attempts.
+const MAX_SLOWDOWNS: u32 = 120;
+
 /// How one upload ended.
 enum Upload {
     Accepted(String),
@@ -194,6 +197,7 @@ impl Client {
         let key = idempotency_key(&self.run, path);
         let url = format!("{}/v1/photos", self.api.trim_end_matches('/'));
         let mut attempt = 0;
+        let mut slowed = 0u32;
         loop {
             attempt += 1;
             let request = self
@@ -238,14 +242,20 @@ impl Client {
                     let text = response.text().await.unwrap_or_default();
                     return Ok(Err(format!("refused ({status}): {text}")));
                 }
-                Ok(response) if response.status() == StatusCode::SERVICE_UNAVAILABLE => {
+                Ok(response)
+                    if response.status() == StatusCode::SERVICE_UNAVAILABLE
+                        || response.status() == StatusCode::TOO_MANY_REQUESTS =>
+                {
                     let secs = response
                         .headers()
                         .get("retry-after")
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| v.parse::<u64>().ok())
                         .unwrap_or(1);
-                    (Duration::from_secs(secs.min(30)), "503".to_owned())
+                    (
+                        Duration::from_secs(secs.min(30)),
+                        response.status().as_u16().to_string(),
+                    )
                 }
                 Ok(response) => {
                     let status = response.status();
@@ -254,7 +264,11 @@ impl Client {
                 }
                 Err(e) => (Duration::from_secs(1), e.to_string()),
             };
-            if attempt >= self.max_attempts.max(1) {
+            // 429 asks this window to slow down: not a failed attempt (bounded by rounds).
+            if reason == "429" && slowed < MAX_SLOWDOWNS {
+                slowed += 1;
+                attempt -= 1;
+            } else if attempt >= self.max_attempts.max(1) {
                 return Err(format!("gave up after {attempt} attempts: {reason}"));
             }
             tokio::time::sleep(retry_after).await;

@@ -138,3 +138,45 @@ async fn tokens_idempotency_windows_and_media_types() {
         "{metrics}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_over_its_rate_gets_429_and_others_are_unaffected() {
+    let s3 = S3Server::start();
+    let names = Names::new();
+    let mut config = config(&s3, &names, None);
+    config.api.window_rate_per_s = 0.5;
+    config.api.window_burst = 2;
+    declare(&config, &names).await;
+    let api = start_api(&config).await;
+    let photo = photos(1).remove(0);
+    for _ in 0..2 {
+        let (status, _) = upload(&api, TOKEN_W1, photo.clone(), None).await;
+        assert_eq!(status, 202);
+    }
+    let r = http()
+        .post(format!("{}/v1/photos", api.url))
+        .bearer_auth(TOKEN_W1)
+        .header("content-type", "image/jpeg")
+        .body(photo.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    let wait: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&wait), "Retry-After {wait}");
+    assert_eq!(depth(&names.jobs).await, 2, "a refused upload was queued");
+    // Another window has its own bucket; the scheme name is case-insensitive.
+    let r = http()
+        .post(format!("{}/v1/photos", api.url))
+        .header("authorization", format!("bearer {TOKEN_W2}"))
+        .header("content-type", "image/jpeg")
+        .body(photo)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+}
