@@ -47,6 +47,10 @@ pub const TORSO_HALF: f32 = 1.3;
 pub const SKIN_AB: f32 = 10.0;
 /// Largest L* difference from the cheeks for skin (necks are shaded under the jaw).
 pub const SKIN_L: f32 = 25.0;
+/// Least C* of a skin pixel lighter than the cheeks.
+pub const SKIN_MIN_C: f32 = 4.0;
+/// Least C* of a skin pixel lighter than the cheeks, relative to the cheeks' C*.
+pub const SKIN_CHROMA_SHARE: f32 = 0.5;
 /// Pixels beside skin along a row that count as neither skin nor top (edge blends).
 pub const SKIN_EDGE: usize = 2;
 /// Least L* of a white pixel (shaded folds of a white shirt reach down to about 85).
@@ -141,9 +145,15 @@ pub fn measure(
         let v = cache.get(img.get_pixel(x, y).0);
         [v[1], v[2], v[3]]
     };
+    // A pixel lighter than the cheeks and nearly neutral is not skin, however pale and low
+    // in chroma the cheeks are (a white shirt lies within SKIN_AB of such skin); shaded skin,
+    // darker than the cheeks, may lose chroma and stays skin.
     let is_skin = |c: [f32; 3]| {
         skin.is_some_and(|s| {
-            (c[1] - s[1]).hypot(c[2] - s[2]) <= SKIN_AB && (c[0] - s[0]).abs() <= SKIN_L
+            let neutral = c[1].hypot(c[2]) < SKIN_MIN_C.max(SKIN_CHROMA_SHARE * s[1].hypot(s[2]));
+            (c[1] - s[1]).hypot(c[2] - s[2]) <= SKIN_AB
+                && (c[0] - s[0]).abs() <= SKIN_L
+                && !(neutral && c[0] > s[0])
         })
     };
     let merges = |c: [f32; 3]| {
