@@ -11,12 +11,14 @@
 //! - the *chest below the collar*: where the neck's skin ends above the bottom edge, the middle
 //!   ±[`CHEST_HALF`] face widths below that row, whatever its colour (a flat white shirt there
 //!   may not differ from the backdrop at all);
+//! - the sure part of the person mask (selfie segmentation on [`torso_crop`], probability ≥
+//!   [`SURE_PERSON`]);
 //!
 //! leaving out skin (CIELAB a*, b* within [`SKIN_AB`] of the cheeks' mean and L* within
-//! [`SKIN_L`] of theirs) and [`SKIN_EDGE`] px beside it along the row (the neck's edge blends).
-//! A person mask from the selfie segmentation model was tried first and dropped: on the
-//! white-top fixtures it gives the white shoulders a probability below 0.05 (it sees no edge
-//! there), exactly where the check must look (`docs/checks.md`, "Clothing").
+//! [`SKIN_L`] of theirs, but never a nearly neutral pixel lighter than the cheeks) and
+//! [`SKIN_EDGE`] px beside it along the row (the neck's edge blends). The mask alone is not
+//! enough: on the white-top fixtures it gives the white shoulders a probability below 0.05 (it
+//! sees no edge there), exactly where the check must look (`docs/checks.md`, "Clothing").
 //!
 //! **What merges.** A top pixel merges with the backdrop when it is white (L* ≥
 //! [`WHITE_L`], C* ≤ [`WHITE_C`]) or within ΔE*ab [`MERGE_DE`] of the backdrop's colour (the
