@@ -375,14 +375,13 @@ fn analyze_with(
             // The top below the neck (clothing.rs).
             if clothing::top_in_frame(f, img.height()) {
                 let t = Instant::now();
-                let mask = set.segmenter.segment(img, clothing::torso_crop(f))?;
-                m.clothing = Some(clothing::measure(
-                    img,
-                    f,
-                    Some(&mask),
-                    &m.background,
-                    m.skin.as_ref(),
-                ));
+                let plain = clothing::measure(img, f, None, &m.background, m.skin.as_ref());
+                m.clothing = Some(if clothing::decided_without_mask(&plain, profile) {
+                    plain
+                } else {
+                    let mask = set.segmenter.segment(img, clothing::torso_crop(f))?;
+                    clothing::measure(img, f, Some(&mask), &m.background, m.skin.as_ref())
+                });
                 timings.insert("clothing".to_string(), ms(t));
             }
         }
