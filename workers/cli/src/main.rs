@@ -47,6 +47,8 @@ enum Command {
         #[command(subcommand)]
         action: ModelsAction,
     },
+    /// The window's photos and results from the API (paged), as JSON lines or CSV for reports.
+    Results(photocheck_pipeline::entry::ResultsArgs),
     /// List, show and re-queue dead-lettered jobs (or, with --parked, parked results).
     Dlq {
         #[command(subcommand)]
@@ -410,6 +412,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let engine = std::sync::Arc::new(photocheck::start_engine(&config, &data_dir)?);
             photocheck_pipeline::entry::run_worker(config, &args, engine)
                 .map_err(|e| anyhow::anyhow!("[{}] {e}", e.code()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Results(args) => {
+            let n = photocheck_pipeline::entry::run_results(config, &args)
+                .map_err(|e| anyhow::anyhow!("[{}] {e}", e.code()))?;
+            eprintln!("{n} photos");
             Ok(ExitCode::SUCCESS)
         }
         Command::Dlq { action, parked } => {

@@ -285,7 +285,7 @@ impl ApiState {
 /// The API's router over `state`, with the body limit applied.
 pub fn router(state: Arc<ApiState>, max_body_bytes: usize) -> Router {
     Router::new()
-        .route("/v1/photos", post(upload))
+        .route("/v1/photos", post(upload).get(list_photos))
         .route("/v1/photos/{id}", get(get_photo))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -754,6 +754,132 @@ async fn get_photo_inner(
     } else {
         Err(ApiError::not_found())
     }
+}
+
+/// Query of `GET /v1/photos`.
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    /// RFC 3339: only photos accepted at or after this time.
+    since: Option<String>,
+    /// `pass`, `fail` or `review`: only photos with a result of that verdict.
+    verdict: Option<String>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Photos per page (1–500, default 100).
+    limit: Option<usize>,
+}
+
+async fn list_photos(
+    State(state): State<Arc<ApiState>>,
+    axum::extract::Query(query): axum::extract::Query<ListQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let response = match list_photos_inner(&state, &query, &headers).await {
+        Ok(body) => (StatusCode::OK, Json(body)).into_response(),
+        Err(e) => e.into_response(),
+    };
+    count(&state, "list_photos", response.status());
+    response
+}
+
+/// The lowest UUIDv7 text of time `t`: its 48-bit millisecond prefix (`xxxxxxxx-xxxx`).
+fn uuid_v7_floor(t: chrono::DateTime<chrono::Utc>) -> String {
+    let ms = u64::try_from(t.timestamp_millis()).unwrap_or(0) & 0xFFFF_FFFF_FFFF;
+    let hex = format!("{ms:012x}");
+    format!("{}-{}", &hex[..8], &hex[8..])
+}
+
+/// The caller's photos, oldest first (ids are UUIDv7, so key order is acceptance order), one
+/// page at a time; a photo with a result carries it.
+async fn list_photos_inner(
+    state: &Arc<ApiState>,
+    query: &ListQuery,
+    headers: &HeaderMap,
+) -> Result<serde_json::Value, ApiError> {
+    let window = state.authenticate(headers)?;
+    let bad = |m: String| ApiError::new(StatusCode::BAD_REQUEST, "api.bad_query", m);
+    let limit = query.limit.unwrap_or(100).clamp(1, 500);
+    if let Some(v) = &query.verdict {
+        if !["pass", "fail", "review"].contains(&v.as_str()) {
+            return Err(bad(format!(
+                "verdict must be pass, fail or review, not {v:?}"
+            )));
+        }
+    }
+    let prefix = photo_key(window, "");
+    let mut after = match (&query.cursor, &query.since) {
+        (Some(c), _) => {
+            uuid::Uuid::parse_str(c).map_err(|_| bad("cursor is not one this API gave".into()))?;
+            Some(result_key(&photo_key(window, c)))
+        }
+        (None, Some(since)) => {
+            let t = chrono::DateTime::parse_from_rfc3339(since)
+                .map_err(|e| bad(format!("since is not RFC 3339: {e}")))?;
+            Some(format!(
+                "{prefix}{}",
+                uuid_v7_floor(t.with_timezone(&chrono::Utc))
+            ))
+        }
+        (None, None) => None,
+    };
+    let mut photos = Vec::new();
+    let mut more = true;
+    while photos.len() < limit && more {
+        let (keys, truncated) = state
+            .store
+            .list_after(&prefix, after.as_deref(), 1000)
+            .await
+            .map_err(|e| ApiError::store(state, e))?;
+        more = truncated;
+        let Some(last) = keys.last() else { break };
+        after = Some(last.clone());
+        let have: std::collections::HashSet<&str> = keys.iter().map(String::as_str).collect();
+        for key in &keys {
+            let Some(id) = key.strip_prefix(&prefix) else {
+                continue;
+            };
+            if id.contains('.') || uuid::Uuid::parse_str(id).is_err() {
+                continue;
+            }
+            let rkey = result_key(key);
+            let entry = if have.contains(rkey.as_str()) {
+                let raw = state
+                    .store
+                    .get(&rkey)
+                    .await
+                    .map_err(|e| ApiError::store(state, e))?;
+                let result: serde_json::Value = serde_json::from_slice(&raw).unwrap_or_default();
+                if query
+                    .verdict
+                    .as_deref()
+                    .is_some_and(|v| result["verdict"] != v)
+                {
+                    continue;
+                }
+                serde_json::json!({"id": id, "status": "done", "result": result})
+            } else {
+                if query.verdict.is_some() {
+                    continue;
+                }
+                serde_json::json!({"id": id, "status": "queued"})
+            };
+            photos.push(entry);
+            if photos.len() == limit {
+                // More may follow this photo, in this listing or the next.
+                more = true;
+                break;
+            }
+        }
+    }
+    let next = if more {
+        photos
+            .last()
+            .and_then(|p| p["id"].as_str())
+            .map(str::to_owned)
+    } else {
+        None
+    };
+    Ok(serde_json::json!({"photos": photos, "next_cursor": next}))
 }
 
 async fn readyz(State(state): State<Arc<ApiState>>) -> Response {

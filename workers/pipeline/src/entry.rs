@@ -54,6 +54,52 @@ pub struct SubmitArgs {
     pub paths: Vec<PathBuf>,
 }
 
+/// `photocheck results`: the window's results from the API, for reports.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ResultsArgs {
+    /// Base URL of the ingest API (overrides `submit.api`).
+    #[arg(long)]
+    pub api: Option<String>,
+    /// Bearer token of the window (overrides `submit.token`).
+    #[arg(long)]
+    pub token: Option<String>,
+    /// Only photos accepted at or after this time (RFC 3339, e.g. 2026-12-01T00:00:00+08:00).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only results with this verdict (pass, fail, review).
+    #[arg(long)]
+    pub verdict: Option<String>,
+    /// `jsonl` (one listed photo per line, with its result) or `csv` (one row per photo).
+    #[arg(long, default_value = "jsonl")]
+    pub format: String,
+}
+
+/// `photocheck results`: prints the listed photos to stdout; returns how many.
+pub fn run_results(config: Config, args: &ResultsArgs) -> Result<usize, PipelineError> {
+    let api = args.api.clone().unwrap_or(config.submit.api);
+    let token = args.token.clone().unwrap_or(config.submit.token);
+    let photos = runtime()?.block_on(crate::submit::fetch_results(
+        &api,
+        &token,
+        args.since.as_deref(),
+        args.verdict.as_deref(),
+    ))?;
+    match args.format.as_str() {
+        "csv" => print!("{}", crate::submit::results_csv(&photos)),
+        "jsonl" => {
+            for p in &photos {
+                println!("{p}");
+            }
+        }
+        other => {
+            return Err(PipelineError::Config(format!(
+                "--format must be jsonl or csv, not {other:?}"
+            )))
+        }
+    }
+    Ok(photos.len())
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime, PipelineError> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -218,6 +218,32 @@ impl Store {
             .collect())
     }
 
+    /// Up to `max` keys under `prefix` after `start_after` (in key order), and whether more
+    /// follow.
+    pub async fn list_after(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        max: i32,
+    ) -> Result<(Vec<String>, bool), StoreError> {
+        let out = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .set_start_after(start_after.map(str::to_owned))
+            .max_keys(max.clamp(1, 1000))
+            .send()
+            .await
+            .map_err(|e| classify("list", prefix, e))?;
+        let keys = out
+            .contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_owned))
+            .collect();
+        Ok((keys, out.is_truncated().unwrap_or(false)))
+    }
+
     /// Readiness probe: writes a tiny object, as the service does in normal operation (no list
     /// or admin permission needed).
     pub async fn probe(&self, instance: &str) -> Result<(), StoreError> {

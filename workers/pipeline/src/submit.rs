@@ -433,3 +433,97 @@ pub async fn submit(
         elapsed: started.elapsed(),
     })
 }
+
+/// Every photo of the window behind `token` (`GET /v1/photos`, all pages), oldest first, as
+/// the API lists them (`id`, `status`, and `result` when done); `since` and `verdict` filter.
+pub async fn fetch_results(
+    api: &str,
+    token: &str,
+    since: Option<&str>,
+    verdict: Option<&str>,
+) -> Result<Vec<serde_json::Value>, PipelineError> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .map_err(|e| PipelineError::Submit(e.to_string()))?;
+    let url = format!("{}/v1/photos", api.trim_end_matches('/'));
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut query: Vec<(&str, String)> = vec![("limit", "500".into())];
+        if let Some(s) = since {
+            query.push(("since", s.to_owned()));
+        }
+        if let Some(v) = verdict {
+            query.push(("verdict", v.to_owned()));
+        }
+        if let Some(c) = &cursor {
+            query.push(("cursor", c.clone()));
+        }
+        let page_url = reqwest::Url::parse_with_params(&url, &query)
+            .map_err(|e| PipelineError::Submit(format!("{url}: {e}")))?;
+        let response = http
+            .get(page_url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(|e| PipelineError::Submit(e.to_string()))?;
+        if !response.status().is_success() {
+            let status = response.status();
+            let text = response.text().await.unwrap_or_default();
+            return Err(PipelineError::Submit(format!("{status}: {text}")));
+        }
+        let mut page: serde_json::Value = response
+            .json()
+            .await
+            .map_err(|e| PipelineError::Submit(e.to_string()))?;
+        if let Some(photos) = page["photos"].as_array_mut() {
+            out.append(photos);
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return Ok(out),
+        }
+    }
+}
+
+/// The listed photos as CSV for the province's reports: one row per photo with its id,
+/// application and window, times, status, verdict and the failed check codes (`;`-joined).
+pub fn results_csv(photos: &[serde_json::Value]) -> String {
+    let field = |v: &serde_json::Value| -> String {
+        let s = v.as_str().unwrap_or_default();
+        if s.contains([',', '"', '\n']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_owned()
+        }
+    };
+    let mut out = String::from(
+        "id,application_id,window_id,submitted_at,checked_at,status,verdict,failed_checks\n",
+    );
+    for p in photos {
+        let r = &p["result"];
+        let failed: Vec<&str> = r["checks"]
+            .as_array()
+            .map(|checks| {
+                checks
+                    .iter()
+                    .filter(|c| c["status"] == "fail")
+                    .filter_map(|c| c["code"].as_str())
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{},{}\n",
+            field(&p["id"]),
+            field(&r["application_id"]),
+            field(&r["window_id"]),
+            field(&r["submitted_at"]),
+            field(&r["checked_at"]),
+            field(&p["status"]),
+            field(&r["verdict"]),
+            failed.join(";")
+        ));
+    }
+    out
+}

@@ -9,6 +9,7 @@ mod api;
 mod broker_blocked;
 mod dead_letter;
 mod end_to_end;
+mod listing;
 mod outages;
 mod parking;
 mod submit_client;
