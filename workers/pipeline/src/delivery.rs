@@ -386,51 +386,52 @@ pub const PARKED_AT_HEADER: &str = "x-photocheck-parked-at";
 /// Parks a result the central system keeps refusing: a confirmed publish to the parking queue
 /// with the reason, then the ack. True when done; false keeps it here (retried as before).
 async fn park(ctx: &Ctx, delivery: &Delivery, id: &str, attempt: u32, e: &DeliveryError) -> bool {
-    let mut headers = delivery.properties.headers().clone().unwrap_or_default();
-    headers.insert(ATTEMPT_HEADER.into(), string(&attempt.to_string()));
-    headers.insert(ID_HEADER.into(), string(id));
-    headers.insert(crate::worker::ERROR_CODE_HEADER.into(), string(e.code()));
-    headers.insert(crate::worker::ERROR_HEADER.into(), string(&e.to_string()));
-    headers.insert(
-        PARKED_AT_HEADER.into(),
-        string(&chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
-    );
-    let published = ctx
-        .publisher
-        .publish(
-            "",
-            &ctx.amqp.parking_queue,
-            true,
-            &delivery.data,
-            json_properties(id, headers),
-        )
-        .await;
-    match published {
-        Ok(()) => {
-            if let Err(e) = delivery.acker.ack(BasicAckOptions::default()).await {
-                tracing::warn!(error = %e, job_id = %id, "parked a result but could not ack the delivery");
-            }
-            Metrics::inc(&ctx.metrics.deliveries, "outcome", "parked");
-            tracing::error!(error = %e, job_id = %id, attempt, "central system refuses this result; parked for an operator");
-            true
-        }
-        Err(err) => {
-            tracing::warn!(error = %err, job_id = %id, "could not park a refused result; holding it");
-            false
-        }
+    let reason = [
+        (crate::worker::ERROR_CODE_HEADER, e.code().to_owned()),
+        (crate::worker::ERROR_HEADER, e.to_string()),
+        (
+            PARKED_AT_HEADER,
+            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        ),
+    ];
+    let moved = move_to(ctx, delivery, id, attempt, &ctx.amqp.parking_queue, &reason).await;
+    if moved {
+        Metrics::inc(&ctx.metrics.deliveries, "outcome", "parked");
+        tracing::error!(error = %e, job_id = %id, attempt, "central system refuses this result; parked for an operator");
     }
+    moved
 }
 
 /// Moves a delivery to the back of the queue with its attempt count. True when done.
 async fn requeue(ctx: &Ctx, delivery: &Delivery, id: &str, attempt: u32) -> bool {
+    let moved = move_to(ctx, delivery, id, attempt, &ctx.amqp.deliveries_queue, &[]).await;
+    if moved {
+        Metrics::inc(&ctx.metrics.deliveries, "outcome", "requeued");
+    }
+    moved
+}
+
+/// Publishes a copy of `delivery` to `queue` (confirmed) with its id, attempt count and
+/// `extra` headers, then acks the original. True when moved; false holds it here.
+async fn move_to(
+    ctx: &Ctx,
+    delivery: &Delivery,
+    id: &str,
+    attempt: u32,
+    queue: &str,
+    extra: &[(&str, String)],
+) -> bool {
     let mut headers = delivery.properties.headers().clone().unwrap_or_default();
     headers.insert(ATTEMPT_HEADER.into(), string(&attempt.to_string()));
     headers.insert(ID_HEADER.into(), string(id));
+    for (name, value) in extra {
+        headers.insert((*name).into(), string(value));
+    }
     let published = ctx
         .publisher
         .publish(
             "",
-            &ctx.amqp.deliveries_queue,
+            queue,
             true,
             &delivery.data,
             json_properties(id, headers),
@@ -439,13 +440,12 @@ async fn requeue(ctx: &Ctx, delivery: &Delivery, id: &str, attempt: u32) -> bool
     match published {
         Ok(()) => {
             if let Err(e) = delivery.acker.ack(BasicAckOptions::default()).await {
-                tracing::warn!(error = %e, job_id = %id, "requeued delivery but could not ack the old copy");
+                tracing::warn!(error = %e, job_id = %id, queue, "moved a delivery but could not ack the old copy");
             }
-            Metrics::inc(&ctx.metrics.deliveries, "outcome", "requeued");
             true
         }
         Err(e) => {
-            tracing::warn!(error = %e, job_id = %id, "could not requeue delivery; holding it");
+            tracing::warn!(error = %e, job_id = %id, queue, "could not move a delivery; holding it");
             false
         }
     }

@@ -103,6 +103,18 @@ fn death_time(headers: &Option<FieldTable>) -> Option<String> {
     }
 }
 
+/// Returns a message taken unacknowledged to its queue.
+async fn give_back(m: &BasicGetMessage) {
+    let _ = m
+        .delivery
+        .acker
+        .nack(BasicNackOptions {
+            requeue: true,
+            ..BasicNackOptions::default()
+        })
+        .await;
+}
+
 /// Takes every message of the queue (unacknowledged), lets `visit` decide each one's fate, and
 /// returns the others to the queue; `visit` returns true when it re-queued the message (then
 /// acked here). Returns every entry seen and how many were re-queued.
@@ -139,14 +151,7 @@ where
     }
     .await;
     for m in held {
-        let _ = m
-            .delivery
-            .acker
-            .nack(BasicNackOptions {
-                requeue: true,
-                ..BasicNackOptions::default()
-            })
-            .await;
+        give_back(&m).await;
     }
     let _ = conn.close(200, "done".into()).await;
     outcome.map(|()| (seen, moved))
@@ -294,14 +299,7 @@ pub async fn stats(amqp: &AmqpSection, which: Which) -> Result<(u32, Option<f64>
                         .max(0) as f64
                         / 1000.0
                 });
-            let _ = m
-                .delivery
-                .acker
-                .nack(BasicNackOptions {
-                    requeue: true,
-                    ..BasicNackOptions::default()
-                })
-                .await;
+            give_back(&m).await;
         }
     }
     let _ = conn.close(200, "done".into()).await;
