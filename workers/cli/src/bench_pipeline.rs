@@ -31,8 +31,7 @@
 use crate::bench::{percentiles, BenchError, Machine, Percentiles};
 use bytes::Bytes;
 use futures::stream::{self, StreamExt};
-use lapin::options::{ExchangeDeleteOptions, QueueDeclareOptions, QueueDeleteOptions};
-use lapin::types::FieldTable;
+use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
 use lapin::{Connection, ConnectionProperties};
 use photocheck_config::Config;
 use photocheck_pipeline::receiver::Receiver;
@@ -858,15 +857,7 @@ async fn broker(url: &str) -> Result<Connection> {
 
 /// Consumers on `queue` now (0 when it cannot be read).
 async fn consumers(channel: &lapin::Channel, queue: &str) -> u32 {
-    channel
-        .queue_declare(
-            queue.into(),
-            QueueDeclareOptions {
-                passive: true,
-                ..QueueDeclareOptions::default()
-            },
-            FieldTable::default(),
-        )
+    photocheck_pipeline::broker::inspect(channel, queue)
         .await
         .map_or(0, |q| q.consumer_count())
 }

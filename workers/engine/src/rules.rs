@@ -53,7 +53,7 @@ pub struct Measures {
     pub subject: Option<SubjectMeasures>,
     /// Glasses, head covering and occlusion (mesh and person mask), when a face was meshed.
     pub cover: Option<CoverMeasures>,
-    /// The top below the neck (person mask), when a face was meshed and the photo reaches
+    /// The top below the neck (`clothing.rs`), when a face was meshed and the photo reaches
     /// below its neck.
     pub clothing: Option<ClothingMeasures>,
 }

@@ -149,6 +149,21 @@ pub async fn declare_topology(channel: &Channel, amqp: &AmqpSection) -> Result<(
 }
 
 /// Properties of a persistent JSON message.
+/// The queue as the broker sees it now (message and consumer counts), by a passive declare:
+/// nothing is created, and a missing queue is an error.
+pub async fn inspect(channel: &Channel, queue: &str) -> Result<lapin::Queue, BrokerError> {
+    Ok(channel
+        .queue_declare(
+            queue.into(),
+            QueueDeclareOptions {
+                passive: true,
+                ..QueueDeclareOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await?)
+}
+
 pub fn json_properties(message_id: &str, headers: FieldTable) -> BasicProperties {
     BasicProperties::default()
         .with_delivery_mode(PERSISTENT)

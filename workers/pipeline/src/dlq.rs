@@ -12,7 +12,7 @@ use crate::delivery::{ATTEMPT_HEADER, ID_HEADER, PARKED_AT_HEADER};
 use crate::error::BrokerError;
 use crate::worker::{ATTEMPTS_HEADER, ERROR_CODE_HEADER, ERROR_HEADER};
 use lapin::message::BasicGetMessage;
-use lapin::options::{BasicAckOptions, BasicGetOptions, BasicNackOptions, QueueDeclareOptions};
+use lapin::options::{BasicAckOptions, BasicGetOptions, BasicNackOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use photocheck_config::AmqpSection;
 
@@ -273,15 +273,7 @@ pub async fn stats(amqp: &AmqpSection, which: Which) -> Result<(u32, Option<f64>
     let (queue, _) = which.queues(amqp);
     let conn = crate::broker::connect(amqp).await?;
     let channel = conn.create_channel().await?;
-    let depth = channel
-        .queue_declare(
-            queue.into(),
-            QueueDeclareOptions {
-                passive: true,
-                ..QueueDeclareOptions::default()
-            },
-            FieldTable::default(),
-        )
+    let depth = crate::broker::inspect(&channel, queue)
         .await?
         .message_count();
     let mut oldest = None;

@@ -321,15 +321,7 @@ pub async fn declare(config: &Config, names: &Names) {
 pub async fn depth(queue: &str) -> u32 {
     let conn = rabbit().await;
     let ch = conn.create_channel().await.unwrap();
-    let q = ch
-        .queue_declare(
-            queue.into(),
-            QueueDeclareOptions {
-                passive: true,
-                ..QueueDeclareOptions::default()
-            },
-            FieldTable::default(),
-        )
+    let q = photocheck_pipeline::broker::inspect(&ch, queue)
         .await
         .unwrap();
     let n = q.message_count();
