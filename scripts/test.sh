@@ -2,7 +2,8 @@
 # Runs every test of photocheck, installing first what the tests need on a fresh machine:
 # the Debian packages the build links (scripts/system-deps.sh: libjpeg-turbo),
 # the ONNX Runtime library and the models (photocheck models fetch, cached under
-# ~/.local/share/photocheck), the S3 server binary (s3s-fs, cached in ~/.cargo/bin), and a
+# ~/.local/share/photocheck), the S3 store's binary (Garage 2.5.0, built once, ~11 min,
+# cached in ~/.cargo/bin), and a
 # running RabbitMQ. Builds once into $CARGO_TARGET_DIR (default ~/.cache/photocheck/target,
 # outside the clone, so later runs reuse the build).
 set -euo pipefail
@@ -20,7 +21,7 @@ if ! (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; then
 fi
 (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null || { echo "RabbitMQ did not start" >&2; exit 1; }
 
-step "S3 server binary (s3s-fs)"
+step "S3 store binary (Garage 2.5.0)"
 bash scripts/s3-server.sh --install-only
 
 step "build"

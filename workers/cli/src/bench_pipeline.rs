@@ -2,7 +2,7 @@
 //! operator can size a deployment from one run.
 //!
 //! ```text
-//! bench ──POST /v1/photos──▶ photocheck serve (child) ──▶ S3 (s3s-fs child, or --s3-endpoint)
+//! bench ──POST /v1/photos──▶ photocheck serve (child) ──▶ S3 (Garage node, or --s3-endpoint)
 //!   │                                 └──▶ RabbitMQ <prefix>.jobs ──▶ photocheck worker ×N (children)
 //!   └── receiver (in-process, stands in for the central system) ◀── signed POST per result
 //! ```
@@ -23,10 +23,9 @@
 //! Before the workers start, the engine's in-process rate on the same number of threads is
 //! measured for comparison. Worker memory is read from `/proc/<pid>/status` (`VmHWM`, the peak
 //! resident set) just before each worker is stopped with SIGTERM, and the mean time per worker
-//! stage from each worker's `/metrics`. A started s3s-fs is reached through a small relay that
-//! acknowledges at once (see [`S3Source::Start`] and `start_relay`), because s3s-fs itself
-//! makes most GET bodies wait for a delayed ACK. Logs carry counts and codes, never photo bytes
-//! or ids.
+//! stage from each worker's `/metrics`. The S3 store is a real one reached directly: a Garage
+//! node started by the project's `scripts/s3-server.sh` (see [`S3Source::Start`]), or the
+//! operator's own. Logs carry counts and codes, never photo bytes or ids.
 
 use crate::bench::{percentiles, BenchError, Machine, Percentiles};
 use bytes::Bytes;
@@ -138,7 +137,8 @@ type Result<T, E = PipelineBenchError> = std::result::Result<T, E>;
 /// Where the S3 server comes from.
 #[derive(Debug, Clone)]
 pub enum S3Source {
-    /// Start this s3s-fs binary on a free port with a temporary data folder (removed at the end).
+    /// Start a one-node Garage store with this script (the project's `scripts/s3-server.sh`) on
+    /// free ports with a temporary data folder; stopped and removed at the end.
     Start(PathBuf),
     /// Use a running server at this endpoint, with the configuration's credentials and region;
     /// the bench's bucket is emptied at the end.
@@ -200,8 +200,6 @@ pub struct Options {
     pub photocheck_bin: PathBuf,
     /// The S3 server.
     pub s3: S3Source,
-    /// Put the bench's quick-ACK relay in front of a started s3s-fs (see `start_relay`).
-    pub s3_relay: bool,
     /// The distinct photos (image bytes), uploaded in order and repeated as needed.
     pub photos: Vec<Bytes>,
     /// Photos per throughput run.
@@ -282,8 +280,8 @@ pub struct ThroughputRun {
     /// `job`), from the workers' `/metrics`.
     pub worker_stage_ms: BTreeMap<String, f64>,
     /// CPU time (user + system) per delivered photo during this run, ms, by process:
-    /// `workers` (all of them), `api`, `s3` (a started s3s-fs), `broker` (a local RabbitMQ's
-    /// `beam.smp`), `bench` (this process: uploader, receiver, relay) and `total`. Where the
+    /// `workers` (all of them), `api`, `s3` (a started Garage node), `broker` (a local RabbitMQ's
+    /// `beam.smp`), `bench` (this process: uploader, receiver) and `total`. Where the
     /// cores are saturated, this shows what besides the checks takes them.
     pub cpu_ms_per_photo: BTreeMap<String, f64>,
 }
@@ -379,7 +377,7 @@ pub struct Setup {
     pub latency_photos: usize,
     /// Jobs each worker checks in parallel.
     pub worker_concurrency: usize,
-    /// The S3 server: `s3s-fs <version> (started)` or the endpoint.
+    /// The S3 server: `garage v2.5.0, one node (started by the bench)` or the endpoint.
     pub s3: String,
     /// RabbitMQ host and port (no credentials).
     pub amqp: String,
@@ -623,166 +621,109 @@ where
 struct S3 {
     endpoint: String,
     label: String,
-    child: Option<Child>,
-    relay: Option<tokio::task::JoinHandle<()>>,
+    /// The started store's process (its data folder is `_dir`).
+    pid: Option<u32>,
     // Holds the data folder of a started server; removed on drop.
     _dir: Option<tempfile::TempDir>,
 }
 
-async fn start_s3(source: &S3Source, config: &Config, relay: bool) -> Result<S3> {
+impl S3 {
+    /// Stops a started store (SIGTERM, then SIGKILL after `grace`).
+    async fn stop(&mut self, grace: Duration) {
+        let Some(pid) = self.pid.take() else {
+            return;
+        };
+        let Ok(pid) = libc::pid_t::try_from(pid) else {
+            return;
+        };
+        // SAFETY: kill(2) with a pid this bench started and a valid signal number.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline && Path::new(&format!("/proc/{pid}")).exists() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // SAFETY: as above.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+}
+
+async fn start_s3(source: &S3Source, config: &Config) -> Result<S3> {
     match source {
         S3Source::Endpoint(url) => Ok(S3 {
             endpoint: url.clone(),
             label: url.clone(),
-            child: None,
-            relay: None,
+            pid: None,
             _dir: None,
         }),
-        S3Source::Start(bin) => {
-            if !bin.is_file() {
+        S3Source::Start(script) => {
+            if !script.is_file() {
                 return Err(PipelineBenchError::BinaryMissing {
-                    what: "s3s-fs (install it with `bash scripts/s3-server.sh --install-only`)",
-                    path: bin.clone(),
+                    what: "scripts/s3-server.sh (run the bench from the repository, pass \
+                           --s3-script, or use --s3-endpoint)",
+                    path: script.clone(),
                 });
             }
-            let version = std::process::Command::new(bin)
-                .arg("--version")
-                .output()
-                .ok()
-                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-                .unwrap_or_else(|| "s3s-fs".into());
             let dir = tempfile::Builder::new()
                 .prefix("photocheck-bench-s3.")
                 .tempdir()?;
-            let data = dir.path().join("data");
-            std::fs::create_dir_all(&data)?;
-            let port = free_port()?;
-            let port_s = port.to_string();
-            let data_s = data.display().to_string();
-            let mut child = Child::spawn(
-                "s3s-fs".into(),
-                bin,
-                &[
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    &port_s,
-                    "--access-key",
-                    &config.s3.access_key,
-                    "--secret-key",
-                    &config.s3.secret_key,
-                    &data_s,
-                ],
-                Some(dir.path().join("s3s-fs.log")),
-            )?;
-            wait_ready(
-                "s3s-fs",
-                Duration::from_secs(15),
-                &mut [&mut child],
-                || async {
-                    tokio::net::TcpStream::connect(("127.0.0.1", port))
-                        .await
-                        .is_ok()
-                },
-            )
-            .await?;
-            let (endpoint, label, relay) = if relay {
-                let (addr, task) = start_relay(([127, 0, 0, 1], port).into()).await?;
-                (
-                    format!("http://{addr}"),
-                    format!("{version} (started by the bench, behind its quick-ACK relay)"),
-                    Some(task),
-                )
-            } else {
-                (
-                    format!("http://127.0.0.1:{port}"),
-                    format!("{version} (started by the bench, direct)"),
-                    None,
-                )
+            let data = dir.path().join("garage");
+            // The script installs Garage on first use (minutes) and prints shell assignments.
+            let out = tokio::process::Command::new("bash")
+                .arg(script)
+                .arg("--data")
+                .arg(&data)
+                .args(["--region", &config.s3.region])
+                .args(["--access-key", &config.s3.access_key])
+                .args(["--secret-key", &config.s3.secret_key])
+                .stdin(Stdio::null())
+                .stderr(Stdio::inherit())
+                .output()
+                .await?;
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            let get = |name: &str| {
+                text.lines()
+                    .find_map(|l| l.strip_prefix(&format!("{name}=")))
+                    .map(str::to_owned)
             };
+            let (Some(endpoint), Some(pid)) = (get("S3_ENDPOINT"), get("S3_PID")) else {
+                return Err(PipelineBenchError::NotReady {
+                    what: format!(
+                        "the S3 store ({} exited with {})",
+                        script.display(),
+                        out.status
+                    ),
+                    waited_s: 0,
+                });
+            };
+            let version = std::process::Command::new(
+                std::env::var_os("GARAGE_BIN")
+                    .map(PathBuf::from)
+                    .or_else(|| {
+                        std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin/garage"))
+                    })
+                    .unwrap_or_else(|| PathBuf::from("garage")),
+            )
+            .arg("--version")
+            .output()
+            .ok()
+            .and_then(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .split_whitespace()
+                    .take(2)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .into()
+            })
+            .filter(|v: &String| !v.is_empty())
+            .unwrap_or_else(|| "garage".into());
             Ok(S3 {
                 endpoint,
-                label,
-                child: Some(child),
-                relay,
+                label: format!("{version}, one node (started by the bench)"),
+                pid: pid.parse().ok(),
                 _dir: Some(dir),
             })
         }
     }
-}
-
-// s3s-fs answers a GET with the headers and the body in two writes on a socket without
-// TCP_NODELAY; the body (smaller than the loopback MSS) then waits for the ACK of the headers,
-// which the client's kernel delays by up to 40 ms. That is the test server's artefact, not the
-// pipeline's, and it would dominate every photo's latency. The relay sits between the services
-// and s3s-fs and acknowledges everything from s3s-fs at once (TCP_QUICKACK after each read).
-
-/// Sends pending ACKs now and acknowledges at once until the kernel falls back (Linux).
-#[cfg(target_os = "linux")]
-fn quickack(stream: &tokio::net::TcpStream) {
-    use std::os::fd::AsRawFd;
-    let one: libc::c_int = 1;
-    // SAFETY: `stream` owns a valid socket descriptor for the whole call; the option value is
-    // a live c_int and its exact size is passed.
-    unsafe {
-        libc::setsockopt(
-            stream.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_QUICKACK,
-            (&one as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        );
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn quickack(_: &tokio::net::TcpStream) {}
-
-async fn relay_connection(
-    client: tokio::net::TcpStream,
-    upstream: std::net::SocketAddr,
-) -> std::io::Result<()> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let server = tokio::net::TcpStream::connect(upstream).await?;
-    client.set_nodelay(true)?;
-    server.set_nodelay(true)?;
-    let (mut client_rx, mut client_tx) = client.into_split();
-    let (mut server_rx, mut server_tx) = server.into_split();
-    let up = async {
-        tokio::io::copy(&mut client_rx, &mut server_tx).await?;
-        server_tx.shutdown().await
-    };
-    let down = async {
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let n = server_rx.read(&mut buf).await?;
-            quickack(server_rx.as_ref());
-            if n == 0 {
-                break;
-            }
-            client_tx.write_all(&buf[..n]).await?;
-        }
-        client_tx.shutdown().await
-    };
-    tokio::try_join!(up, down).map(|_| ())
-}
-
-/// A TCP relay on a free port to `upstream`; runs until the task is aborted.
-async fn start_relay(
-    upstream: std::net::SocketAddr,
-) -> std::io::Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>)> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let task = tokio::spawn(async move {
-        let mut connections = tokio::task::JoinSet::new();
-        while let Ok((client, _)) = listener.accept().await {
-            connections.spawn(async move {
-                let _ = relay_connection(client, upstream).await;
-            });
-            while connections.try_join_next().is_some() {}
-        }
-    });
-    Ok((addr, task))
 }
 
 /// Fresh names for one bench invocation.
@@ -1302,7 +1243,7 @@ pub async fn run(
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_default();
     let names = Names::fresh();
-    let mut s3 = start_s3(&options.s3, &options.config, options.s3_relay).await?;
+    let mut s3 = start_s3(&options.s3, &options.config).await?;
     let outcome = pipeline(
         &options,
         &photos,
@@ -1312,12 +1253,7 @@ pub async fn run(
         &shutdown,
     )
     .await;
-    if let Some(child) = s3.child.take() {
-        let _ = child.stop(Duration::from_secs(5)).await;
-    }
-    if let Some(relay) = s3.relay.take() {
-        relay.abort();
-    }
+    s3.stop(Duration::from_secs(5)).await;
     let runs = outcome?;
 
     let worst_ratio = runs
@@ -1408,7 +1344,7 @@ async fn pipeline(
         let _ = ch.close(200, "ok".into()).await;
         let _ = conn.close(200, "ok".into()).await;
     }
-    let s3_pid = s3.child.as_ref().and_then(|c| c.child.id());
+    let s3_pid = s3.pid;
     let outcome = sweep(
         options,
         photos,
@@ -1806,7 +1742,7 @@ pub fn markdown(r: &Report) -> String {
     if r.runs.iter().any(|x| x.throughput.is_some()) {
         s.push_str(
             "## CPU per delivered photo in the throughput runs (ms, user + system)\n\n\
-             | workers | workers' processes | API | S3 server | RabbitMQ | bench (uploader, receiver, relay) | total |\n\
+             | workers | workers' processes | API | S3 server | RabbitMQ | bench (uploader, receiver) | total |\n\
              |---|---|---|---|---|---|---|\n",
         );
         for run in &r.runs {
@@ -2051,28 +1987,6 @@ mod tests {
         assert_eq!(a["check"], (0.5, 10.0));
         let m = stage_means(&a, &b);
         assert!((m["check"] - 20.0).abs() < 1e-9, "{m:?}");
-    }
-
-    #[tokio::test]
-    async fn the_relay_carries_bytes_both_ways() {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let upstream = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let upstream_addr = upstream.local_addr().unwrap();
-        tokio::spawn(async move {
-            let (mut s, _) = upstream.accept().await.unwrap();
-            let mut buf = vec![0; 5];
-            s.read_exact(&mut buf).await.unwrap();
-            // Two writes, as s3s-fs answers a GET.
-            s.write_all(b"hello, ").await.unwrap();
-            s.write_all(&buf).await.unwrap();
-        });
-        let (addr, task) = start_relay(upstream_addr).await.unwrap();
-        let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
-        c.write_all(b"relay").await.unwrap();
-        let mut out = Vec::new();
-        c.read_to_end(&mut out).await.unwrap();
-        assert_eq!(out, b"hello, relay");
-        task.abort();
     }
 
     #[test]

@@ -154,17 +154,13 @@ struct PipelineArgs {
     /// Unmeasured photos before each worker count's runs (default: 2 per worker thread).
     #[arg(long)]
     warmup: Option<usize>,
-    /// Use the S3 server at this endpoint (credentials and region from the config) instead of
-    /// starting s3s-fs; the bench's bucket is emptied afterwards.
+    /// Use the S3 store at this endpoint (credentials and region from the config) instead of
+    /// starting a Garage node; the bench's bucket is emptied afterwards.
     #[arg(long)]
     s3_endpoint: Option<String>,
-    /// The s3s-fs binary (default: $S3S_FS_BIN, else ~/.cargo/bin/s3s-fs, else on PATH).
-    #[arg(long)]
-    s3s_fs: Option<PathBuf>,
-    /// Connect the services to the started s3s-fs directly, without the bench's quick-ACK
-    /// relay (s3s-fs then delays most GET bodies by up to 40 ms: Nagle against delayed ACK).
-    #[arg(long)]
-    s3_direct: bool,
+    /// The script that starts a one-node Garage store (installing Garage 2.5.0 on first use).
+    #[arg(long, default_value = "scripts/s3-server.sh")]
+    s3_script: PathBuf,
     /// RabbitMQ URL (overrides amqp.url; default amqp://guest:guest@127.0.0.1:5672/%2f).
     #[arg(long)]
     amqp_url: Option<String>,
@@ -186,30 +182,6 @@ struct PipelineArgs {
     /// Photos and folders.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
-}
-
-/// The s3s-fs binary: the flag, else $S3S_FS_BIN, else where `scripts/s3-server.sh` installs it
-/// ($CARGO_HOME/bin or ~/.cargo/bin), else the first on PATH.
-fn s3s_fs_path(flag: Option<PathBuf>) -> PathBuf {
-    if let Some(p) = flag.or_else(|| std::env::var_os("S3S_FS_BIN").map(PathBuf::from)) {
-        return p;
-    }
-    let cargo_home = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
-    if let Some(p) = cargo_home
-        .map(|c| c.join("bin/s3s-fs"))
-        .filter(|p| p.is_file())
-    {
-        return p;
-    }
-    std::env::var_os("PATH")
-        .and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|d| d.join("s3s-fs"))
-                .find(|p| p.is_file())
-        })
-        .unwrap_or_else(|| PathBuf::from("s3s-fs"))
 }
 
 fn bench_pipeline(
@@ -249,7 +221,7 @@ fn bench_pipeline(
     };
     let s3 = match args.s3_endpoint {
         Some(url) => bp::S3Source::Endpoint(url),
-        None => bp::S3Source::Start(s3s_fs_path(args.s3s_fs)),
+        None => bp::S3Source::Start(args.s3_script),
     };
     let engine = if args.no_engine || args.no_throughput {
         None
@@ -259,7 +231,6 @@ fn bench_pipeline(
     let options = bp::Options {
         photocheck_bin: std::env::current_exe().context("cannot find the photocheck binary")?,
         s3,
-        s3_relay: !args.s3_direct,
         photos,
         count: args.photos,
         latency_count: args.latency_photos.unwrap_or(args.photos),

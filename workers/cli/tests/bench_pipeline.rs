@@ -1,5 +1,5 @@
 //! `photocheck bench pipeline` as an operator runs it, small: 10 photos through the real API,
-//! RabbitMQ (127.0.0.1:5672, started if down) and an s3s-fs server the bench starts itself, with
+//! RabbitMQ (127.0.0.1:5672, started if down) and a Garage node the bench starts itself, with
 //! one `photocheck worker` process. Checks the report's counts and shape, never its speed.
 
 use std::path::{Path, PathBuf};
@@ -65,13 +65,15 @@ fn ten_photos_through_one_worker_are_all_delivered_and_reported() {
         .arg("--install-only")
         .status()
         .expect("run scripts/s3-server.sh --install-only");
-    assert!(install.success(), "s3s-fs could not be installed");
+    assert!(install.success(), "Garage could not be installed");
 
     let out = tempfile::tempdir().unwrap();
     let run = Command::new(photocheck_bin())
         .args(["bench", "pipeline", "--workers", "1", "--photos", "10"])
         .args(["--latency-photos", "10", "--rate", "50%", "--warmup", "2"])
-        .args(["--concurrency", "4", "--timeout-s", "240", "--out"])
+        .args(["--concurrency", "4", "--timeout-s", "240", "--s3-script"])
+        .arg(repo_root().join("scripts/s3-server.sh"))
+        .arg("--out")
         .arg(out.path())
         .arg(fixtures())
         .current_dir(out.path())

@@ -145,6 +145,11 @@ impl Default for ApiSection {
 pub struct AmqpSection {
     /// AMQP URI (`amqps://` for TLS); the vhost is the URI path (`%2f` = `/`).
     pub url: String,
+    /// URIs of the other nodes of the same RabbitMQ cluster: a connection that cannot be made
+    /// to one node is tried on the next (in turn, starting from the last that answered), so a
+    /// stopped node costs a reconnect, not an outage. Empty = `url` only (or a load balancer
+    /// in front of the cluster).
+    pub failover_urls: Vec<String>,
     /// Durable quorum queue of jobs.
     pub jobs_queue: String,
     /// Dead-letter queue for jobs that cannot be processed (malformed, over the retry limit).
@@ -176,6 +181,7 @@ impl Default for AmqpSection {
     fn default() -> Self {
         AmqpSection {
             url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
+            failover_urls: Vec::new(),
             jobs_queue: "photocheck.jobs".into(),
             dead_letter_queue: "photocheck.jobs.dlq".into(),
             results_exchange: "photocheck.results".into(),
@@ -189,12 +195,16 @@ impl Default for AmqpSection {
     }
 }
 
-/// `[s3]`: the S3-compatible object store (MinIO, Ceph RGW, Garage, AWS, s3s-fs).
+/// `[s3]`: the S3-compatible object store (Garage, MinIO, Ceph RGW, AWS).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct S3Section {
     /// Endpoint URL; empty = AWS's regional endpoint.
     pub endpoint: String,
+    /// Endpoints of the other gateways of the same store (e.g. the other Garage nodes): a
+    /// request that finds `endpoint` unavailable is sent to the next (in turn, starting from
+    /// the last that answered). Empty = `endpoint` only (or a load balancer in front).
+    pub failover_endpoints: Vec<String>,
     /// Region (`us-east-1` for most non-AWS servers).
     pub region: String,
     /// Bucket holding photos, results and idempotency records.
@@ -203,7 +213,7 @@ pub struct S3Section {
     pub access_key: String,
     /// Secret access key.
     pub secret_key: String,
-    /// Path-style addressing (`endpoint/bucket/key`); needed by MinIO, s3s-fs and most
+    /// Path-style addressing (`endpoint/bucket/key`); needed by MinIO, Garage and most
     /// self-hosted servers; false for virtual-hosted AWS style.
     pub path_style: bool,
     /// Create the bucket at start-up if it does not exist.
@@ -218,6 +228,7 @@ impl Default for S3Section {
     fn default() -> Self {
         S3Section {
             endpoint: "http://127.0.0.1:9000".into(),
+            failover_endpoints: Vec::new(),
             region: "us-east-1".into(),
             bucket: "photocheck".into(),
             access_key: "photocheck".into(),

@@ -545,7 +545,7 @@ async fn upload_inner(state: &Arc<ApiState>, request: Request) -> Result<Accepte
         let id = uuid::Uuid::now_v7().to_string();
         let key = photo_key(&window, &id);
         store_photo(state, &key, &upload).await?;
-        queue_job(state, &window, &id, &key, &upload, &profile).await?;
+        queue_job(state, &window, &id, &key, &upload, &profile, true).await?;
         return Ok(Accepted {
             id,
             status: "queued".into(),
@@ -553,15 +553,94 @@ async fn upload_inner(state: &Arc<ApiState>, request: Request) -> Result<Accepte
     };
 
     let key_hash = hex::encode(Sha256::digest(key.as_bytes()));
-    let body_hash = hex::encode(Sha256::digest(&upload.bytes));
     let record_key = format!("idempotency/{window}/{key_hash}.json");
     let stripe =
         usize::from(Sha256::digest(record_key.as_bytes())[0]) % state.idempotency_locks.len();
     let guard = state.idempotency_locks[stripe].clone().lock_owned().await;
+    // The same key may reach several API replicas at once (a window system retrying on another
+    // one): the broker's lock makes the whole read-store-publish-mark sequence single across
+    // all of them (crate::lock; the store has no conditional create).
+    let conn = state
+        .publisher
+        .connection()
+        .await
+        .map_err(|e| ApiError::broker(state, e))?;
+    let held = crate::lock::lock(&conn, &record_key, IDEMPOTENCY_LOCK_PATIENCE)
+        .await
+        .map_err(|e| ApiError::broker(state, e))?;
+    let Some(held) = held else {
+        return Err(ApiError::unavailable(
+            state,
+            "api.idempotency_in_progress",
+            "an upload with this Idempotency-Key is still in progress; try again".into(),
+        ));
+    };
+    let outcome = keyed_upload(state, &window, &record_key, &upload, &profile).await;
+    drop(guard);
+    match outcome {
+        Ok((accepted, None)) => {
+            tokio::spawn(held.release());
+            Ok(accepted)
+        }
+        Ok((accepted, Some(queued))) => {
+            // Queued, but the record could not say so yet (storage failing): keep the key's lock
+            // and keep trying in the background, so a retry of this key waits (503) instead of
+            // publishing the job again. If this process dies first, the lock goes with it and a
+            // retry publishes the same id again (the worker answers it once).
+            let store = state.store.clone();
+            let record_key = record_key.clone();
+            let id = accepted.id.clone();
+            tokio::spawn(async move {
+                mark_queued_later(&store, &record_key, queued, &id).await;
+                held.release().await;
+            });
+            Ok(accepted)
+        }
+        Err(e) => {
+            // In the background: on a blocked broker the release itself waits.
+            tokio::spawn(held.release());
+            Err(e)
+        }
+    }
+}
+
+/// Keeps writing the key's `queued` record until storage takes it (up to 10 minutes).
+async fn mark_queued_later(store: &Store, record_key: &str, queued: Bytes, id: &str) {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(600);
+    let mut pause = std::time::Duration::from_millis(250);
+    while std::time::Instant::now() < until {
+        tokio::time::sleep(pause).await;
+        if store
+            .put(record_key, queued.clone(), "application/json")
+            .await
+            .is_ok()
+        {
+            tracing::info!(job_id = %id, "idempotency record marked queued after a storage outage");
+            return;
+        }
+        pause = (pause * 2).min(std::time::Duration::from_secs(5));
+    }
+    tracing::warn!(job_id = %id, "idempotency record still not marked queued; a retry of its key publishes the job again");
+}
+
+/// How long an upload waits for another replica's upload of the same key to finish.
+const IDEMPOTENCY_LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The upload of a photo with an `Idempotency-Key`, under that key's lock: the key's record
+/// decides whether this is new, a repeat (same id, nothing published), or the retry of an
+/// upload interrupted after its id was reserved (same id, published again).
+async fn keyed_upload(
+    state: &Arc<ApiState>,
+    window: &str,
+    record_key: &str,
+    upload: &Upload,
+    profile: &str,
+) -> Result<(Accepted, Option<Bytes>), ApiError> {
+    let body_hash = hex::encode(Sha256::digest(&upload.bytes));
 
     let existing = state
         .store
-        .get_opt(&record_key)
+        .get_opt(record_key)
         .await
         .map_err(|e| ApiError::store(state, e))?;
     let existing: Option<IdempotencyRecord> =
@@ -575,10 +654,13 @@ async fn upload_inner(state: &Arc<ApiState>, request: Request) -> Result<Accepte
             ));
         }
         if record.state == "queued" {
-            return Ok(Accepted {
-                id: record.id.clone(),
-                status: "queued".into(),
-            });
+            return Ok((
+                Accepted {
+                    id: record.id.clone(),
+                    status: "queued".into(),
+                },
+                None,
+            ));
         }
     }
     // New key, or an upload that was interrupted after reserving its id: (re)do it with that id.
@@ -598,18 +680,18 @@ async fn upload_inner(state: &Arc<ApiState>, request: Request) -> Result<Accepte
     };
     // The reservation and the photo are written at once; the job is published only when both
     // are stored, so a job never exists without its photo, and a retry finds the id reserved.
-    let key = photo_key(&window, &id);
+    let key = photo_key(window, &id);
     let reserve = async {
         if reserved_before {
             return Ok(());
         }
         state
             .store
-            .put(&record_key, record("reserved"), "application/json")
+            .put(record_key, record("reserved"), "application/json")
             .await
             .map_err(|e| ApiError::store(state, e))
     };
-    let (reserved, stored) = tokio::join!(reserve, store_photo(state, &key, &upload));
+    let (reserved, stored) = tokio::join!(reserve, store_photo(state, &key, upload));
     let photo_stored = stored.is_ok();
     if let Err(e) = reserved.and(stored) {
         // Nothing was published yet: undo what was written, so a retry starts afresh.
@@ -619,41 +701,45 @@ async fn upload_inner(state: &Arc<ApiState>, request: Request) -> Result<Accepte
             }
         }
         if !reserved_before {
-            let _ = state.store.delete(&record_key).await;
+            let _ = state.store.delete(record_key).await;
         }
         return Err(e);
     }
     // From here the job may reach the queue even when the publish reports a failure (a
     // confirm lost in transit), so the reservation is kept: a retry with this key gets this
     // same id, never a second one, and a repeated job reuses the stored result byte for byte.
-    queue_job(state, &window, &id, &key, &upload, &profile).await?;
+    queue_job(state, window, &id, &key, upload, profile, false).await?;
     // Marked queued before the answer, so a retry right after the 202 (on any API replica)
     // finds it queued and publishes nothing; a few quick tries ride out a storage blip.
-    let mut marked = Err(None);
     for attempt in 1..=3u32 {
         match state
             .store
-            .put(&record_key, record("queued"), "application/json")
+            .put(record_key, record("queued"), "application/json")
             .await
         {
             Ok(()) => {
-                marked = Ok(());
-                break;
+                return Ok((
+                    Accepted {
+                        id,
+                        status: "queued".into(),
+                    },
+                    None,
+                ))
             }
-            Err(e) => {
-                marked = Err(Some(e));
-                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+            Err(e) if attempt == 3 => {
+                tracing::warn!(error = %e, job_id = %id, "job queued, but its idempotency record could not be marked queued yet");
             }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await,
         }
     }
-    if let Err(Some(e)) = marked {
-        tracing::warn!(error = %e, job_id = %id, "job queued, but its idempotency record could not be marked queued");
-    }
-    drop(guard);
-    Ok(Accepted {
-        id,
-        status: "queued".into(),
-    })
+    let queued = record("queued");
+    Ok((
+        Accepted {
+            id,
+            status: "queued".into(),
+        },
+        Some(queued),
+    ))
 }
 
 /// Stores the photo under `key`.
@@ -665,8 +751,10 @@ async fn store_photo(state: &Arc<ApiState>, key: &str, upload: &Upload) -> Resul
         .map_err(|e| ApiError::store(state, e))
 }
 
-/// Publishes the job of the stored photo `key` with confirm; on a publish failure deletes the
-/// photo again so nothing half-done remains.
+/// Publishes the job of the stored photo `key` with confirm. On a publish failure, with
+/// `undo_on_failure` (an upload without a key: its retry gets a new id), deletes the photo
+/// again so nothing half-done remains. A keyed upload keeps it: the job may have reached the
+/// queue all the same (a confirm lost in transit), and the key's retry reuses the id and photo.
 async fn queue_job(
     state: &Arc<ApiState>,
     window: &str,
@@ -674,6 +762,7 @@ async fn queue_job(
     key: &str,
     upload: &Upload,
     profile: &str,
+    undo_on_failure: bool,
 ) -> Result<(), ApiError> {
     let job = JobMessage {
         id: id.to_owned(),
@@ -696,8 +785,10 @@ async fn queue_job(
         )
         .await
     {
-        if let Err(undo) = state.store.delete(key).await {
-            tracing::warn!(error = %undo, job_id = %id, "could not remove photo after failed publish");
+        if undo_on_failure {
+            if let Err(undo) = state.store.delete(key).await {
+                tracing::warn!(error = %undo, job_id = %id, "could not remove photo after failed publish");
+            }
         }
         return Err(ApiError::broker(state, e));
     }

@@ -19,12 +19,41 @@ use tokio::sync::Mutex;
 /// AMQP delivery mode of persistent messages.
 pub const PERSISTENT: u8 = 2;
 
-/// Opens a connection to `url`.
+/// The node of [`connect`]'s list to try first: the last one that answered.
+static PREFERRED_NODE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Opens a connection to the broker: `url`, else the `failover_urls` in turn (starting from
+/// the node that answered last), each within `connect_timeout_ms`.
 pub async fn connect(amqp: &AmqpSection) -> Result<Connection, BrokerError> {
-    let wait = std::time::Duration::from_millis(amqp.connect_timeout_ms.max(1));
+    use std::sync::atomic::Ordering;
+    let urls: Vec<&str> = std::iter::once(amqp.url.as_str())
+        .chain(amqp.failover_urls.iter().map(String::as_str))
+        .collect();
+    let first = PREFERRED_NODE.load(Ordering::Relaxed);
+    let mut last = None;
+    for i in 0..urls.len() {
+        let at = (first + i) % urls.len();
+        match connect_one(urls[at], amqp.connect_timeout_ms).await {
+            Ok(conn) => {
+                PREFERRED_NODE.store(at, Ordering::Relaxed);
+                return Ok(conn);
+            }
+            Err(e) => {
+                if urls.len() > 1 {
+                    tracing::warn!(node = at, error = %e, "broker node unavailable; trying the next");
+                }
+                last = Some(e);
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| BrokerError::Unavailable("no broker URL configured".into())))
+}
+
+async fn connect_one(url: &str, timeout_ms: u64) -> Result<Connection, BrokerError> {
+    let wait = std::time::Duration::from_millis(timeout_ms.max(1));
     match tokio::time::timeout(
         wait,
-        Connection::connect(&amqp.url, ConnectionProperties::default()),
+        Connection::connect(url, ConnectionProperties::default()),
     )
     .await
     {
@@ -237,10 +266,19 @@ impl Publisher {
 
     /// The current channel, reconnecting (and declaring the topology) if needed.
     pub async fn channel(&self) -> Result<Channel, BrokerError> {
+        self.link().await.map(|(_, channel)| channel)
+    }
+
+    /// The current connection (for [`crate::lock`]), reconnecting if needed.
+    pub async fn connection(&self) -> Result<Arc<Connection>, BrokerError> {
+        self.link().await.map(|(conn, _)| conn)
+    }
+
+    async fn link(&self) -> Result<(Arc<Connection>, Channel), BrokerError> {
         let mut link = self.link.lock().await;
         if let Some((conn, channel)) = link.as_ref() {
             if conn.status().connected() && channel.status().connected() {
-                return Ok(channel.clone());
+                return Ok((Arc::clone(conn), channel.clone()));
             }
         }
         *link = None;
@@ -252,8 +290,9 @@ impl Publisher {
         if self.amqp.declare {
             declare_topology(&channel, &self.amqp).await?;
         }
-        *link = Some((Arc::new(conn), channel.clone()));
-        Ok(channel)
+        let conn = Arc::new(conn);
+        *link = Some((Arc::clone(&conn), channel.clone()));
+        Ok((conn, channel))
     }
 
     /// Publishes with confirm (see [`publish_confirmed`]); on a connection failure the link is

@@ -118,6 +118,9 @@ pub enum JobError {
     /// A stored result could not be read back.
     #[error("stored result is not valid JSON: {0}")]
     CorruptResult(String),
+    /// Another worker held this photo's result lock for the whole wait (it is stuck).
+    #[error("another worker is still writing this photo's result")]
+    Busy,
 }
 
 impl JobError {
@@ -131,6 +134,7 @@ impl JobError {
             JobError::Panic(_) => "job.panic",
             JobError::UnknownProfile(_) => "job.unknown_profile",
             JobError::CorruptResult(_) => "job.corrupt_result",
+            JobError::Busy => "job.busy",
         }
     }
 
@@ -139,7 +143,7 @@ impl JobError {
     pub fn is_outage(&self) -> bool {
         matches!(
             self,
-            JobError::Store(StoreError::Unavailable { .. }) | JobError::Broker(_)
+            JobError::Store(StoreError::Unavailable { .. }) | JobError::Broker(_) | JobError::Busy
         )
     }
 
@@ -174,6 +178,7 @@ impl JobError {
             JobError::Store(e) => e.is_retryable(),
             JobError::Broker(e) => e.is_retryable(),
             JobError::Engine { retryable, .. } => *retryable,
+            JobError::Busy => true,
             JobError::Malformed(_)
             | JobError::Panic(_)
             | JobError::UnknownProfile(_)

@@ -24,6 +24,7 @@ pub mod delivery;
 pub mod dlq;
 pub mod entry;
 pub mod error;
+pub mod lock;
 pub mod metrics;
 pub mod receiver;
 pub mod store;

@@ -13,12 +13,18 @@ use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
 use photocheck_config::S3Section;
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-/// A bucket on an S3-compatible server.
+/// A bucket on an S3-compatible server, reached through one or more gateways of the same
+/// store (`endpoint`, then `failover_endpoints`).
 #[derive(Clone, Debug)]
 pub struct Store {
-    client: aws_sdk_s3::Client,
+    clients: Arc<Vec<aws_sdk_s3::Client>>,
+    /// The gateway to try first: the last that answered.
+    preferred: Arc<AtomicUsize>,
     bucket: String,
 }
 
@@ -55,44 +61,89 @@ where
     }
 }
 
+/// A client for one gateway.
+fn client(section: &S3Section, endpoint: &str) -> aws_sdk_s3::Client {
+    let timeout = Duration::from_millis(section.timeout_ms.max(1));
+    let mut builder = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(section.region.clone()))
+        .credentials_provider(Credentials::new(
+            section.access_key.clone(),
+            section.secret_key.clone(),
+            None,
+            None,
+            "photocheck-config",
+        ))
+        .force_path_style(section.path_style)
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(timeout)
+                .operation_attempt_timeout(timeout)
+                .build(),
+        )
+        .retry_config(RetryConfig::standard().with_max_attempts(section.max_attempts.max(1)));
+    if !endpoint.is_empty() {
+        builder = builder.endpoint_url(endpoint.to_owned());
+    }
+    aws_sdk_s3::Client::from_conf(builder.build())
+}
+
 impl Store {
-    /// Builds a client for `section` (path-style, static credentials, bounded timeouts). Makes
-    /// no request.
+    /// Builds a client per gateway of `section` (path-style, static credentials, bounded
+    /// timeouts). Makes no request.
     pub fn new(section: &S3Section) -> Store {
-        let timeout = Duration::from_millis(section.timeout_ms.max(1));
-        let mut builder = aws_sdk_s3::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(section.region.clone()))
-            .credentials_provider(Credentials::new(
-                section.access_key.clone(),
-                section.secret_key.clone(),
-                None,
-                None,
-                "photocheck-config",
-            ))
-            .force_path_style(section.path_style)
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(timeout)
-                    .operation_attempt_timeout(timeout)
-                    .build(),
-            )
-            .retry_config(RetryConfig::standard().with_max_attempts(section.max_attempts.max(1)));
-        if !section.endpoint.is_empty() {
-            builder = builder.endpoint_url(section.endpoint.clone());
-        }
+        let endpoints: Vec<&str> = std::iter::once(section.endpoint.as_str())
+            .chain(section.failover_endpoints.iter().map(String::as_str))
+            .collect();
         Store {
-            client: aws_sdk_s3::Client::from_conf(builder.build()),
+            clients: Arc::new(endpoints.iter().map(|e| client(section, e)).collect()),
+            preferred: Arc::new(AtomicUsize::new(0)),
             bucket: section.bucket.clone(),
         }
     }
 
-    /// The same client on another bucket (a job names its bucket).
+    /// The same clients on another bucket (a job names its bucket).
     pub fn with_bucket(&self, bucket: &str) -> Store {
         Store {
-            client: self.client.clone(),
+            clients: Arc::clone(&self.clients),
+            preferred: Arc::clone(&self.preferred),
             bucket: bucket.to_owned(),
         }
+    }
+
+    /// Runs `op` on the preferred gateway; when that one is unavailable, on the next ones in
+    /// turn (every operation here may be repeated: puts write the same bytes again).
+    async fn on_any<T, F, Fut>(&self, op: F) -> Result<T, StoreError>
+    where
+        F: Fn(aws_sdk_s3::Client) -> Fut,
+        Fut: Future<Output = Result<T, StoreError>>,
+    {
+        let n = self.clients.len();
+        let first = self.preferred.load(Ordering::Relaxed) % n;
+        let mut outcome = None;
+        for i in 0..n {
+            let at = (first + i) % n;
+            match op(self.clients[at].clone()).await {
+                Err(e @ StoreError::Unavailable { .. }) => {
+                    if n > 1 {
+                        tracing::warn!(gateway = at, error = %e, "storage gateway unavailable; trying the next");
+                    }
+                    outcome = Some(Err(e));
+                }
+                other => {
+                    if i > 0 {
+                        self.preferred.store(at, Ordering::Relaxed);
+                    }
+                    return other;
+                }
+            }
+        }
+        outcome.unwrap_or_else(|| {
+            Err(StoreError::Unavailable {
+                op: "any",
+                reason: "no endpoint".into(),
+            })
+        })
     }
 
     /// The bucket name.
@@ -102,64 +153,71 @@ impl Store {
 
     /// Creates the bucket unless it exists.
     pub async fn ensure_bucket(&self) -> Result<(), StoreError> {
-        match self.client.head_bucket().bucket(&self.bucket).send().await {
-            Ok(_) => return Ok(()),
-            Err(e) => match classify("head_bucket", &self.bucket, e) {
-                StoreError::NotFound { .. } => {}
-                other => return Err(other),
-            },
-        }
-        match self
-            .client
-            .create_bucket()
-            .bucket(&self.bucket)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let code = e.as_service_error().and_then(|s| s.code()).unwrap_or("");
-                if matches!(code, "BucketAlreadyOwnedByYou" | "BucketAlreadyExists") {
-                    Ok(())
-                } else {
-                    Err(classify("create_bucket", &self.bucket, e))
+        let bucket = self.bucket.as_str();
+        self.on_any(|c| async move {
+            match c.head_bucket().bucket(bucket).send().await {
+                Ok(_) => return Ok(()),
+                Err(e) => match classify("head_bucket", bucket, e) {
+                    StoreError::NotFound { .. } => {}
+                    other => return Err(other),
+                },
+            }
+            match c.create_bucket().bucket(bucket).send().await {
+                Ok(_) => Ok(()),
+                Err(e) => {
+                    let code = e.as_service_error().and_then(|s| s.code()).unwrap_or("");
+                    if matches!(code, "BucketAlreadyOwnedByYou" | "BucketAlreadyExists") {
+                        Ok(())
+                    } else {
+                        Err(classify("create_bucket", bucket, e))
+                    }
                 }
             }
-        }
+        })
+        .await
     }
 
     /// Stores `body` under `key`.
     pub async fn put(&self, key: &str, body: Bytes, content_type: &str) -> Result<(), StoreError> {
-        self.client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type(content_type)
-            .body(ByteStream::from(body))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| classify("put", key, e))
+        let bucket = self.bucket.as_str();
+        self.on_any(|c| {
+            let body = body.clone();
+            async move {
+                c.put_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .content_type(content_type)
+                    .body(ByteStream::from(body))
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| classify("put", key, e))
+            }
+        })
+        .await
     }
 
     /// Reads the object under `key`.
     pub async fn get(&self, key: &str) -> Result<Bytes, StoreError> {
-        let out = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| classify("get", key, e))?;
-        out.body
-            .collect()
-            .await
-            .map(|data| data.into_bytes())
-            .map_err(|e| StoreError::Unavailable {
-                op: "get",
-                reason: e.to_string(),
-            })
+        let bucket = self.bucket.as_str();
+        self.on_any(|c| async move {
+            let out = c
+                .get_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(|e| classify("get", key, e))?;
+            out.body
+                .collect()
+                .await
+                .map(|data| data.into_bytes())
+                .map_err(|e| StoreError::Unavailable {
+                    op: "get",
+                    reason: e.to_string(),
+                })
+        })
+        .await
     }
 
     /// Reads the object under `key`, or `None` when it does not exist.
@@ -173,49 +231,39 @@ impl Store {
 
     /// Whether an object exists under `key`.
     pub async fn exists(&self, key: &str) -> Result<bool, StoreError> {
-        match self
-            .client
-            .head_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(e) => match classify("head", key, e) {
-                StoreError::NotFound { .. } => Ok(false),
-                other => Err(other),
-            },
-        }
+        let bucket = self.bucket.as_str();
+        self.on_any(|c| async move {
+            match c.head_object().bucket(bucket).key(key).send().await {
+                Ok(_) => Ok(true),
+                Err(e) => match classify("head", key, e) {
+                    StoreError::NotFound { .. } => Ok(false),
+                    other => Err(other),
+                },
+            }
+        })
+        .await
     }
 
     /// Deletes the object under `key` (no error if it is absent).
     pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.client
-            .delete_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| classify("delete", key, e))
+        let bucket = self.bucket.as_str();
+        self.on_any(|c| async move {
+            c.delete_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| classify("delete", key, e))
+        })
+        .await
     }
 
     /// Keys under `prefix` (first 1000), for operators and tests.
     pub async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        let out = self
-            .client
-            .list_objects_v2()
-            .bucket(&self.bucket)
-            .prefix(prefix)
-            .send()
+        self.list_after(prefix, None, 1000)
             .await
-            .map_err(|e| classify("list", prefix, e))?;
-        Ok(out
-            .contents()
-            .iter()
-            .filter_map(|o| o.key().map(str::to_owned))
-            .collect())
+            .map(|(keys, _)| keys)
     }
 
     /// Up to `max` keys under `prefix` after `start_after` (in key order), and whether more
@@ -226,22 +274,25 @@ impl Store {
         start_after: Option<&str>,
         max: i32,
     ) -> Result<(Vec<String>, bool), StoreError> {
-        let out = self
-            .client
-            .list_objects_v2()
-            .bucket(&self.bucket)
-            .prefix(prefix)
-            .set_start_after(start_after.map(str::to_owned))
-            .max_keys(max.clamp(1, 1000))
-            .send()
-            .await
-            .map_err(|e| classify("list", prefix, e))?;
-        let keys = out
-            .contents()
-            .iter()
-            .filter_map(|o| o.key().map(str::to_owned))
-            .collect();
-        Ok((keys, out.is_truncated().unwrap_or(false)))
+        let bucket = self.bucket.as_str();
+        self.on_any(|c| async move {
+            let out = c
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(prefix)
+                .set_start_after(start_after.map(str::to_owned))
+                .max_keys(max.clamp(1, 1000))
+                .send()
+                .await
+                .map_err(|e| classify("list", prefix, e))?;
+            let keys = out
+                .contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_owned))
+                .collect();
+            Ok((keys, out.is_truncated().unwrap_or(false)))
+        })
+        .await
     }
 
     /// Readiness probe: writes a tiny object, as the service does in normal operation (no list

@@ -536,9 +536,37 @@ fn parse_job(data: &[u8]) -> Result<JobMessage, JobError> {
     Ok(job)
 }
 
+/// How long a job waits for another worker that is writing the same photo's result.
+const RESULT_LOCK_PATIENCE: Duration = Duration::from_secs(600);
+
+/// Runs the job under its result's lock ([`crate::lock`]): one id may be queued twice (an
+/// upload retried after its record could not be marked, a job redelivered while the worker
+/// that had it still works on it), and every copy must answer with the one stored body.
+async fn run_job(ctx: &Ctx, job: &JobMessage, failure: Option<&JobError>) -> Result<(), JobError> {
+    let conn = ctx.publisher.connection().await?;
+    let resource = format!("result/{}/{}", job.bucket, result_key(&job.key));
+    let held = tokio::select! {
+        held = crate::lock::lock(&conn, &resource, RESULT_LOCK_PATIENCE) => held?,
+        _ = ctx.shutdown.cancelled() => {
+            return Err(JobError::Broker(BrokerError::Unavailable("shutting down".into())))
+        }
+    };
+    let Some(held) = held else {
+        return Err(JobError::Busy);
+    };
+    let outcome = run_job_locked(ctx, job, failure, &held).await;
+    tokio::spawn(held.release());
+    outcome
+}
+
 /// Checks the job's photo (or, after `failure`, reports that the engine could not), stores the
 /// result next to the photo, and hands it on to the results exchange and the deliveries queue.
-async fn run_job(ctx: &Ctx, job: &JobMessage, failure: Option<&JobError>) -> Result<(), JobError> {
+async fn run_job_locked(
+    ctx: &Ctx,
+    job: &JobMessage,
+    failure: Option<&JobError>,
+    held: &crate::lock::Held,
+) -> Result<(), JobError> {
     let store = ctx.store.with_bucket(&job.bucket);
     let rkey = result_key(&job.key);
     let t = Instant::now();
@@ -589,6 +617,13 @@ async fn run_job(ctx: &Ctx, job: &JobMessage, failure: Option<&JobError>) -> Res
             let body = bytes::Bytes::from(
                 serde_json::to_vec(&result).map_err(|e| JobError::CorruptResult(e.to_string()))?,
             );
+            if !held.still_held() {
+                // Another worker may hold it now and store its own body: start again, and
+                // reuse whatever is stored by then.
+                return Err(JobError::Broker(BrokerError::Unavailable(
+                    "lost the result's lock before storing it".into(),
+                )));
+            }
             let t = Instant::now();
             store.put(&rkey, body.clone(), "application/json").await?;
             ctx.metrics.stage("store", t.elapsed().as_secs_f64());

@@ -88,7 +88,7 @@ pub async fn rabbit() -> Connection {
     panic!("RabbitMQ not reachable at {AMQP_URL}: {last:?}");
 }
 
-/// An s3s-fs server started by the project's script.
+/// A one-node Garage store started by the project's script (`scripts/s3-server.sh`).
 pub struct S3Server {
     pub endpoint: String,
     pub port: u16,
@@ -142,11 +142,19 @@ impl S3Server {
     /// Starts it again on the same port with the same data.
     pub fn restart(&mut self) {
         assert!(self.pid.is_none(), "still running");
-        let port = self.port.to_string();
         let data = self.data.display().to_string();
-        let again = S3Server::run(&["--port", &port, "--data", &data]);
-        self.pid = again.pid;
-        std::mem::forget(again);
+        let out = Command::new(repo_root().join("scripts/s3-server.sh"))
+            .args(["--data", &data, "--restart"])
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("run scripts/s3-server.sh --restart");
+        assert!(out.status.success(), "s3-server.sh --restart failed");
+        let text = String::from_utf8(out.stdout).unwrap();
+        let pid = text
+            .lines()
+            .find_map(|l| l.strip_prefix("S3_PID="))
+            .unwrap_or_else(|| panic!("S3_PID missing in {text}"));
+        self.pid = Some(pid.parse().unwrap());
     }
 }
 
@@ -154,7 +162,6 @@ impl Drop for S3Server {
     fn drop(&mut self) {
         self.stop();
         let _ = std::fs::remove_dir_all(&self.data);
-        let _ = std::fs::remove_file(self.data.with_extension("log"));
     }
 }
 
@@ -552,5 +559,55 @@ impl Drop for RabbitNode {
             .arg(repo_root().join("scripts/rabbit-node.sh"))
             .args(["stop", &self.name])
             .status();
+    }
+}
+
+/// A `photocheck serve` process (an API replica) with the test's configuration file.
+pub struct ApiProcess {
+    child: Option<Child>,
+    _dir: tempfile::TempDir,
+    pub url: String,
+}
+
+impl ApiProcess {
+    pub fn start(config: &Config) -> ApiProcess {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = config.clone();
+        let port = free_port();
+        config.api.listen = format!("127.0.0.1:{port}");
+        let path = dir.path().join("photocheck.toml");
+        std::fs::write(&path, toml::to_string(&config).unwrap()).unwrap();
+        let child = Command::new(photocheck_bin())
+            .arg("--config")
+            .arg(&path)
+            .arg("serve")
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start photocheck serve");
+        ApiProcess {
+            child: Some(child),
+            _dir: dir,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// Waits until `/readyz` answers 200 (storage and broker reachable).
+    pub async fn wait_ready(&self) {
+        let url = format!("{}/readyz", self.url);
+        eventually("the API process ready", || {
+            let url = url.clone();
+            async move { matches!(http().get(url).send().await, Ok(r) if r.status() == 200) }
+        })
+        .await;
+    }
+}
+
+impl Drop for ApiProcess {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 }

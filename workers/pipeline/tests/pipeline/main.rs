@@ -1,5 +1,5 @@
-//! Integration tests of the pipeline against real parts: RabbitMQ on 127.0.0.1:5672, an s3s-fs
-//! server started by `scripts/s3-server.sh`, the API in-process on a free port, a real HTTP
+//! Integration tests of the pipeline against real parts: RabbitMQ on 127.0.0.1:5672, a Garage
+//! store started by `scripts/s3-server.sh`, the API in-process on a free port, a real HTTP
 //! receiver, and `photocheck worker` processes. Every test uses fresh queue, exchange and bucket
 //! names and removes them afterwards.
 
@@ -9,6 +9,8 @@ mod api;
 mod broker_blocked;
 mod dead_letter;
 mod end_to_end;
+mod failover;
+mod idempotency;
 mod listing;
 mod outages;
 mod parking;
