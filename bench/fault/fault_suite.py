@@ -88,6 +88,7 @@ class Central:
         self.first_at = {}  # id -> seconds since start
         self.posts = 0
         self.bad_signatures = 0
+        self.errors_answered = 0
         self.delivery_times = []
         self.server = None
         self.start()
@@ -102,6 +103,8 @@ class Central:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
                 if central.mode == "error":
+                    with central.lock:
+                        central.errors_answered += 1
                     self.send_response(500)
                     self.end_headers()
                     return
@@ -254,7 +257,10 @@ secret = "{SECRET}"
                 break
         except (urllib.error.URLError, OSError):
             time.sleep(0.2)
-    log("API ready; uploading")
+    # The timeline (faults, upload schedule, report times) starts with the first upload.
+    global T0
+    T0 = time.monotonic()
+    log("API ready; uploading (timeline starts)")
 
     lock = threading.Lock()
     ids_by_key = {}
@@ -325,7 +331,7 @@ secret = "{SECRET}"
     with ThreadPoolExecutor(max_workers=8) as pool:
         futs = []
         for i in range(args.photos):
-            time.sleep(max(0, i * spacing - now() + 5))
+            time.sleep(max(0, i * spacing - now()))
             futs.append(pool.submit(upload, i))
         errors = [f.exception() for f in futs if f.exception()]
     for th in threads:
@@ -364,6 +370,7 @@ secret = "{SECRET}"
             "bad_signatures": central.bad_signatures,
             "repeats": repeats,
             "callback_posts": central.posts,
+            "callbacks_answered_500": central.errors_answered,
             "all_delivered_at_s": round(last_delivery, 1),
             "faults": report_faults,
             "configuration": "defaults + addresses, credentials, window token, shared secret",
@@ -387,7 +394,7 @@ secret = "{SECRET}"
     lines += [f"| {k} | {report[k]} |" for k in (
         "photos", "accepted", "refused", "upload_attempts", "delivered", "lost",
         "keys_with_several_ids", "conflicting_bodies", "bad_signatures", "repeats",
-        "callback_posts", "all_delivered_at_s")]
+        "callback_posts", "callbacks_answered_500", "all_delivered_at_s")]
     lines += ["", "| fault | start s | end s | next accepted upload after (s) |"
               " next delivery after (s) |", "|---|---|---|---|---|"]
     lines += [f"| {f['fault']} | {f['start_s']} | {f['end_s']} | {f['next_accepted_after_s']} |"
