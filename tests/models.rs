@@ -166,7 +166,8 @@ fn a_model_with_the_wrong_checksum_is_refused() {
 /// fast path): on every compliant photo both give the same cover measures.
 #[test]
 fn the_backdrop_fill_gives_the_segmentation_models_cover_measures_on_clean_backdrops() {
-    use photocheck_engine::{measure_all_with_mask, measure_subject, Profile};
+    use photocheck_engine::checks::cover as measure_subject;
+    use photocheck_engine::{measure_all_with_mask, Profile};
     let s = setup();
     let mut seg = SelfieSegmentation::new(&s.rt, &load(&s, "segmentation")).unwrap();
     let engine = photocheck_tests::engine();

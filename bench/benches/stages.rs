@@ -4,6 +4,8 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use image::RgbImage;
 use photocheck_bench::photos;
+use photocheck_engine::checks::cover as measure_subject;
+use photocheck_engine::checks::Measures;
 use photocheck_engine::decode::{self, DecodeLimits};
 use photocheck_engine::header::Header;
 use photocheck_engine::manifest::Manifest;
@@ -12,8 +14,7 @@ use photocheck_engine::models::{
     BlazeFace, FaceDetector, LandmarkRefiner, LoadedModel, MediaPipeMesh, MeshModel, ONet, Runtime,
     SelfieSegmentation,
 };
-use photocheck_engine::rules::Measures;
-use photocheck_engine::{measure, measure_all, measure_subject, rules, Profile};
+use photocheck_engine::{checks, measure, measure_all, Profile};
 use std::hint::black_box;
 
 fn stages(c: &mut Criterion) {
@@ -126,7 +127,7 @@ fn stages(c: &mut Criterion) {
     g.bench_function("rules", |b| {
         b.iter(|| {
             let obs = observation(&bytes, &header, &img, 1, face.as_ref(), &m);
-            black_box(rules::evaluate(&obs, &profile))
+            black_box(checks::evaluate(&obs, &profile))
         })
     });
 
@@ -152,7 +153,7 @@ fn stages(c: &mut Criterion) {
             let five = onet.refine(&img, &faces[0]).unwrap();
             let m = measure_all(&img, face.as_ref());
             let obs = observation(bytes, &header, &img, faces.len(), face.as_ref(), &m);
-            black_box((five, rules::evaluate(&obs, &profile)))
+            black_box((five, checks::evaluate(&obs, &profile)))
         })
     });
     g.finish();
@@ -166,8 +167,8 @@ fn observation<'a>(
     face_count: usize,
     face: Option<&'a FaceGeometry>,
     measures: &'a Measures,
-) -> rules::Observation<'a> {
-    rules::Observation {
+) -> checks::Observation<'a> {
+    checks::Observation {
         file_len: bytes.len(),
         header: Some(header),
         decode_error: None,

@@ -14,7 +14,7 @@
 //! A bad photo is never an error: it is a result whose verdict is `fail`.
 
 pub mod annotate;
-pub mod clothing;
+pub mod checks;
 mod color;
 pub mod decode;
 mod error;
@@ -22,14 +22,15 @@ pub mod header;
 pub mod imgops;
 pub mod manifest;
 pub mod measure;
-pub mod measure_subject;
 pub mod models;
 pub mod profile;
-pub mod rules;
 
 pub use error::EngineError;
 pub use profile::{Profile, Range};
 
+use crate::checks::clothing;
+use crate::checks::cover;
+use crate::checks::{Measures, Observation};
 use crate::decode::{DecodeError, DecodeLimits};
 use crate::header::Header;
 use crate::manifest::Manifest;
@@ -38,7 +39,6 @@ use crate::models::{
     BlazeFace, Detection, FaceMesh, LoadedModel, MediaPipeMesh, ModelSet, ONet, Runtime,
     SelfieSegmentation,
 };
-use crate::rules::{Measures, Observation};
 use image::RgbImage;
 use photocheck_types::{CheckResult, EngineInfo, FaceInfo, Landmarks, Verdict};
 use std::collections::BTreeMap;
@@ -363,16 +363,16 @@ fn analyze_with(
         timings.insert("measure".to_string(), ms(t));
         // Glasses, coverings and occlusion need the person apart from the backdrop: on a
         // clean backdrop the background fill already gives it; otherwise the segmentation
-        // model does (measure_subject.rs).
+        // model does (checks/cover.rs).
         if let Some(f) = &face {
             let t = Instant::now();
             m.cover = if clean_backdrop(&m.background, profile) {
-                measure_subject::run_on_backdrop(img, f, &backdrop, &m.background)
+                cover::run_on_backdrop(img, f, &backdrop, &m.background)
             } else {
-                measure_subject::run(set.segmenter.as_mut(), img, f, &m.background)?
+                cover::run(set.segmenter.as_mut(), img, f, &m.background)?
             };
             timings.insert("cover".to_string(), ms(t));
-            // The top below the neck (clothing.rs).
+            // The top below the neck (checks/clothing.rs).
             if clothing::top_in_frame(f, img.height()) {
                 let t = Instant::now();
                 let plain = clothing::measure(img, f, None, &m.background, m.skin.as_ref());
@@ -411,7 +411,7 @@ fn analyze_with(
         face: face_px.as_ref().or(face.as_ref()),
         measures: measures_px.as_ref().or(measures.as_ref()),
     };
-    let checks = rules::evaluate(&obs, profile);
+    let checks = checks::evaluate(&obs, profile);
     timings.insert("rules".to_string(), ms(t));
     timings.insert("total".to_string(), ms(t0));
 

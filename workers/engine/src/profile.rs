@@ -132,7 +132,7 @@ pub struct Profile {
     /// without such a rule report `clothing.color` as skipped.
     pub clothing_must_contrast: bool,
     /// Largest share of the visible top (below the neck, skin left out) that is white or
-    /// within the merge distance of the backdrop's colour (see `clothing.rs`).
+    /// within the merge distance of the backdrop's colour (see `checks/clothing.rs`).
     pub clothing_merge_max: f64,
     /// Measurement uncertainty of the merging share.
     pub clothing_merge_uncertainty: f64,

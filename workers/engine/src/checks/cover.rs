@@ -1,5 +1,6 @@
-//! Glasses, head covering and occlusion: measurements on the face mesh, the pixels around it and
-//! the person mask (MediaPipe selfie segmentation, one inference per photo on a crop around the
+//! Glasses, head covering and occlusion (`face.glasses`, `face.head_covering`, `face.occlusion`):
+//! the measurements (first half) and the rules with the clerk's messages (second half).
+//! Measured on the face mesh, the pixels around it and the person mask (MediaPipe selfie segmentation, one inference per photo on a crop around the
 //! head, see [`crate::models::head_crop`]).
 //!
 //! Every measure compares a region with the person's own skin, sampled on the cheek of the same
@@ -12,6 +13,10 @@
 //! follow the face's size and roll. Each region holds a few hundred pixels; all of them together
 //! cost well under 0.1 ms next to the ~3 ms inference.
 
+use super::{
+    against_ratio, check, near_limit, no_face_reason, pass_fail, skipped, with, Check, CheckCode,
+    Observation, Profile, Range, SkinSample, Status,
+};
 use crate::color::{linear_table, LabCache};
 use crate::measure::{BackgroundStats, FaceGeometry};
 use crate::models::{head_crop, Person, Segmenter};
@@ -508,6 +513,208 @@ fn point_in(poly: &[[f32; 2]], p: [f32; 2]) -> bool {
         }
     }
     inside
+}
+
+// ─── the rules ───────────────────────────────────────────────────────────────────────────────
+
+/// Glasses, occlusion and head covering (after the subject checks, in the contract's order).
+pub(crate) fn cover_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Check>) {
+    use CheckCode::*;
+    let codes = [FaceGlasses, FaceOcclusion, FaceHeadCovering];
+    if let Some((why, unsure)) = no_face_reason(obs) {
+        out.extend(codes.iter().map(|&c| skipped(c, why, unsure)));
+        return;
+    }
+    let Some(m) = obs.measures.and_then(|m| m.cover) else {
+        let why = "未能取得面部网格，无法检查此项，请人工复核";
+        out.extend(codes.iter().map(|&c| skipped(c, why, true)));
+        return;
+    };
+    let checks = [
+        glasses_check(&m, p),
+        occlusion_check(&m, p),
+        head_covering_check(&m, obs.measures.and_then(|x| x.skin.as_ref()), p),
+    ];
+    // These measures compare colours of small regions; a photo compressed beyond the
+    // compression limit has lost them (JPEG quality 1–2 turns skin into coloured blocks), so
+    // it cannot fail them with confidence: it fails quality.compression instead.
+    let q = obs.header.and_then(|h| h.jpeg_quality());
+    let degraded = q.is_some_and(|q| q < p.jpeg_quality_min)
+        || obs
+            .measures
+            .is_some_and(|x| f64::from(x.blockiness) > p.blockiness_max);
+    for c in checks {
+        out.push(if degraded && c.status == Status::Fail {
+            skipped(
+                c.code,
+                "照片压缩过度，无法可靠判断此项，请以质量 70 重新导出后复核",
+                true,
+            )
+        } else {
+            c
+        });
+    }
+}
+
+/// A lens that changes the colour under it also absorbs light: the colour test applies only
+/// where the lens area is at most this bright relative to the cheek.
+pub(crate) const TINT_NEEDS_LUMINANCE_BELOW: f64 = 0.8;
+
+pub(crate) fn glasses_check(m: &CoverMeasures, p: &Profile) -> Check {
+    use CheckCode::FaceGlasses as C;
+    let Some(lum) = m.lens_luminance.map(f64::from) else {
+        return skipped(
+            C,
+            "眼睛下方或面颊超出照片范围，无法检查眼镜，请人工复核",
+            true,
+        );
+    };
+    let tint = m.lens_tint.map_or(0.0, f64::from);
+    let glare = m.lens_glare.map(f64::from);
+    let absorbs = lum < TINT_NEEDS_LUMINANCE_BELOW;
+    let dark = lum < p.lens_luminance_min;
+    let coloured = absorbs && tint > p.lens_tint_max;
+    let shiny = glare.is_some_and(|g| g > p.lens_glare_max);
+    let msg = if dark {
+        format!(
+            "眼镜镜片有颜色（眼睛下方亮度仅为面颊的 {:.0}%，至少 {:.0}%），请摘下有色眼镜或换用无色镜片",
+            lum * 100.0,
+            p.lens_luminance_min * 100.0
+        )
+    } else if coloured {
+        format!(
+            "眼镜镜片带颜色（眼睛下方与面颊的色度差 {tint:.3}，至多 {:.3}），请摘下有色眼镜或换用无色镜片",
+            p.lens_tint_max
+        )
+    } else if shiny {
+        format!(
+            "眼镜镜片反光（反光面积为两眼间距平方的 {:.2}%，至多 {:.2}%），请调整灯光，或使用窗口提供的无镜片镜框",
+            glare.unwrap_or(0.0) * 100.0,
+            p.lens_glare_max * 100.0
+        )
+    } else if let Some(g) = glare {
+        format!(
+            "未见有色镜片或镜片反光（眼睛下方亮度为面颊的 {:.0}%，反光 {:.2}%）",
+            lum * 100.0,
+            g * 100.0
+        )
+    } else {
+        "未见有色镜片；面部过亮，无法判断镜片反光".to_string()
+    };
+    let mut c = against_ratio(
+        C,
+        lum,
+        Range::new(p.lens_luminance_min, f64::MAX),
+        p.lens_luminance_uncertainty,
+        msg,
+    );
+    if coloured || shiny {
+        c.status = Status::Fail;
+    }
+    c.uncertain |= glare.is_none()
+        || (absorbs && near_limit(tint, p.lens_tint_max, p.lens_tint_uncertainty))
+        || glare.is_some_and(|g| near_limit(g, p.lens_glare_max, p.lens_glare_uncertainty));
+    c
+}
+
+/// Whether hair covers this brow: no step from the brow up to the forehead, and the forehead
+/// band as dark as the person's own hair and clearly darker than skin. `(covered, near)`:
+/// `near` when only the step is within its uncertainty of the limit.
+pub(crate) fn brow_covered(b: &Brow, hair: Option<f32>, p: &Profile) -> (bool, bool) {
+    let above = f64::from(b.above);
+    let like_hair = above <= -p.brow_dark_stops
+        && hair.is_some_and(|h| {
+            let h = f64::from(h);
+            h <= -p.brow_dark_stops && (above - h).abs() <= p.brow_hair_match_stops
+        });
+    let step = f64::from(b.contrast());
+    (
+        like_hair && step < p.brow_contrast_min,
+        like_hair && near_limit(step, p.brow_contrast_min, p.brow_contrast_uncertainty),
+    )
+}
+
+pub(crate) fn occlusion_check(m: &CoverMeasures, p: &Profile) -> Check {
+    use CheckCode::FaceOcclusion as C;
+    let [Some(left), Some(right)] = m.brows else {
+        return skipped(C, "眉毛区域超出照片范围，无法检查遮挡，请人工复核", true);
+    };
+    let (lc, ln) = brow_covered(&left, m.hair_stops, p);
+    let (rc, rn) = brow_covered(&right, m.hair_stops, p);
+    let step = f64::from(left.contrast().min(right.contrast()));
+    let ears = m.ear_skin_max().map(f64::from).filter(|_| p.ears_must_show);
+    let beside = m.ear_person_min().map_or(0.0, f64::from) >= p.ear_person_min;
+    let ears_covered = beside && ears.is_some_and(|e| e < p.ear_skin_min);
+    let msg = if lc || rc {
+        let side = match (lc, rc) {
+            (true, true) => "双眉",
+            (true, false) => "画面左侧的眉毛",
+            _ => "画面右侧的眉毛",
+        };
+        format!(
+            "头发遮住了{side}（眉毛与上方额头的亮度差 {step:.1} 档，至少 {:.1}），请将刘海梳起，露出眉毛",
+            p.brow_contrast_min
+        )
+    } else if ears_covered {
+        format!(
+            "头发遮住了双耳（耳部露出的皮肤仅 {:.0}%，至少 {:.0}%），请将头发拢到耳后，至少露出一只耳朵",
+            ears.unwrap_or(0.0) * 100.0,
+            p.ear_skin_min * 100.0
+        )
+    } else if let (true, Some(e)) = (p.ears_must_show, ears) {
+        format!("眉毛和耳朵未被头发遮挡（耳部露出的皮肤 {:.0}%）", e * 100.0)
+    } else if p.ears_must_show {
+        "眉毛未被头发遮挡；耳部超出照片范围，请人工复核".to_string()
+    } else {
+        "眉毛未被头发遮挡".to_string()
+    };
+    let mut c = with(
+        check(C, pass_fail(!(lc || rc || ears_covered)), msg),
+        step,
+        Some(Range::new(p.brow_contrast_min, f64::MAX)),
+        "stops",
+    );
+    // Ears unmeasured (outside the photo) where the profile asks for them, or near the limit.
+    c.uncertain = ln
+        || rn
+        || (p.ears_must_show && ears.is_none())
+        || (beside && ears.is_some_and(|e| near_limit(e, p.ear_skin_min, p.ear_skin_uncertainty)));
+    c
+}
+
+pub(crate) fn head_covering_check(
+    m: &CoverMeasures,
+    skin: Option<&SkinSample>,
+    p: &Profile,
+) -> Check {
+    use CheckCode::FaceHeadCovering as C;
+    let Some(share) = m.head_covering.map(f64::from) else {
+        return skipped(
+            C,
+            "额头上方区域过小或超出照片，无法检查是否戴帽，请人工复核",
+            true,
+        );
+    };
+    // Colours are judged against natural hair and skin: under a colour cast (the skin itself
+    // out of its natural range) hair reads as dyed, so the check cannot decide.
+    let cast = skin.is_some_and(|s| {
+        !p.skin_hue_deg.contains(f64::from(s.hue_deg()))
+            || !p.skin_chroma.contains(f64::from(s.chroma()))
+    });
+    if cast {
+        return skipped(C, "照片偏色，无法判断头部是否有遮盖物，请人工复核", true);
+    }
+    let lim = Range::new(f64::MIN, p.head_covering_max);
+    let msg = if lim.contains(share) {
+        "免冠，头部无帽子或头巾等遮盖物".to_string()
+    } else {
+        format!(
+            "头部有帽子或头巾等遮盖物（额头上方 {:.0}% 为非头发颜色，至多 {:.0}%），请摘下帽子或头巾，免冠拍摄",
+            share * 100.0,
+            p.head_covering_max * 100.0
+        )
+    };
+    against_ratio(C, share, lim, p.head_covering_uncertainty, msg)
 }
 
 #[cfg(test)]

@@ -1,0 +1,208 @@
+//! Image quality on the face: exposure, dynamic range, sharpness, noise, illumination,
+//! colour cast and compression artefacts.
+
+use super::*;
+
+pub(crate) fn quality_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Check>) {
+    use CheckCode::*;
+    let face_codes = [
+        QualitySharpness,
+        QualityExposure,
+        QualityDynamicRange,
+        QualityIllumination,
+        QualityColor,
+    ];
+    let Some(m) = obs.measures else {
+        let why = "照片无法解码，无法检查此项";
+        out.extend(face_codes.iter().map(|&c| skipped(c, why, false)));
+        out.push(skipped(QualityCompression, why, false));
+        out.push(skipped(QualityNoise, why, false));
+        return;
+    };
+    let face_reason = no_face_reason(obs);
+    // quality.sharpness
+    out.push(match (face_reason, m.sharpness) {
+        (Some((why, u)), _) => skipped(QualitySharpness, why, u),
+        (None, None) => skipped(QualitySharpness, "人脸区域过小，无法评估清晰度", true),
+        (None, Some(s)) => {
+            let s = f64::from(s);
+            let ok = s >= p.sharpness_min;
+            let msg = if ok {
+                format!("面部清晰（清晰度 {s:.2}，至少 {:.2}）", p.sharpness_min)
+            } else {
+                format!(
+                    "照片模糊（清晰度 {s:.2}，至少 {:.2}），请对焦后重新拍摄，拍摄时保持不动",
+                    p.sharpness_min
+                )
+            };
+            with(
+                check(QualitySharpness, pass_fail(ok), msg),
+                s,
+                Some(Range::new(p.sharpness_min, f64::MAX)),
+                "ratio",
+            )
+        }
+    });
+    // quality.exposure and quality.dynamic_range
+    match (face_reason, m.tone) {
+        (None, Some(t)) => {
+            let mean = f64::from(t.mean);
+            let clipped = f64::from(t.clipped);
+            let lim = p.exposure_mean;
+            let (ok, msg) = if mean < lim.min {
+                (
+                    false,
+                    format!(
+                        "面部过暗（平均亮度 {mean:.0}，应为 {:.0}–{:.0}），请增加灯光或调整曝光",
+                        lim.min, lim.max
+                    ),
+                )
+            } else if mean > lim.max || clipped > p.exposure_clipped_max {
+                (
+                    false,
+                    format!(
+                        "面部过亮（平均亮度 {mean:.0}，过曝像素 {:.0}%），请减弱灯光或降低曝光",
+                        clipped * 100.0
+                    ),
+                )
+            } else {
+                (true, format!("面部曝光正常（平均亮度 {mean:.0}）"))
+            };
+            out.push(with(
+                check(QualityExposure, pass_fail(ok), msg),
+                mean,
+                Some(lim),
+                "luma",
+            ));
+            let dr = f64::from(t.p95 - t.p5);
+            let ok = dr >= p.dynamic_range_min;
+            let msg = if ok {
+                format!(
+                    "面部层次丰富（亮度范围 {dr:.0}，至少 {:.0}）",
+                    p.dynamic_range_min
+                )
+            } else {
+                format!("面部层次不足（亮度范围 {dr:.0}，至少 {:.0}），照片发灰、过暗或过曝，请调整灯光和曝光", p.dynamic_range_min)
+            };
+            out.push(with(
+                check(QualityDynamicRange, pass_fail(ok), msg),
+                dr,
+                Some(Range::new(p.dynamic_range_min, 255.0)),
+                "luma",
+            ));
+        }
+        (reason, _) => {
+            let (why, u) = reason.unwrap_or(("无法测量面部亮度", true));
+            out.push(skipped(QualityExposure, why, u));
+            out.push(skipped(QualityDynamicRange, why, u));
+        }
+    }
+    // quality.illumination and quality.color
+    match (face_reason, m.skin) {
+        (None, Some(s)) => {
+            let stops = f64::from(s.side_stops());
+            let ok = stops <= p.illumination_max_stops;
+            let msg = if ok {
+                format!("面部光照均匀（左右亮度差 {stops:.2} 档）")
+            } else {
+                let darker = if s.left_luma < s.right_luma {
+                    "左"
+                } else {
+                    "右"
+                };
+                format!(
+                    "面部光照不均，照片{darker}侧脸偏暗（相差 {stops:.1} 档，至多 {:.1}），请从正面均匀补光",
+                    p.illumination_max_stops
+                )
+            };
+            out.push(with(
+                check(QualityIllumination, pass_fail(ok), msg),
+                stops,
+                Some(Range::new(0.0, p.illumination_max_stops)),
+                "stops",
+            ));
+            let hue = f64::from(s.hue_deg());
+            let chroma = f64::from(s.chroma());
+            let ok = p.skin_hue_deg.contains(hue) && p.skin_chroma.contains(chroma);
+            let msg = if ok {
+                format!("肤色自然（色相 {hue:.0}°，饱和度 {chroma:.0}）")
+            } else if chroma < p.skin_chroma.min {
+                format!("面部缺少色彩（饱和度 {chroma:.0}），照片发灰或为黑白，请检查白平衡和曝光")
+            } else if chroma > p.skin_chroma.max {
+                format!(
+                    "面部颜色过于浓艳（饱和度 {chroma:.0}，至多 {:.0}），请检查白平衡和色彩设置",
+                    p.skin_chroma.max
+                )
+            } else {
+                let cast = if hue > p.skin_hue_deg.max {
+                    "偏黄或偏绿"
+                } else {
+                    "偏红、偏紫或偏蓝"
+                };
+                format!(
+                    "照片偏色（肤色{cast}，色相 {hue:.0}°，应为 {:.0}–{:.0}°），请调整白平衡",
+                    p.skin_hue_deg.min, p.skin_hue_deg.max
+                )
+            };
+            out.push(with(
+                check(QualityColor, pass_fail(ok), msg),
+                hue,
+                Some(p.skin_hue_deg),
+                "deg",
+            ));
+        }
+        (reason, _) => {
+            let (why, u) = reason.unwrap_or(("无法采样肤色", true));
+            out.push(skipped(QualityIllumination, why, u));
+            out.push(skipped(QualityColor, why, u));
+        }
+    }
+    // quality.compression: the quantisation table says how hard the file was compressed; the
+    // blocking ratio catches heavy compression hidden by a later re-save at high quality.
+    let q = obs.header.and_then(|h| h.jpeg_quality());
+    let block = f64::from(m.blockiness);
+    let q_ok = q.is_none_or(|q| q >= p.jpeg_quality_min);
+    let ok = q_ok && block <= p.blockiness_max;
+    let msg = match (ok, q) {
+        (true, Some(q)) => format!("压缩质量正常（质量系数约 {q:.0}）"),
+        (true, None) => "无明显压缩痕迹".to_string(),
+        (false, Some(q)) if !q_ok => format!(
+            "照片压缩过度（质量系数约 {q:.0}，至少 {:.0}），出现马赛克方块，请以质量 70 重新导出",
+            p.jpeg_quality_min
+        ),
+        (false, _) => {
+            format!("照片有明显的压缩方块（块效应 {block:.2}），请使用原始照片以质量 70 重新导出")
+        }
+    };
+    let mut c = check(QualityCompression, pass_fail(ok), msg);
+    match q {
+        Some(q) => {
+            c.value = Some(json!(q));
+            c.min = Some(p.jpeg_quality_min);
+            c.unit = Some("jpeg_quality".into());
+        }
+        None => {
+            c.value = Some(json!(round1(block * 100.0) / 100.0));
+            c.max = Some(p.blockiness_max);
+            c.unit = Some("blockiness".into());
+        }
+    }
+    out.push(c);
+    // quality.noise
+    let n = f64::from(m.noise);
+    let ok = n <= p.noise_max;
+    let msg = if ok {
+        format!("噪点正常（噪声 {n:.1}）")
+    } else {
+        format!(
+            "照片噪点过多（噪声 {n:.1}，至多 {:.1}），请增加光线、降低感光度后重新拍摄",
+            p.noise_max
+        )
+    };
+    out.push(with(
+        check(QualityNoise, pass_fail(ok), msg),
+        n,
+        Some(Range::new(0.0, p.noise_max)),
+        "sigma",
+    ));
+}
