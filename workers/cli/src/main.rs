@@ -82,7 +82,8 @@ enum DlqAction {
 
 #[derive(clap::Args)]
 struct CheckArgs {
-    /// Profile: ga461 (default) or icao.
+    /// Profile: ga461 (default), icao, or a tuned copy of one as a file (PATH.toml; see
+    /// workers/profile/profiles/).
     #[arg(long)]
     profile: Option<String>,
     /// Output format (default from config: table).
@@ -182,6 +183,17 @@ struct PipelineArgs {
     /// Photos and folders.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
+}
+
+/// A built-in profile by name, or a profile file (a path ending in `.toml`: a tuned copy of a
+/// built-in one).
+fn resolve_profile(name_or_path: &str) -> anyhow::Result<Profile> {
+    if name_or_path.ends_with(".toml") {
+        return Profile::load(std::path::Path::new(name_or_path)).map_err(anyhow::Error::from);
+    }
+    Profile::by_name(name_or_path).with_context(|| {
+        format!("unknown profile {name_or_path:?} (known: ga461, icao, or a path to a .toml file)")
+    })
 }
 
 fn bench_pipeline(
@@ -316,9 +328,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let profile_name = args
                 .profile
                 .unwrap_or_else(|| config.engine.profile.clone());
-            let profile = Profile::by_name(&profile_name).with_context(|| {
-                format!("unknown profile {profile_name:?} (known: ga461, icao)")
-            })?;
+            let profile = resolve_profile(&profile_name)?;
             let format = match args.format {
                 Some(f) => f,
                 None => config.check.format.parse().map_err(anyhow::Error::msg)?,
@@ -447,9 +457,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 },
         } => {
             let profile_name = profile.unwrap_or_else(|| config.engine.profile.clone());
-            let profile = Profile::by_name(&profile_name).with_context(|| {
-                format!("unknown profile {profile_name:?} (known: ga461, icao)")
-            })?;
+            let profile = resolve_profile(&profile_name)?;
             let files = check::expand(&paths).context("cannot read the given paths")?;
             let photos: Vec<Vec<u8>> = files.iter().filter_map(|p| std::fs::read(p).ok()).collect();
             let threads = if threads.is_empty() {

@@ -209,3 +209,43 @@ fn logs_written_to_a_pipe_carry_no_colour_codes() {
         "ANSI escape in a piped log: {line:?}"
     );
 }
+
+#[test]
+fn a_tuned_profile_file_changes_the_limits_and_a_broken_one_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = fixtures().join("pass__pass_034_0.jpg");
+    let built_in = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../profile/profiles/ga461.toml"),
+    )
+    .unwrap();
+    // The same photo passes ga461 but fails a copy whose face width band starts above its face.
+    let tuned = built_in.replacen(
+        "[face_width_px]\nmin = 193.0",
+        "[face_width_px]\nmin = 230.0",
+        1,
+    );
+    assert_ne!(tuned, built_in, "the face width table moved in ga461.toml");
+    std::fs::write(dir.path().join("tuned.toml"), tuned).unwrap();
+    let photo = good.to_str().unwrap();
+    let (code, _, _) = photocheck(&["check", "--format", "jsonl", photo], dir.path());
+    assert_eq!(code, 0);
+    let (code, out, _) = photocheck(
+        &["check", "--format", "jsonl", "--profile", "tuned.toml", photo],
+        dir.path(),
+    );
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    let width = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["code"] == "geometry.face_width")
+        .unwrap();
+    assert_eq!(width["status"], "fail");
+    assert_eq!(width["min"], 230.0);
+
+    std::fs::write(dir.path().join("broken.toml"), "name = \"x\"\n").unwrap();
+    let (code, _, err) = photocheck(&["check", "--profile", "broken.toml", photo], dir.path());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("invalid profile"), "{err}");
+}

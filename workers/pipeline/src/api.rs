@@ -533,7 +533,7 @@ async fn upload_inner(state: &Arc<ApiState>, request: Request) -> Result<Accepte
         .profile
         .clone()
         .unwrap_or_else(|| state.default_profile.clone());
-    if photocheck_engine::Profile::by_name(&profile).is_none() {
+    if photocheck_profile::Profile::by_name(&profile).is_none() {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "api.unknown_profile",
