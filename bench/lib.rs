@@ -1,8 +1,14 @@
-//! Shared set-up of the benchmarks: the installed engine and the fixture photos.
+//! photocheck's benchmarks: the harnesses behind `photocheck bench engine` ([`engine_bench`])
+//! and `photocheck bench pipeline` ([`pipeline_bench`]: the real API, a Garage store and worker
+//! processes), and the shared set-up of the criterion benchmarks (the installed engine and the
+//! fixture photos, below).
 //!
 //! Run `cargo bench -p photocheck-bench` (after `photocheck models fetch`). Every figure is
 //! single-threaded: the engine runs one photo on one core with one ONNX intra-op thread, so
 //! photos/s here is photos per core; a worker scales by running one photo per core.
+
+pub mod engine_bench;
+pub mod pipeline_bench;
 
 use photocheck_engine::{Engine, EngineConfig};
 use std::path::PathBuf;

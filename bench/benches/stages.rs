@@ -14,7 +14,7 @@ use photocheck_engine::models::{
     BlazeFace, FaceDetector, LandmarkRefiner, LoadedModel, MediaPipeMesh, MeshModel, ONet, Runtime,
     SelfieSegmentation,
 };
-use photocheck_engine::{checks, measure, measure_all, Profile};
+use photocheck_engine::{checks, measure, measure_all_with_mask, Profile};
 use std::hint::black_box;
 
 fn stages(c: &mut Criterion) {
@@ -95,13 +95,13 @@ fn stages(c: &mut Criterion) {
     let analysis = engine.analyze(&bytes, &profile).unwrap();
     let face = analysis.face.clone();
     g.bench_function("measure", |b| {
-        b.iter(|| black_box(measure_all(&img, face.as_ref())))
+        b.iter(|| black_box(measure_all_with_mask(&img, face.as_ref()).0))
     });
     // The measure groups on their own.
     let f = face.as_ref().expect("the compliant photo has a face");
     let bg = measure::border_reference(&img, f.chin[1] as u32);
     g.bench_function("measure_background", |b| {
-        b.iter(|| black_box(measure::background(&img, bg, f.chin[1])))
+        b.iter(|| black_box(measure::background_and_mask(&img, bg, f.chin[1])))
     });
     g.bench_function("measure_luma_noise_blocking", |b| {
         b.iter(|| {
@@ -116,7 +116,7 @@ fn stages(c: &mut Criterion) {
     g.bench_function("measure_subject", |b| {
         b.iter(|| black_box(measure::subject(&img, &f.mesh)))
     });
-    let m = measure_all(&img, face.as_ref());
+    let m = measure_all_with_mask(&img, face.as_ref()).0;
     // One selfie-segmentation inference on the head crop plus the glasses, covering and
     // occlusion measures: what the three cover checks add per photo.
     let mut seg = SelfieSegmentation::new(&rt, &load("segmentation")).unwrap();
@@ -151,7 +151,7 @@ fn stages(c: &mut Criterion) {
             let img = decode::decode(bytes, header.clone(), limits).unwrap().rgb;
             let faces = front.detect(&img).unwrap();
             let five = onet.refine(&img, &faces[0]).unwrap();
-            let m = measure_all(&img, face.as_ref());
+            let m = measure_all_with_mask(&img, face.as_ref()).0;
             let obs = observation(bytes, &header, &img, faces.len(), face.as_ref(), &m);
             black_box((five, checks::evaluate(&obs, &profile)))
         })

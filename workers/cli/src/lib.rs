@@ -1,8 +1,8 @@
 //! The `photocheck` command line, as a library so tests and benches drive the same code the
 //! binary runs. `main.rs` only parses arguments, installs logging and calls in here.
 
-pub mod bench;
-pub mod bench_pipeline;
+pub use photocheck_bench::engine_bench as bench;
+pub use photocheck_bench::pipeline_bench as bench_pipeline;
 pub mod check;
 pub mod fetch;
 

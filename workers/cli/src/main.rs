@@ -143,8 +143,8 @@ struct PipelineArgs {
     /// Photos per latency run (default: --photos).
     #[arg(long)]
     latency_photos: Option<usize>,
-    /// Spacing of the latency run's submits.
-    #[arg(long, value_enum, default_value = "even")]
+    /// Spacing of the latency run's submits: even or poisson.
+    #[arg(long, default_value = "even")]
     arrivals: photocheck::bench_pipeline::Arrivals,
     /// Skip the max-throughput run (then --rate must be photos/s).
     #[arg(long)]

@@ -230,7 +230,14 @@ fn a_tuned_profile_file_changes_the_limits_and_a_broken_one_is_refused() {
     let (code, _, _) = photocheck(&["check", "--format", "jsonl", photo], dir.path());
     assert_eq!(code, 0);
     let (code, out, _) = photocheck(
-        &["check", "--format", "jsonl", "--profile", "tuned.toml", photo],
+        &[
+            "check",
+            "--format",
+            "jsonl",
+            "--profile",
+            "tuned.toml",
+            photo,
+        ],
         dir.path(),
     );
     assert_eq!(code, 1);

@@ -523,12 +523,8 @@ fn round_face(mut f: FaceInfo) -> FaceInfo {
     f
 }
 
-/// Every measurement the rules need, on a decoded photo and its face (if one was measured).
-pub fn measure_all(img: &RgbImage, face: Option<&FaceGeometry>) -> Measures {
-    measure_all_with_mask(img, face).0
-}
-
-/// [`measure_all`], and the background region it measured.
+/// Every measurement the rules need, on a decoded photo and its face (if one was measured), and
+/// the background region it measured.
 pub fn measure_all_with_mask(
     img: &RgbImage,
     face: Option<&FaceGeometry>,

@@ -236,12 +236,7 @@ impl BackgroundMask {
     }
 }
 
-/// Measures the background (see [`BackgroundStats`]).
-pub fn background(img: &RgbImage, bg: [u8; 3], limit_row: f32) -> BackgroundStats {
-    background_and_mask(img, bg, limit_row).0
-}
-
-/// [`background`], and the region it measured.
+/// Measures the background (see [`BackgroundStats`]), and the region it measured.
 pub fn background_and_mask(
     img: &RgbImage,
     bg: [u8; 3],
@@ -1106,7 +1101,7 @@ mod tests {
 
     #[test]
     fn a_plain_white_background_is_light_neutral_and_covered() {
-        let b = background(&portrait(14), [255; 3], 330.0);
+        let b = background_and_mask(&portrait(14), [255; 3], 330.0).0;
         assert!(b.lightness > 99.0 && b.chroma < 0.5, "{b:?}");
         assert!(b.shadow_drop < 1.0 && b.coverage > 0.95, "{b:?}");
         // The fill stops at the head: the subject is not part of the background.
@@ -1126,7 +1121,7 @@ mod tests {
                 }
             }
         }
-        let b = background(&img, [255; 3], 330.0);
+        let b = background_and_mask(&img, [255; 3], 330.0).0;
         assert!(b.shadow_drop > 20.0, "{b:?}");
     }
 
@@ -1136,7 +1131,7 @@ mod tests {
             let v = (((x / 6) + (y / 6)) % 2 * 120 + 60) as u8;
             Rgb([v, v / 2, 255 - v])
         });
-        let b = background(&img, border_reference(&img, H), 330.0);
+        let b = background_and_mask(&img, border_reference(&img, H), 330.0).0;
         assert!(b.coverage < 0.3, "{b:?}");
     }
 

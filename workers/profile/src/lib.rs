@@ -315,11 +315,17 @@ mod tests {
         assert!(e.to_string().contains("rol_max_deg"), "{e}");
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("tuned.toml");
-        std::fs::write(&path, text.replace("roll_max_deg = 8.0", "roll_max_deg = 6.0")).unwrap();
+        std::fs::write(
+            &path,
+            text.replace("roll_max_deg = 8.0", "roll_max_deg = 6.0"),
+        )
+        .unwrap();
         let tuned = Profile::load(&path).unwrap();
         assert_eq!(tuned.roll_max_deg, 6.0);
         assert_eq!(
-            Profile::load(&dir.path().join("none.toml")).unwrap_err().code(),
+            Profile::load(&dir.path().join("none.toml"))
+                .unwrap_err()
+                .code(),
             "profile.read"
         );
     }

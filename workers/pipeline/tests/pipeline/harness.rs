@@ -575,6 +575,8 @@ impl ApiProcess {
         let mut config = config.clone();
         let port = free_port();
         config.api.listen = format!("127.0.0.1:{port}");
+        config.engine.models_dir = Some(dir.path().join("no-models"));
+        config.engine.ort_dylib = Some(dir.path().join("no-libonnxruntime.so"));
         let path = dir.path().join("photocheck.toml");
         std::fs::write(&path, toml::to_string(&config).unwrap()).unwrap();
         let child = Command::new(photocheck_bin())
@@ -582,6 +584,9 @@ impl ApiProcess {
             .arg(&path)
             .arg("serve")
             .env("RUST_LOG", "warn")
+            // The API needs neither ONNX Runtime nor the models: give it neither.
+            .env("XDG_DATA_HOME", dir.path().join("no-data"))
+            .env_remove("ORT_DYLIB_PATH")
             .stdin(Stdio::null())
             .spawn()
             .expect("start photocheck serve");

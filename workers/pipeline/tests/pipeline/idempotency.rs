@@ -1,5 +1,6 @@
 //! One `Idempotency-Key` → one id and one job, with API replicas racing on the same keys while
-//! storage fails mid-way; and the broker lock that makes it so.
+//! storage fails mid-way; and the broker lock that makes it so. The replicas run with no ONNX
+//! Runtime and no models (`ApiProcess`): the API never needs the engine.
 
 use crate::harness::*;
 use photocheck_pipeline::lock;

@@ -27,7 +27,7 @@
 //! node started by the project's `scripts/s3-server.sh` (see [`S3Source::Start`]), or the
 //! operator's own. Logs carry counts and codes, never photo bytes or ids.
 
-use crate::bench::{percentiles, BenchError, Machine, Percentiles};
+use crate::engine_bench::{percentiles, BenchError, Machine, Percentiles};
 use bytes::Bytes;
 use futures::stream::{self, StreamExt};
 use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
@@ -181,13 +181,26 @@ impl FromStr for Rate {
 }
 
 /// How the latency run spaces its submits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Arrivals {
     /// Exactly 1/rate apart.
     Even,
     /// Exponential gaps with mean 1/rate (a Poisson process, like independent windows).
     Poisson,
+}
+
+impl FromStr for Arrivals {
+    type Err = String;
+
+    /// `even` or `poisson`.
+    fn from_str(s: &str) -> Result<Arrivals, String> {
+        match s {
+            "even" => Ok(Arrivals::Even),
+            "poisson" => Ok(Arrivals::Poisson),
+            other => Err(format!("{other:?}: arrivals are even or poisson")),
+        }
+    }
 }
 
 /// What to run.
@@ -1194,7 +1207,7 @@ fn engine_rates(
         .ok_or_else(|| PipelineBenchError::Options(format!("unknown profile {profile:?}")))?;
     let photos: Vec<Vec<u8>> = photos.iter().map(|b| b.to_vec()).collect();
     let passes = count.div_ceil(photos.len()).clamp(1, 3);
-    let report = crate::bench::engine(engine, &photos, &profile, threads, passes)?;
+    let report = crate::engine_bench::engine(engine, &photos, &profile, threads, passes)?;
     Ok(report
         .runs
         .iter()
