@@ -348,3 +348,96 @@ impl Publisher {
         }
     }
 }
+
+/// What [`consume`] consumes, and how it stops.
+pub struct ConsumerSpec<'a> {
+    /// The queue.
+    pub queue: &'a str,
+    /// Messages taken ahead (AMQP prefetch).
+    pub prefetch: usize,
+    /// What the messages are, for the consumer tag and the logs (`jobs`, `deliveries`).
+    pub what: &'static str,
+    /// How long in-flight handlers may run on after shutdown before the connection closes.
+    pub grace: std::time::Duration,
+}
+
+/// One consumer session on `spec.queue`: connects, declares the topology (if configured),
+/// spawns `handle` on `tracker` for each message, until `shutdown` (then stops taking messages,
+/// lets the handlers finish within the grace period, closes: whatever is unacked goes back to
+/// the queue) or the broker is lost (an error: the caller reconnects). `consuming` hears when
+/// the consumer attaches and detaches (the worker's readiness).
+pub async fn consume<F, Fut>(
+    amqp: &AmqpSection,
+    spec: ConsumerSpec<'_>,
+    shutdown: &tokio_util::sync::CancellationToken,
+    tracker: &tokio_util::task::TaskTracker,
+    consuming: impl Fn(bool),
+    handle: F,
+) -> Result<(), BrokerError>
+where
+    F: Fn(lapin::message::Delivery) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    use futures::StreamExt;
+    use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
+    let conn = connect(amqp).await?;
+    let channel = conn.create_channel().await?;
+    if amqp.declare {
+        declare_topology(&channel, amqp).await?;
+    }
+    channel
+        .basic_qos(
+            u16::try_from(spec.prefetch.max(1)).unwrap_or(u16::MAX),
+            BasicQosOptions::default(),
+        )
+        .await?;
+    let tag = format!("photocheck-{}-{}", spec.what, uuid::Uuid::now_v7());
+    let mut consumer = channel
+        .basic_consume(
+            spec.queue.into(),
+            tag.as_str().into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    consuming(true);
+    let outcome = loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break Ok(()),
+            next = consumer.next() => match next {
+                Some(Ok(delivery)) => {
+                    tracker.spawn(handle(delivery));
+                }
+                Some(Err(e)) => break Err(BrokerError::from(e)),
+                None => {
+                    break Err(BrokerError::Unavailable(format!("{} consumer ended", spec.what)))
+                }
+            }
+        }
+    };
+    consuming(false);
+    if outcome.is_ok() {
+        tracing::info!(
+            in_flight = tracker.len(),
+            what = spec.what,
+            "shutting down: taking no more, draining"
+        );
+        let _ = channel
+            .basic_cancel(tag.as_str().into(), BasicCancelOptions::default())
+            .await;
+        // The connection stays open while in-flight handlers finish and ack.
+        tracker.close();
+        if tokio::time::timeout(spec.grace, tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                left = tracker.len(),
+                what = spec.what,
+                "grace period over; unfinished messages go back to the queue"
+            );
+        }
+        let _ = conn.close(200, "shutdown".into()).await;
+    }
+    outcome
+}

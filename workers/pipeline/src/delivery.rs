@@ -11,11 +11,9 @@
 use crate::broker::{header_str, header_u64, json_properties, string, Publisher};
 use crate::error::{BrokerError, DeliveryError};
 use crate::metrics::Metrics;
-use futures::StreamExt;
 use hmac::{Hmac, Mac};
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
-use lapin::types::FieldTable;
+use lapin::options::BasicAckOptions;
 use photocheck_config::{AmqpSection, CentralSection};
 use sha2::Sha256;
 use std::sync::Arc;
@@ -218,53 +216,24 @@ async fn consume(
     tracker: &TaskTracker,
     grace: Duration,
 ) -> Result<(), BrokerError> {
-    let conn = crate::broker::connect(&ctx.amqp).await?;
-    let channel = conn.create_channel().await?;
-    if ctx.amqp.declare {
-        crate::broker::declare_topology(&channel, &ctx.amqp).await?;
-    }
-    let prefetch = u16::try_from(ctx.central.concurrency.max(1)).unwrap_or(u16::MAX);
-    channel
-        .basic_qos(prefetch, BasicQosOptions::default())
-        .await?;
-    let tag = format!("photocheck-delivery-{}", uuid::Uuid::now_v7());
-    let mut consumer = channel
-        .basic_consume(
-            ctx.amqp.deliveries_queue.as_str().into(),
-            tag.as_str().into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
-    let outcome = loop {
-        tokio::select! {
-            _ = ctx.shutdown.cancelled() => break Ok(()),
-            next = consumer.next() => match next {
-                Some(Ok(delivery)) => {
-                    let ctx = Arc::clone(ctx);
-                    tracker.spawn(async move { deliver(&ctx, delivery).await });
-                }
-                Some(Err(e)) => break Err(BrokerError::from(e)),
-                None => break Err(BrokerError::Unavailable("deliveries consumer ended".into())),
-            }
-        }
+    let spec = crate::broker::ConsumerSpec {
+        queue: &ctx.amqp.deliveries_queue,
+        prefetch: ctx.central.concurrency,
+        what: "deliveries",
+        grace,
     };
-    if outcome.is_ok() {
-        let _ = channel
-            .basic_cancel(tag.as_str().into(), BasicCancelOptions::default())
-            .await;
-        // Keep the connection open while in-flight deliveries finish and ack; whatever is
-        // unacked when it closes goes back to the queue.
-        tracker.close();
-        if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
-            tracing::warn!(
-                left = tracker.len(),
-                "grace period over; unfinished deliveries go back to the queue"
-            );
-        }
-        let _ = conn.close(200, "shutdown".into()).await;
-    }
-    outcome
+    crate::broker::consume(
+        &ctx.amqp,
+        spec,
+        &ctx.shutdown,
+        tracker,
+        |_| {},
+        |delivery| {
+            let ctx = Arc::clone(ctx);
+            async move { deliver(&ctx, delivery).await }
+        },
+    )
+    .await
 }
 
 async fn post(ctx: &Ctx, id: &str, body: &[u8], signature: &str) -> Result<(), DeliveryError> {

@@ -29,11 +29,8 @@ use crate::error::{BrokerError, JobError, StoreError};
 use crate::metrics::Metrics;
 use crate::store::{result_key, Store};
 use crate::PipelineError;
-use futures::StreamExt;
 use lapin::message::Delivery;
-use lapin::options::{
-    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
-};
+use lapin::options::{BasicAckOptions, BasicNackOptions};
 use lapin::types::FieldTable;
 use photocheck_config::Config;
 use photocheck_types::{CheckResult, JobMessage, Status};
@@ -346,59 +343,24 @@ async fn consume(
     prefetch: usize,
     grace: Duration,
 ) -> Result<(), BrokerError> {
-    let conn = crate::broker::connect(&ctx.config.amqp).await?;
-    let channel = conn.create_channel().await?;
-    if ctx.config.amqp.declare {
-        crate::broker::declare_topology(&channel, &ctx.config.amqp).await?;
-    }
-    channel
-        .basic_qos(
-            u16::try_from(prefetch.max(1)).unwrap_or(u16::MAX),
-            BasicQosOptions::default(),
-        )
-        .await?;
-    let tag = format!("photocheck-worker-{}", uuid::Uuid::now_v7());
-    let mut consumer = channel
-        .basic_consume(
-            ctx.config.amqp.jobs_queue.as_str().into(),
-            tag.as_str().into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
-    ctx.health.set_consuming(true);
-    let outcome = loop {
-        tokio::select! {
-            _ = ctx.shutdown.cancelled() => break Ok(()),
-            next = consumer.next() => match next {
-                Some(Ok(delivery)) => {
-                    let ctx = Arc::clone(ctx);
-                    tracker.spawn(async move { process(&ctx, delivery).await });
-                }
-                Some(Err(e)) => break Err(BrokerError::from(e)),
-                None => break Err(BrokerError::Unavailable("jobs consumer ended".into())),
-            }
-        }
+    let spec = crate::broker::ConsumerSpec {
+        queue: &ctx.config.amqp.jobs_queue,
+        prefetch,
+        what: "jobs",
+        grace,
     };
-    ctx.health.set_consuming(false);
-    if outcome.is_ok() {
-        tracing::info!(
-            in_flight = tracker.len(),
-            "shutting down: no new jobs, draining"
-        );
-        let _ = channel
-            .basic_cancel(tag.as_str().into(), BasicCancelOptions::default())
-            .await;
-        tracker.close();
-        if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
-            tracing::warn!(
-                left = tracker.len(),
-                "grace period over; unfinished jobs go back to the queue"
-            );
-        }
-        let _ = conn.close(200, "shutdown".into()).await;
-    }
-    outcome
+    crate::broker::consume(
+        &ctx.config.amqp,
+        spec,
+        &ctx.shutdown,
+        tracker,
+        |on| ctx.health.set_consuming(on),
+        |delivery| {
+            let ctx = Arc::clone(ctx);
+            async move { process(&ctx, delivery).await }
+        },
+    )
+    .await
 }
 
 enum Outcome {
