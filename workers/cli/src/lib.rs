@@ -46,3 +46,29 @@ pub fn start_engine(config: &Config, data_dir: &Path) -> anyhow::Result<Engine> 
         anyhow::anyhow!("[{}] {e}{hint}", e.code())
     })
 }
+
+/// The engine as the worker's [`photocheck_pipeline::Checker`] (the pipeline crate does not
+/// depend on the engine; this binary's library joins them).
+pub struct EngineChecker(pub std::sync::Arc<Engine>);
+
+impl photocheck_pipeline::Checker for EngineChecker {
+    fn check(
+        &self,
+        bytes: &[u8],
+        profile: &str,
+    ) -> Result<photocheck_types::CheckResult, photocheck_pipeline::JobError> {
+        let profile = photocheck_engine::Profile::by_name(profile)
+            .ok_or_else(|| photocheck_pipeline::JobError::UnknownProfile(profile.to_owned()))?;
+        self.0
+            .check(bytes, &profile)
+            .map_err(|e| photocheck_pipeline::JobError::Engine {
+                code: e.code(),
+                message: e.to_string(),
+                retryable: e.is_retryable(),
+            })
+    }
+
+    fn info(&self) -> photocheck_types::EngineInfo {
+        self.0.info().clone()
+    }
+}

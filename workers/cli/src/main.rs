@@ -391,7 +391,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Worker(args) => {
             let engine = std::sync::Arc::new(photocheck::start_engine(&config, &data_dir)?);
-            photocheck_pipeline::entry::run_worker(config, &args, engine)
+            let checker = std::sync::Arc::new(photocheck::EngineChecker(engine));
+            photocheck_pipeline::entry::run_worker(config, &args, checker)
                 .map_err(|e| anyhow::anyhow!("[{}] {e}", e.code()))?;
             Ok(ExitCode::SUCCESS)
         }

@@ -6,8 +6,9 @@ use photocheck_types::CheckResult;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
-/// Checks one photo. Implemented by [`photocheck_engine::Engine`]; the seam lets the worker run
-/// any engine build (CPU today, GPU later) without knowing its internals.
+/// Checks one photo. Implemented for the engine by the binary's library (`photocheck`'s
+/// `EngineChecker`), so this crate (the API among it) never links the engine; the seam lets the
+/// worker run any engine build (CPU today, GPU later) without knowing its internals.
 pub trait Checker: Send + Sync + 'static {
     /// Checks `bytes` against the named profile. An undecodable photo is `Ok` with a `fail`
     /// verdict; `Err` is for system errors only.
@@ -16,22 +17,6 @@ pub trait Checker: Send + Sync + 'static {
     /// Engine and model versions, as results report them.
     fn info(&self) -> photocheck_types::EngineInfo {
         photocheck_types::EngineInfo::default()
-    }
-}
-
-impl Checker for photocheck_engine::Engine {
-    fn check(&self, bytes: &[u8], profile: &str) -> Result<CheckResult, JobError> {
-        let profile = photocheck_engine::Profile::by_name(profile)
-            .ok_or_else(|| JobError::UnknownProfile(profile.to_owned()))?;
-        photocheck_engine::Engine::check(self, bytes, &profile).map_err(|e| JobError::Engine {
-            code: e.code(),
-            message: e.to_string(),
-            retryable: e.is_retryable(),
-        })
-    }
-
-    fn info(&self) -> photocheck_types::EngineInfo {
-        photocheck_engine::Engine::info(self).clone()
     }
 }
 

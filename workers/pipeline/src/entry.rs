@@ -119,11 +119,12 @@ pub fn run_serve(mut config: Config, args: &ServeArgs) -> Result<(), PipelineErr
     })
 }
 
-/// `photocheck worker`: runs a worker with `engine` until SIGTERM/SIGINT, drains, returns.
+/// `photocheck worker`: runs a worker with `checker` (the engine) until SIGTERM/SIGINT, drains,
+/// returns.
 pub fn run_worker(
     mut config: Config,
     args: &WorkerArgs,
-    engine: Arc<photocheck_engine::Engine>,
+    checker: Arc<dyn crate::Checker>,
 ) -> Result<(), PipelineError> {
     if let Some(n) = args.concurrency {
         config.worker.concurrency = n;
@@ -133,7 +134,7 @@ pub fn run_worker(
     }
     runtime()?.block_on(async {
         let shutdown = crate::shutdown_on_signals();
-        crate::run_worker(config, engine, shutdown).await
+        crate::run_worker(config, checker, shutdown).await
     })
 }
 

@@ -1,5 +1,7 @@
 //! photocheck's distributed pipeline: the ingest API, the queue worker, central delivery and
-//! the `submit` client, around the check engine (`photocheck-engine`, used as a library).
+//! the `submit` client. The check engine reaches the worker through the [`Checker`] trait (the
+//! binary passes it in), so this crate does not depend on `photocheck-engine`: the API runs on a
+//! machine without ONNX Runtime or the models.
 //!
 //! ```text
 //! window ─POST /v1/photos─▶ api ─put─▶ S3 photos/<window>/<id>

@@ -140,13 +140,13 @@ pub fn prefetch(config: &Config) -> usize {
     }
 }
 
-/// Runs a worker with the engine until `shutdown` is cancelled, then drains.
+/// Runs a worker with `checker` (the engine) until `shutdown` is cancelled, then drains.
 pub async fn run_worker(
     config: Config,
-    engine: Arc<photocheck_engine::Engine>,
+    checker: Arc<dyn Checker>,
     shutdown: CancellationToken,
 ) -> Result<(), PipelineError> {
-    run_worker_with(config, engine, Metrics::new(), shutdown).await
+    run_worker_with(config, checker, Metrics::new(), shutdown).await
 }
 
 /// Runs a worker with any [`Checker`] and the given metrics registry.

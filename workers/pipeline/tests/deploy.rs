@@ -189,3 +189,28 @@ fn sample_config_documents_every_key() {
         }
     }
 }
+
+/// The API's library stays free of the engine (ONNX Runtime, libjpeg-turbo, the models): the
+/// pipeline crate names no engine dependency, and the worker gets the engine as a `Checker`.
+#[test]
+fn the_pipeline_library_does_not_depend_on_the_engine() {
+    let manifest = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"),
+    )
+    .unwrap();
+    let parsed: toml::Value = toml::from_str(&manifest).unwrap();
+    for table in ["dependencies", "dev-dependencies", "build-dependencies"] {
+        if let Some(deps) = parsed.get(table).and_then(|t| t.as_table()) {
+            for forbidden in ["photocheck-engine", "ort", "turbojpeg", "image"] {
+                assert!(
+                    !deps.contains_key(forbidden),
+                    "photocheck-pipeline's [{table}] names {forbidden}"
+                );
+            }
+        }
+    }
+    assert!(parsed["dependencies"]
+        .as_table()
+        .unwrap()
+        .contains_key("photocheck-profile"));
+}
