@@ -32,11 +32,11 @@ enum Command {
     /// Check local photos and folders (recursively); no services needed.
     Check(CheckArgs),
     /// Run the HTTP ingest API (upload photos, read results).
-    Serve(photocheck_pipeline::entry::ServeArgs),
+    Serve(photocheck::service::ServeArgs),
     /// Consume jobs from RabbitMQ, check photos from S3, deliver results.
-    Worker(photocheck_pipeline::entry::WorkerArgs),
+    Worker(photocheck::service::WorkerArgs),
     /// Upload photos through the ingest API (window-system simulator); --wait prints results.
-    Submit(photocheck_pipeline::entry::SubmitArgs),
+    Submit(photocheck::service::SubmitArgs),
     /// Measure throughput and latency (operators' sizing tool).
     Bench {
         #[command(subcommand)]
@@ -48,7 +48,7 @@ enum Command {
         action: ModelsAction,
     },
     /// The window's photos and results from the API (paged), as JSON lines or CSV for reports.
-    Results(photocheck_pipeline::entry::ResultsArgs),
+    Results(photocheck::service::ResultsArgs),
     /// List, show and re-queue dead-lettered jobs (or, with --parked, parked results).
     Dlq {
         #[command(subcommand)]
@@ -385,19 +385,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Serve(args) => {
-            photocheck_pipeline::entry::run_serve(config, &args)
+            photocheck::service::run_serve(config, &args)
                 .map_err(|e| anyhow::anyhow!("[{}] {e}", e.code()))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Worker(args) => {
             let engine = std::sync::Arc::new(photocheck::start_engine(&config, &data_dir)?);
             let checker = std::sync::Arc::new(photocheck::EngineChecker(engine));
-            photocheck_pipeline::entry::run_worker(config, &args, checker)
+            photocheck::service::run_worker(config, &args, checker)
                 .map_err(|e| anyhow::anyhow!("[{}] {e}", e.code()))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Results(args) => {
-            let n = photocheck_pipeline::entry::run_results(config, &args)
+            let n = photocheck::service::run_results(config, &args)
                 .map_err(|e| anyhow::anyhow!("[{}] {e}", e.code()))?;
             eprintln!("{n} photos");
             Ok(ExitCode::SUCCESS)
@@ -443,7 +443,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Submit(args) => {
-            let report = photocheck_pipeline::entry::run_submit(config, &args)
+            let report = photocheck::service::run_submit(config, &args)
                 .map_err(|e| anyhow::anyhow!("[{}] {e}", e.code()))?;
             Ok(ExitCode::from(report.exit_code()))
         }

@@ -17,14 +17,14 @@
 //! byte-for-byte from S3, so repeats carry an identical body; each layer has a typed error with a
 //! stable code and a retry decision (`error.rs`); CPU work runs on a named rayon pool with panics
 //! caught (`checker.rs`); shutdown is a `CancellationToken`, followed by a bounded drain.
-//! The binary (`photocheck serve|worker|submit`) only parses flags and calls [`entry`].
+//! The binary (`photocheck serve|worker|submit|results`, its `service` module) parses flags and
+//! calls the functions here.
 
 pub mod api;
 pub mod broker;
 pub mod checker;
 pub mod delivery;
 pub mod dlq;
-pub mod entry;
 pub mod error;
 pub mod lock;
 pub mod metrics;

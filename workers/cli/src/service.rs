@@ -1,9 +1,10 @@
-//! Entry points for the `photocheck` binary: flags (the last config layer) and blocking `run`
-//! functions that start a tokio runtime, install signal handling and call the library.
+//! The service's subcommands (`serve`, `worker`, `submit`, `results`): their flags (the last
+//! config layer) and blocking `run` functions that start a tokio runtime, install signal
+//! handling and call the pipeline library, which itself knows nothing of command lines.
 
-use crate::submit::{submit, SubmitOptions, SubmitReport};
-use crate::PipelineError;
 use photocheck_config::Config;
+use photocheck_pipeline::submit::{submit, SubmitOptions, SubmitReport};
+use photocheck_pipeline::PipelineError;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -78,14 +79,14 @@ pub struct ResultsArgs {
 pub fn run_results(config: Config, args: &ResultsArgs) -> Result<usize, PipelineError> {
     let api = args.api.clone().unwrap_or(config.submit.api);
     let token = args.token.clone().unwrap_or(config.submit.token);
-    let photos = runtime()?.block_on(crate::submit::fetch_results(
+    let photos = runtime()?.block_on(photocheck_pipeline::submit::fetch_results(
         &api,
         &token,
         args.since.as_deref(),
         args.verdict.as_deref(),
     ))?;
     match args.format.as_str() {
-        "csv" => print!("{}", crate::submit::results_csv(&photos)),
+        "csv" => print!("{}", photocheck_pipeline::submit::results_csv(&photos)),
         "jsonl" => {
             for p in &photos {
                 println!("{p}");
@@ -114,8 +115,8 @@ pub fn run_serve(mut config: Config, args: &ServeArgs) -> Result<(), PipelineErr
         config.api.listen = listen.clone();
     }
     runtime()?.block_on(async {
-        let shutdown = crate::shutdown_on_signals();
-        crate::serve(config, shutdown).await
+        let shutdown = photocheck_pipeline::shutdown_on_signals();
+        photocheck_pipeline::serve(config, shutdown).await
     })
 }
 
@@ -124,7 +125,7 @@ pub fn run_serve(mut config: Config, args: &ServeArgs) -> Result<(), PipelineErr
 pub fn run_worker(
     mut config: Config,
     args: &WorkerArgs,
-    checker: Arc<dyn crate::Checker>,
+    checker: Arc<dyn photocheck_pipeline::Checker>,
 ) -> Result<(), PipelineError> {
     if let Some(n) = args.concurrency {
         config.worker.concurrency = n;
@@ -133,8 +134,8 @@ pub fn run_worker(
         config.worker.metrics_listen = listen.clone();
     }
     runtime()?.block_on(async {
-        let shutdown = crate::shutdown_on_signals();
-        crate::run_worker(config, checker, shutdown).await
+        let shutdown = photocheck_pipeline::shutdown_on_signals();
+        photocheck_pipeline::run_worker(config, checker, shutdown).await
     })
 }
 
