@@ -536,7 +536,7 @@ pub fn measure_all_with_mask(
     let luma = measure::Luma::of(img);
     let noise = measure::noise_sigma(&luma);
     let (background, mask) = measure::background_and_mask(img, bg_ref, limit);
-    let subject = face.and_then(|f| measure::subject(img, &f.mesh));
+    let subject = face.and_then(|f| checks::subject::subject(img, &f.mesh));
     let (crown, tone, skin, sharpness) = match face {
         Some(f) => {
             let fw = f.face_width();

@@ -2,7 +2,7 @@
 //! and tells the clerk, in Chinese, what to change. The rules are pure functions of an
 //! [`Observation`] (no models, no I/O), so unit tests build observations from synthetic images
 //! and hand-made face geometry. A family's file holds its rules and messages, and, where the
-//! measurement belongs to that family alone, the measurement too (`cover`, `clothing`); the
+//! measurement belongs to that family alone, the measurement too (`subject`, `cover`, `clothing`); the
 //! stages several families share (header, decode, models, image operations, colour,
 //! [`crate::measure`]) stay outside. Adding a check touches its family's file, the profile and
 //! the code table (`photocheck-types`).
@@ -12,7 +12,7 @@
 //! | [`file`] | `file.*` |
 //! | [`image`] | `image.*` |
 //! | [`geometry`] | `face.count`, `geometry.*`, `pose.roll` |
-//! | [`subject`] | `pose.yaw`, `pose.pitch`, `face.eyes_open`, `face.mouth_closed`, `face.expression` |
+//! | [`subject`] | `pose.yaw`, `pose.pitch`, `face.eyes_open`, `face.mouth_closed`, `face.expression` (measurement and rules) |
 //! | [`cover`] | `face.glasses`, `face.occlusion`, `face.head_covering` (measurement and rules) |
 //! | [`quality`] | `quality.*`, `face.tone` |
 //! | [`background`] | `background.*` |
@@ -37,9 +37,10 @@ use self::subject::*;
 
 use self::clothing::ClothingMeasures;
 use self::cover::CoverMeasures;
+use self::subject::SubjectMeasures;
 use crate::decode::DecodeError;
 use crate::header::{ColorModel, Format, Header};
-use crate::measure::{BackgroundStats, FaceGeometry, FaceTone, SkinSample, SubjectMeasures};
+use crate::measure::{BackgroundStats, FaceGeometry, FaceTone, SkinSample};
 use crate::profile::{Profile, Range};
 use photocheck_types::{Check, CheckCode, Status};
 use serde_json::json;

@@ -1,7 +1,192 @@
-//! Pose (yaw, pitch), eyes open, mouth closed and expression, from the face mesh
-//! ([`crate::measure`]'s subject measures).
+//! Pose (yaw, pitch), eyes open, mouth closed and expression (`pose.yaw`, `pose.pitch`,
+//! `face.eyes_open`, `face.mouth_closed`, `face.expression`): the measurements on the face mesh
+//! (first half) and the rules with the clerk's messages (second half).
 
 use super::*;
+use crate::color::lab;
+use crate::measure::{dist, for_each_span};
+use ::image::RgbImage;
+
+/// Mesh indices the subject measures use (MediaPipe face mesh topology).
+pub mod subject_idx {
+    /// Eye contour of the image-left eye for the eye aspect ratio: outer corner, two upper-lid
+    /// points, inner corner, two lower-lid points (p1…p6 of Soukupová & Čech).
+    pub const LEFT_EYE_EAR: [usize; 6] = [33, 160, 158, 133, 153, 144];
+    /// Same for the image-right eye (outer corner first).
+    pub const RIGHT_EYE_EAR: [usize; 6] = [263, 387, 385, 362, 380, 373];
+    /// Inner lip, upper and lower, at the centre.
+    pub const INNER_LIP: [usize; 2] = [13, 14];
+    /// Outer lip, upper and lower, at the centre.
+    pub const OUTER_LIP: [usize; 2] = [0, 17];
+    /// Mouth corners, image-left and image-right.
+    pub const MOUTH_CORNERS: [usize; 2] = [61, 291];
+    /// Outer-lip contour (the lips' outline), clockwise from the image-left corner.
+    pub const OUTER_LIP_POLYGON: [usize; 20] = [
+        61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146,
+    ];
+    /// Inner-lip contour (the opening of the mouth), clockwise from the image-left corner.
+    pub const INNER_LIP_POLYGON: [usize; 20] = [
+        78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178, 88, 95,
+    ];
+    /// Symmetric pairs on the face contour (image-left, image-right) for yaw.
+    pub const YAW_PAIRS: [[usize; 2]; 4] = [[234, 454], [127, 356], [93, 323], [132, 361]];
+    /// Midline points above (forehead: 10, 151) and below (chin: 152) for pitch.
+    pub const PITCH_UPPER: [usize; 2] = [10, 151];
+    /// Chin.
+    pub const PITCH_LOWER: usize = 152;
+}
+
+/// Teeth are at least this light (L*), and this much lighter than the lips around them.
+const TEETH_MIN_L: f32 = 50.0;
+const TEETH_OVER_LIPS: f32 = 10.0;
+/// Teeth are nearly colourless (C*).
+const TEETH_MAX_CHROMA: f32 = 20.0;
+
+/// Pitch of the line forehead (mean of 10, 151) → chin (152) in the canonical MediaPipe face
+/// model (`canonical_face_model.obj`: forehead (y 7.40, z 4.75), chin (y −9.40, z 4.26), in
+/// cm): the forehead stands 0.49 cm in front of the chin over 16.8 cm, so a frontal face
+/// measures −1.67° before this correction.
+pub const CANONICAL_PITCH_DEG: f32 = 1.67;
+
+/// What the face mesh says about the subject: eyes, mouth, expression and head pose. All
+/// ratios are scale-free (relative to a length of the same face), angles in degrees.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SubjectMeasures {
+    /// Eye aspect ratio of the image-left and image-right eye: mean lid distance ÷ eye width.
+    pub eye_open: [f32; 2],
+    /// Inner-lip gap (points 13–14) ÷ face width (234–454).
+    pub mouth_gap: f32,
+    /// Mouth-corner elevation: height of the corners (61, 291) above the centre of the lips
+    /// (mean of 0, 13, 14, 17), in the face's frame (roll removed), ÷ mouth width. Positive
+    /// when the corners are raised (a smile).
+    pub smile: f32,
+    /// Mouth width (61–291) ÷ face width.
+    pub mouth_width: f32,
+    /// Teeth: pixels inside the inner-lip contour that are bright, nearly colourless and
+    /// clearly lighter than the lips (L* ≥ max(50, lips + 10), C* ≤ 20), ÷ mouth width².
+    pub teeth: f32,
+    /// Yaw: positive when the face turns toward the image's right (the nose moves right).
+    pub yaw_deg: f32,
+    /// Pitch: positive when the head is raised (chin up).
+    pub pitch_deg: f32,
+}
+
+impl SubjectMeasures {
+    /// The less open eye's aspect ratio.
+    pub fn eye_open_min(&self) -> f32 {
+        self.eye_open[0].min(self.eye_open[1])
+    }
+}
+
+fn d3(a: [f32; 3], b: [f32; 3]) -> f32 {
+    dist([a[0], a[1]], [b[0], b[1]])
+}
+
+fn ear(mesh: &[[f32; 3]], ids: [usize; 6]) -> f32 {
+    let p = ids.map(|i| mesh[i]);
+    (d3(p[1], p[5]) + d3(p[2], p[4])) / (2.0 * d3(p[0], p[3]).max(1e-3))
+}
+
+/// Measures the subject on a 468-point face mesh (image pixels; z in the same scale, larger
+/// farther from the camera); `None` when the mesh is not a full MediaPipe mesh.
+pub fn subject(img: &RgbImage, mesh: &[[f32; 3]]) -> Option<SubjectMeasures> {
+    use subject_idx as s;
+    if mesh.len() != 468 {
+        return None;
+    }
+    let xy = |i: usize| [mesh[i][0], mesh[i][1]];
+    let face_w = dist(xy(234), xy(454)).max(1.0);
+    // The face's frame: x along the eye line, y perpendicular (down), roll removed.
+    let (le, re) = (
+        [
+            (mesh[33][0] + mesh[133][0]) / 2.0,
+            (mesh[33][1] + mesh[133][1]) / 2.0,
+        ],
+        [
+            (mesh[263][0] + mesh[362][0]) / 2.0,
+            (mesh[263][1] + mesh[362][1]) / 2.0,
+        ],
+    );
+    let roll = (re[1] - le[1]).atan2(re[0] - le[0]);
+    let (sin, cos) = roll.sin_cos();
+    // Height in the face's frame (up is positive).
+    let up_xy = |x: f32, y: f32| x * sin - y * cos;
+    let up = |i: usize| up_xy(mesh[i][0], mesh[i][1]);
+    let centre = s::INNER_LIP
+        .iter()
+        .chain(&s::OUTER_LIP)
+        .map(|&i| up(i))
+        .sum::<f32>()
+        / 4.0;
+    let corners = (up(s::MOUTH_CORNERS[0]) + up(s::MOUTH_CORNERS[1])) / 2.0;
+    let mouth_w = dist(xy(s::MOUTH_CORNERS[0]), xy(s::MOUTH_CORNERS[1])).max(1.0);
+
+    // Teeth inside the mouth opening: bright, nearly colourless, and clearly lighter than this
+    // person's own lips (so pale lips, or a photo with little contrast, are not teeth).
+    let (w, h) = img.dimensions();
+    let inner: Vec<[f32; 2]> = s::INNER_LIP_POLYGON.iter().map(|&i| xy(i)).collect();
+    let outer: Vec<[f32; 2]> = s::OUTER_LIP_POLYGON.iter().map(|&i| xy(i)).collect();
+    let mut opening: Vec<(u32, u32, u32)> = Vec::new();
+    for_each_span(&inner, w, h, |y, x0, x1| opening.push((y, x0, x1)));
+    let in_opening = |x: u32, y: u32| {
+        opening
+            .iter()
+            .any(|&(yy, x0, x1)| yy == y && (x0..x1).contains(&x))
+    };
+    let (mut lip_l, mut lip_n) = (0f32, 0u32);
+    for_each_span(&outer, w, h, |y, x0, x1| {
+        for x in x0..x1 {
+            if !in_opening(x, y) {
+                lip_l += lab(img.get_pixel(x, y).0)[0];
+                lip_n += 1;
+            }
+        }
+    });
+    let floor = if lip_n > 0 {
+        (lip_l / lip_n as f32 + TEETH_OVER_LIPS).max(TEETH_MIN_L)
+    } else {
+        TEETH_MIN_L
+    };
+    let mut teeth = 0u32;
+    for &(y, x0, x1) in &opening {
+        for x in x0..x1 {
+            let l = lab(img.get_pixel(x, y).0);
+            if l[0] >= floor && l[1].hypot(l[2]) <= TEETH_MAX_CHROMA {
+                teeth += 1;
+            }
+        }
+    }
+
+    // Yaw from the depth difference of symmetric contour points; pitch from the depth
+    // difference of forehead and chin.
+    let (mut dx, mut dz) = (0.0, 0.0);
+    for [a, b] in s::YAW_PAIRS {
+        dx += mesh[b][0] - mesh[a][0];
+        dz += mesh[b][2] - mesh[a][2];
+    }
+    let yaw = dz.atan2(dx).to_degrees();
+    let upper = s::PITCH_UPPER.map(|i| mesh[i]);
+    let (uy, uz) = (
+        (upper[0][1] + upper[1][1]) / 2.0,
+        (upper[0][2] + upper[1][2]) / 2.0,
+    );
+    let chin = mesh[s::PITCH_LOWER];
+    let ux = (upper[0][0] + upper[1][0]) / 2.0;
+    // Along the face's vertical axis (roll removed) so a tilted head does not count as pitch.
+    let down = up_xy(ux, uy) - up_xy(chin[0], chin[1]);
+    let pitch = (uz - chin[2]).atan2(down).to_degrees() + CANONICAL_PITCH_DEG;
+    Some(SubjectMeasures {
+        eye_open: [ear(mesh, s::LEFT_EYE_EAR), ear(mesh, s::RIGHT_EYE_EAR)],
+        mouth_gap: dist(xy(s::INNER_LIP[0]), xy(s::INNER_LIP[1])) / face_w,
+        smile: (corners - centre) / mouth_w,
+        mouth_width: mouth_w / face_w,
+        teeth: teeth as f32 / (mouth_w * mouth_w),
+        yaw_deg: yaw,
+        pitch_deg: pitch,
+    })
+}
+
+// ─── the rules ───────────────────────────────────────────────────────────────────────────────
 
 /// Pose (yaw, pitch), eyes, mouth and expression from the face mesh, after `pose.roll`.
 pub(crate) fn subject_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Check>) {
