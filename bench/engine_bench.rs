@@ -125,21 +125,16 @@ pub enum BenchError {
     Engine(#[from] photocheck_engine::EngineError),
 }
 
-/// Percentiles (nearest rank on the sorted values) of a series; zeros when it is empty.
+/// Percentiles (nearest rank on the sorted values, [`photocheck_pipeline::metrics::percentile`])
+/// of a series; zeros when it is empty.
 pub fn percentiles(mut v: Vec<f64>) -> Percentiles {
     v.sort_by(f64::total_cmp);
-    let at = |q: f64| {
-        if v.is_empty() {
-            0.0
-        } else {
-            v[((q * (v.len() - 1) as f64).round() as usize).min(v.len() - 1)]
-        }
-    };
+    let at = |p: f64| photocheck_pipeline::metrics::percentile(&v, p).unwrap_or(0.0);
     Percentiles {
-        p50: at(0.5),
-        p95: at(0.95),
-        p99: at(0.99),
-        max: at(1.0),
+        p50: at(50.0),
+        p95: at(95.0),
+        p99: at(99.0),
+        max: at(100.0),
     }
 }
 
@@ -277,7 +272,8 @@ mod tests {
     #[test]
     fn percentiles_of_a_known_series() {
         let p = percentiles((1..=100).map(f64::from).collect());
-        assert_eq!((p.p50, p.p95, p.p99, p.max), (51.0, 95.0, 99.0, 100.0));
+        assert_eq!((p.p50, p.p95, p.p99, p.max), (50.0, 95.0, 99.0, 100.0));
+        assert_eq!(percentiles(vec![3.0]).p99, 3.0);
         assert_eq!(percentiles(vec![]).max, 0.0);
     }
 

@@ -3,6 +3,7 @@
 //! handling and call the pipeline library, which itself knows nothing of command lines.
 
 use photocheck_config::Config;
+use photocheck_pipeline::metrics::percentile;
 use photocheck_pipeline::submit::{submit, SubmitOptions, SubmitReport};
 use photocheck_pipeline::PipelineError;
 use std::path::PathBuf;
@@ -167,15 +168,6 @@ pub fn run_submit(config: Config, args: &SubmitArgs) -> Result<SubmitReport, Pip
     Ok(report)
 }
 
-/// Percentile (nearest rank) of sorted values.
-pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    Some(sorted[rank.clamp(1, sorted.len()) - 1])
-}
-
 /// A one-line summary of a submit run.
 pub fn summary(report: &SubmitReport, wait: bool) -> String {
     let secs = report.elapsed.as_secs_f64().max(1e-9);
@@ -208,18 +200,4 @@ pub fn summary(report: &SubmitReport, wait: bool) -> String {
         ));
     }
     line
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn percentile_uses_nearest_rank() {
-        let v: Vec<f64> = (1..=100).map(f64::from).collect();
-        assert_eq!(percentile(&v, 50.0), Some(50.0));
-        assert_eq!(percentile(&v, 99.0), Some(99.0));
-        assert_eq!(percentile(&[3.0], 99.0), Some(3.0));
-        assert_eq!(percentile(&[], 50.0), None);
-    }
 }

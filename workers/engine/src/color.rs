@@ -23,6 +23,12 @@ pub fn luma(p: [u8; 3]) -> f32 {
     0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2])
 }
 
+/// Euclidean distance of two CIELAB colours (ΔE*ab, CIE 1976).
+#[inline]
+pub fn delta_e(a: [f32; 3], b: [f32; 3]) -> f32 {
+    ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
+}
+
 /// Bins of the relative-luminance table behind [`lightness`].
 const Y_BINS: usize = 4096;
 

@@ -3,7 +3,7 @@
 //! distinct results arrived and the p50/p99 latency from upload to delivery.
 
 use clap::Parser;
-use photocheck::service::percentile;
+use photocheck_pipeline::metrics::percentile;
 use photocheck_pipeline::receiver::Receiver;
 
 /// Receive photocheck results like the central system would.

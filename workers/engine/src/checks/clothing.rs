@@ -33,7 +33,7 @@
 //! cannot tell a uniform from a plain dark shirt (`docs/checks.md`, "Clothing"), so uniforms
 //! are not judged.
 
-use crate::color::{lightness, LabCache};
+use crate::color::{delta_e, lightness, LabCache};
 use crate::imgops::RotatedCrop;
 use crate::measure::{BackgroundStats, FaceGeometry, SkinSample};
 use crate::models::{Person, SEGMENT_SIDE};
@@ -299,10 +299,6 @@ fn drop_short_runs(row: &mut [bool], min: usize) {
             row[start..i].iter_mut().for_each(|v| *v = false);
         }
     }
-}
-
-fn delta_e(a: [f32; 3], b: [f32; 3]) -> f32 {
-    ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
 }
 
 /// The judged share of `m` under profile `p`: the larger of the whole top's and the chest's

@@ -17,7 +17,7 @@ use super::{
     against_ratio, check, near_limit, no_face_reason, pass_fail, skipped, with, Check, CheckCode,
     Observation, Profile, Range, SkinSample, Status,
 };
-use crate::color::{linear_table, LabCache};
+use crate::color::{delta_e, linear_table, LabCache};
 use crate::measure::{BackgroundStats, FaceGeometry};
 use crate::models::{head_crop, Person, Segmenter};
 use crate::EngineError;
@@ -368,7 +368,7 @@ pub fn measure(
             }
             let c = cache.get(p);
             let l = [c[1], c[2], c[3]];
-            if background.pixels > 0 && dist3(l, bg) < 15.0 {
+            if background.pixels > 0 && delta_e(l, bg) < 15.0 {
                 return;
             }
             person += 1;
@@ -448,7 +448,7 @@ pub fn measure(
             // can miss flat hair beside the face).
             let unlike_bg = background.pixels > 0 && {
                 let c = cache.get(p);
-                dist3([c[1], c[2], c[3]], bg) >= 20.0
+                delta_e([c[1], c[2], c[3]], bg) >= 20.0
             };
             if unlike_bg || mask.at(q[0], q[1]) >= 0.5 {
                 person += 1;
@@ -487,11 +487,6 @@ pub fn unnatural_for_hair(l: [f32; 3]) -> bool {
     let c = l[1].hypot(l[2]);
     let hue = l[2].atan2(l[1]).to_degrees();
     c > 60.0 || (c > 15.0 && !(15.0..=95.0).contains(&hue))
-}
-
-/// Euclidean distance of two colours (ΔE*ab).
-fn dist3(a: [f32; 3], b: [f32; 3]) -> f32 {
-    ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
 }
 
 /// Median of a non-empty sample (reorders it).
