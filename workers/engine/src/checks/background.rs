@@ -64,3 +64,35 @@ pub(crate) fn background_checks(obs: &Observation<'_>, p: &Profile, out: &mut Ve
         "L*",
     ));
 }
+
+#[cfg(test)]
+mod rule_tests {
+    //! The rules at the edges of their limits, on hand-made observations.
+    use super::super::testkit::*;
+    use super::super::*;
+
+    #[test]
+    fn background_limits() {
+        use CheckCode::*;
+        edge(
+            BackgroundColor,
+            |c| c.m.background.lightness = 88.5,
+            |c| c.m.background.lightness = 87.5,
+        );
+        edge(
+            BackgroundColor,
+            |c| c.m.background.chroma = 7.9,
+            |c| c.m.background.chroma = 8.1,
+        );
+        edge(
+            BackgroundUniformity,
+            |c| c.m.background.shadow_drop = 14.9,
+            |c| c.m.background.shadow_drop = 15.1,
+        );
+        edge(
+            BackgroundUniformity,
+            |c| c.m.background.coverage = 0.61,
+            |c| c.m.background.coverage = 0.59,
+        );
+    }
+}

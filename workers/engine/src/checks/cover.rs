@@ -765,3 +765,217 @@ mod tests {
         assert_eq!(median(&mut [4.0, 1.0, 3.0, 2.0]), 3.0);
     }
 }
+
+#[cfg(test)]
+mod rule_tests {
+    //! The rules at the edges of their limits, on hand-made observations.
+    use super::super::testkit::*;
+    use super::super::*;
+
+    #[test]
+    fn tinted_lenses_fail_below_45_percent_of_the_cheek() {
+        use CheckCode::FaceGlasses as C;
+        edge(
+            C,
+            |c| cov(c).lens_luminance = Some(0.451),
+            |c| cov(c).lens_luminance = Some(0.449),
+        );
+        let mut c = Case::good();
+        cov(&mut c).lens_luminance = Some(0.2);
+        assert!(find(&c, C).message.contains("有色眼镜"));
+        // Near the limit: a review, not a confident pass.
+        let mut c = Case::good();
+        cov(&mut c).lens_luminance = Some(0.5);
+        let x = find(&c, C);
+        assert_eq!(x.status, Status::Pass);
+        assert!(x.uncertain);
+        assert_eq!(Verdict::from_checks(&c.run()), Verdict::Review);
+    }
+
+    #[test]
+    fn coloured_lenses_fail_only_where_they_also_absorb_light() {
+        use CheckCode::FaceGlasses as C;
+        edge(
+            C,
+            |c| {
+                cov(c).lens_luminance = Some(0.7);
+                cov(c).lens_tint = Some(0.099);
+            },
+            |c| {
+                cov(c).lens_luminance = Some(0.7);
+                cov(c).lens_tint = Some(0.101);
+            },
+        );
+        // The same chromaticity shift with no loss of light is not a lens (compression
+        // artefacts, make-up): no fail, no review.
+        let mut c = Case::good();
+        cov(&mut c).lens_luminance = Some(0.95);
+        cov(&mut c).lens_tint = Some(0.15);
+        let x = find(&c, C);
+        assert_eq!(x.status, Status::Pass);
+        assert!(!x.uncertain);
+    }
+
+    #[test]
+    fn lens_reflections_beyond_a_catchlight_fail() {
+        use CheckCode::FaceGlasses as C;
+        edge(
+            C,
+            |c| cov(c).lens_glare = Some(0.0039),
+            |c| cov(c).lens_glare = Some(0.0041),
+        );
+        let mut c = Case::good();
+        cov(&mut c).lens_glare = Some(0.02);
+        assert!(find(&c, C).message.contains("反光"));
+        // Over-exposed cheeks: reflections cannot be judged, so the photo is reviewed.
+        let mut c = Case::good();
+        cov(&mut c).lens_glare = None;
+        let x = find(&c, C);
+        assert_eq!(x.status, Status::Pass);
+        assert!(x.uncertain);
+    }
+
+    #[test]
+    fn hair_over_an_eyebrow_fails_when_no_step_is_left_to_the_forehead() {
+        use CheckCode::FaceOcclusion as C;
+        edge(
+            C,
+            |c| fringe(cov(c).brows[0].as_mut().unwrap(), 0.31),
+            |c| fringe(cov(c).brows[0].as_mut().unwrap(), 0.29),
+        );
+        edge(
+            C,
+            |c| fringe(cov(c).brows[1].as_mut().unwrap(), 0.31),
+            |c| fringe(cov(c).brows[1].as_mut().unwrap(), 0.29),
+        );
+        let mut c = Case::good();
+        fringe(cov(&mut c).brows[0].as_mut().unwrap(), 0.0);
+        fringe(cov(&mut c).brows[1].as_mut().unwrap(), 0.0);
+        assert!(find(&c, C).message.contains("双眉"));
+        // Just above the limit: review.
+        let mut c = Case::good();
+        fringe(cov(&mut c).brows[0].as_mut().unwrap(), 0.4);
+        let x = find(&c, C);
+        assert_eq!(x.status, Status::Pass);
+        assert!(x.uncertain);
+    }
+
+    #[test]
+    fn a_dark_forehead_that_is_not_like_the_hair_is_not_a_fringe() {
+        use CheckCode::FaceOcclusion as C;
+        // Dark skin whose brows barely stand out (the forehead 1.2 stops under the nose
+        // bridge, no step to the brow): the forehead is not as dark as the hair.
+        let mut c = Case::good();
+        for b in cov(&mut c).brows.iter_mut() {
+            *b = Some(Brow {
+                above: -1.2,
+                on: -1.1,
+            });
+        }
+        cov(&mut c).hair_stops = Some(-2.6);
+        assert_eq!(c.status(C), Status::Pass);
+        // Hair no darker than skin (blond, grey, or none above the forehead): never a fringe.
+        let mut c = Case::good();
+        fringe(cov(&mut c).brows[0].as_mut().unwrap(), 0.0);
+        cov(&mut c).hair_stops = Some(-0.3);
+        let x = find(&c, C);
+        assert_eq!(x.status, Status::Pass);
+        assert!(!x.uncertain);
+    }
+
+    #[test]
+    fn both_ears_covered_by_hair_fail_one_visible_ear_passes() {
+        use CheckCode::FaceOcclusion as C;
+        edge(
+            C,
+            |c| cov(c).ear_skin = [Some(0.01), Some(0.051)],
+            |c| cov(c).ear_skin = [Some(0.01), Some(0.049)],
+        );
+        let mut c = Case::good();
+        cov(&mut c).ear_skin = [Some(0.0), Some(0.0)];
+        assert!(find(&c, C).message.contains("双耳"));
+        // Background beside the face (ears flat to the head), not hair: not covered.
+        let mut c = Case::good();
+        cov(&mut c).ear_skin = [Some(0.0), Some(0.0)];
+        cov(&mut c).ear_person = [Some(0.9), Some(0.2)];
+        assert_eq!(c.status(C), Status::Pass);
+        // ICAO does not ask for the ears.
+        let mut c = Case::good();
+        cov(&mut c).ear_skin = [Some(0.0), Some(0.0)];
+        let obs = Observation {
+            file_len: c.file_len,
+            header: Some(&c.header),
+            decode_error: None,
+            size: Some(c.size),
+            colourful: Some(0.3),
+            face_count: Some(1),
+            face: Some(&c.face),
+            measures: Some(&c.m),
+        };
+        let x = evaluate(&obs, &Profile::icao())
+            .into_iter()
+            .find(|x| x.code == C)
+            .unwrap();
+        assert_eq!(x.status, Status::Pass);
+        // Near the limit: review.
+        let mut c = Case::good();
+        cov(&mut c).ear_skin = [Some(0.0), Some(0.08)];
+        let x = find(&c, C);
+        assert_eq!(x.status, Status::Pass);
+        assert!(x.uncertain);
+    }
+
+    #[test]
+    fn a_head_covering_fails_above_half_the_head_top() {
+        use CheckCode::FaceHeadCovering as C;
+        edge(
+            C,
+            |c| cov(c).head_covering = Some(0.499),
+            |c| cov(c).head_covering = Some(0.501),
+        );
+        let mut c = Case::good();
+        cov(&mut c).head_covering = Some(0.9);
+        assert!(find(&c, C).message.contains("免冠拍摄"));
+        let mut c = Case::good();
+        cov(&mut c).head_covering = Some(0.35);
+        let x = find(&c, C);
+        assert_eq!(x.status, Status::Pass);
+        assert!(x.uncertain);
+        // Under a colour cast the colours say nothing: review, never a fail.
+        let mut c = Case::good();
+        cov(&mut c).head_covering = Some(0.9);
+        let s = c.m.skin.as_mut().unwrap();
+        s.a = -3.0;
+        s.b = -16.0;
+        let x = find(&c, C);
+        assert_eq!(x.status, Status::Skipped);
+        assert!(x.uncertain);
+    }
+
+    #[test]
+    fn an_over_compressed_photo_cannot_fail_the_cover_checks() {
+        let mut c = Case::good();
+        cov(&mut c).ear_skin = [Some(0.0), Some(0.0)];
+        cov(&mut c).head_covering = Some(0.9);
+        assert_eq!(c.status(CheckCode::FaceOcclusion), Status::Fail);
+        c.header.luma_quant = Some(crate::header::ijg_luma_table(2));
+        let checks = c.run();
+        for code in [CheckCode::FaceOcclusion, CheckCode::FaceHeadCovering] {
+            let x = checks.iter().find(|x| x.code == code).unwrap();
+            assert_eq!(x.status, Status::Skipped, "{code}");
+            assert!(x.uncertain);
+        }
+        // The photo still fails, on its compression.
+        assert_eq!(Verdict::from_checks(&checks), Verdict::Fail);
+    }
+
+    #[test]
+    fn cover_checks_are_skipped_without_a_face_and_reviewed_without_a_mesh() {
+        let codes = [
+            CheckCode::FaceGlasses,
+            CheckCode::FaceOcclusion,
+            CheckCode::FaceHeadCovering,
+        ];
+        skipped_without_a_face_and_reviewed_without(&codes, |c| c.m.cover = None);
+    }
+}

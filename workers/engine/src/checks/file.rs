@@ -91,3 +91,46 @@ pub(crate) fn file_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Chec
         "KB",
     ));
 }
+
+#[cfg(test)]
+mod rule_tests {
+    //! The rules at the edges of their limits, on hand-made observations.
+    use super::super::testkit::*;
+    use super::super::*;
+
+    #[test]
+    fn resolution_must_be_recorded_as_350_dpi() {
+        use CheckCode::ImageResolution as C;
+        edge(
+            C,
+            |c| c.header.dpi = Some((350.4, 350.4)),
+            |c| c.header.dpi = Some((300.0, 300.0)),
+        );
+        let mut c = Case::good();
+        c.header.dpi = None;
+        assert_eq!(c.status(C), Status::Fail);
+    }
+
+    #[test]
+    fn file_size_warns_outside_14_to_20_kb_and_fails_outside_5_to_60() {
+        use CheckCode::FileSize as C;
+        for (len, want) in [
+            (16_000, Status::Pass),
+            (13_500, Status::Warn),
+            (25_000, Status::Warn),
+            (4_000, Status::Fail),
+            (61_000, Status::Fail),
+        ] {
+            let mut c = Case::good();
+            c.file_len = len;
+            assert_eq!(c.status(C), want, "{len} bytes");
+        }
+    }
+
+    #[test]
+    fn format_must_be_jpeg() {
+        let mut c = Case::good();
+        c.header.format = Format::Png;
+        assert_eq!(c.status(CheckCode::FileFormat), Status::Fail);
+    }
+}

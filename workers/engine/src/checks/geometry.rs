@@ -165,3 +165,148 @@ pub(crate) fn face_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Chec
         "deg",
     ));
 }
+
+#[cfg(test)]
+mod rule_tests {
+    //! The rules at the edges of their limits, on hand-made observations.
+    use super::super::testkit::*;
+    use super::super::*;
+
+    #[test]
+    fn face_width_limits_are_193_and_221() {
+        use CheckCode::GeometryFaceWidth as C;
+        edge(
+            C,
+            |c| c.face = face(193.5, 200.0, 179.0, 0.0),
+            |c| c.face = face(192.5, 200.0, 179.0, 0.0),
+        );
+        edge(
+            C,
+            |c| c.face = face(220.5, 200.0, 179.0, 0.0),
+            |c| c.face = face(221.5, 200.0, 179.0, 0.0),
+        );
+        let mut c = Case::good();
+        c.face = face(150.0, 200.0, 179.0, 0.0);
+        let msg = c.run().into_iter().find(|x| x.code == C).unwrap().message;
+        assert!(msg.contains("头部偏小"), "{msg}");
+    }
+
+    #[test]
+    fn crown_limits_are_7_and_21_and_a_cut_head_fails() {
+        use CheckCode::GeometryCrown as C;
+        edge(C, |c| c.m.crown = Some(7.0), |c| c.m.crown = Some(6.0));
+        edge(C, |c| c.m.crown = Some(21.0), |c| c.m.crown = Some(22.0));
+        let mut c = Case::good();
+        c.m.crown = Some(0.0);
+        assert_eq!(c.status(C), Status::Fail);
+    }
+
+    #[test]
+    fn when_crown_and_eye_rules_conflict_the_eye_rule_wins() {
+        // Crown 3 px from the top, but moving the head down 4 px would put the eyes below the
+        // limit (y 232 → 236 > 234): GA 461 lets tall hair be cropped.
+        let mut c = Case::good();
+        c.face = face(207.0, 232.0, 179.0, 0.0);
+        c.m.crown = Some(3.0);
+        assert_eq!(c.status(CheckCode::GeometryCrown), Status::Warn);
+        assert_eq!(c.status(CheckCode::GeometryEyeLine), Status::Pass);
+    }
+
+    #[test]
+    fn unknown_crown_makes_the_photo_a_review() {
+        let mut c = Case::good();
+        c.m.crown = None;
+        let checks = c.run();
+        let crown = checks
+            .iter()
+            .find(|x| x.code == CheckCode::GeometryCrown)
+            .unwrap();
+        assert_eq!(crown.status, Status::Skipped);
+        assert!(crown.uncertain);
+        assert_eq!(Verdict::from_checks(&checks), Verdict::Review);
+    }
+
+    #[test]
+    fn eye_line_must_be_at_least_207_above_the_bottom() {
+        use CheckCode::GeometryEyeLine as C;
+        edge(
+            C,
+            |c| c.face = face(207.0, 234.0, 179.0, 0.0),
+            |c| c.face = face(207.0, 235.0, 179.0, 0.0),
+        );
+    }
+
+    #[test]
+    fn centring_tolerance_is_17_px() {
+        use CheckCode::GeometryCentered as C;
+        edge(
+            C,
+            |c| c.face = face(207.0, 200.0, 179.0 + 16.5, 0.0),
+            |c| c.face = face(207.0, 200.0, 179.0 + 17.5, 0.0),
+        );
+        edge(
+            C,
+            |c| c.face = face(207.0, 200.0, 179.0 - 16.5, 0.0),
+            |c| c.face = face(207.0, 200.0, 179.0 - 17.5, 0.0),
+        );
+    }
+
+    #[test]
+    fn roll_limit_is_8_degrees_either_way() {
+        use CheckCode::PoseRoll as C;
+        edge(
+            C,
+            |c| c.face = face(207.0, 200.0, 179.0, 7.9),
+            |c| c.face = face(207.0, 200.0, 179.0, 8.2),
+        );
+        edge(
+            C,
+            |c| c.face = face(207.0, 200.0, 179.0, -7.9),
+            |c| c.face = face(207.0, 200.0, 179.0, -8.2),
+        );
+    }
+
+    #[test]
+    fn geometry_limits_scale_with_the_image() {
+        // A twice-as-large photo framed correctly fails only its dimensions.
+        let mut c = Case::good();
+        c.size = (716, 882);
+        c.face = face(414.0, 400.0, 358.0, 0.0);
+        c.m.crown = Some(28.0);
+        assert_eq!(c.status(CheckCode::ImageDimensions), Status::Fail);
+        for code in [
+            CheckCode::GeometryFaceWidth,
+            CheckCode::GeometryCrown,
+            CheckCode::GeometryEyeLine,
+            CheckCode::GeometryCentered,
+        ] {
+            assert_eq!(c.status(code), Status::Pass, "{code}");
+        }
+    }
+
+    #[test]
+    fn face_count_must_be_one_and_geometry_is_skipped_otherwise() {
+        for (n, want) in [(0, Status::Fail), (1, Status::Pass), (2, Status::Fail)] {
+            let mut c = Case::good();
+            c.faces = n;
+            let checks = c.run();
+            assert_eq!(
+                checks
+                    .iter()
+                    .find(|x| x.code == CheckCode::FaceCount)
+                    .unwrap()
+                    .status,
+                want
+            );
+            let fw = checks
+                .iter()
+                .find(|x| x.code == CheckCode::GeometryFaceWidth)
+                .unwrap();
+            if n != 1 {
+                assert_eq!(fw.status, Status::Skipped);
+                assert!(!fw.uncertain, "a failed face count decides the verdict");
+                assert_eq!(Verdict::from_checks(&checks), Verdict::Fail);
+            }
+        }
+    }
+}

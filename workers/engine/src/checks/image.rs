@@ -107,3 +107,24 @@ pub(crate) fn image_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Che
         }
     });
 }
+
+#[cfg(test)]
+mod rule_tests {
+    //! The rules at the edges of their limits, on hand-made observations.
+    use super::super::testkit::*;
+    use super::super::*;
+
+    #[test]
+    fn colour_needs_three_8_bit_channels() {
+        use CheckCode::ImageColor as C;
+        for (model, want) in [
+            (ColorModel::Rgb, Status::Pass),
+            (ColorModel::Grey, Status::Fail),
+            (ColorModel::Cmyk, Status::Fail),
+        ] {
+            let mut c = Case::good();
+            c.header.color = model;
+            assert_eq!(c.status(C), want, "{model:?}");
+        }
+    }
+}

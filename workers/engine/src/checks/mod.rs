@@ -200,4 +200,6 @@ fn near_limit(v: f64, limit: f64, u: f64) -> bool {
 }
 
 #[cfg(test)]
+mod testkit;
+#[cfg(test)]
 mod tests;

@@ -206,3 +206,77 @@ pub(crate) fn quality_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<C
         "sigma",
     ));
 }
+
+#[cfg(test)]
+mod rule_tests {
+    //! The rules at the edges of their limits, on hand-made observations.
+    use super::super::testkit::*;
+    use super::super::*;
+
+    #[test]
+    fn quality_limits() {
+        use CheckCode::*;
+        edge(
+            QualitySharpness,
+            |c| c.m.sharpness = Some(1.71),
+            |c| c.m.sharpness = Some(1.69),
+        );
+        edge(
+            QualityExposure,
+            |c| c.m.tone.as_mut().unwrap().mean = 35.5,
+            |c| c.m.tone.as_mut().unwrap().mean = 34.5,
+        );
+        edge(
+            QualityExposure,
+            |c| c.m.tone.as_mut().unwrap().mean = 214.5,
+            |c| c.m.tone.as_mut().unwrap().mean = 215.5,
+        );
+        edge(
+            QualityExposure,
+            |c| c.m.tone.as_mut().unwrap().clipped = 0.049,
+            |c| c.m.tone.as_mut().unwrap().clipped = 0.051,
+        );
+        edge(
+            QualityDynamicRange,
+            |c| c.m.tone.as_mut().unwrap().p95 = 90.5,
+            |c| c.m.tone.as_mut().unwrap().p95 = 89.5,
+        );
+        edge(
+            QualityIllumination,
+            |c| c.m.skin.as_mut().unwrap().right_luma = 65.0,
+            |c| c.m.skin.as_mut().unwrap().right_luma = 63.0,
+        );
+        edge(QualityNoise, |c| c.m.noise = 2.99, |c| c.m.noise = 3.01);
+        edge(
+            QualityCompression,
+            |c| c.header.luma_quant = Some(crate::header::ijg_luma_table(30)),
+            |c| c.header.luma_quant = Some(crate::header::ijg_luma_table(29)),
+        );
+        edge(
+            QualityCompression,
+            |c| c.m.blockiness = 1.99,
+            |c| c.m.blockiness = 2.01,
+        );
+    }
+
+    #[test]
+    fn skin_colour_of_every_tone_passes_and_casts_fail() {
+        use CheckCode::QualityColor as C;
+        // (a*, b*) of light, medium and dark skin, then blue, green and magenta casts.
+        for (a, b, want) in [
+            (9.0, 13.0, Status::Pass),
+            (12.0, 18.0, Status::Pass),
+            (7.0, 8.0, Status::Pass),
+            (-3.0, -16.0, Status::Fail),
+            (-25.0, 33.0, Status::Fail),
+            (40.0, 5.0, Status::Fail),
+            (56.0, 55.0, Status::Fail),
+        ] {
+            let mut c = Case::good();
+            let s = c.m.skin.as_mut().unwrap();
+            s.a = a;
+            s.b = b;
+            assert_eq!(c.status(C), want, "a* {a} b* {b}");
+        }
+    }
+}

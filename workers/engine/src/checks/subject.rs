@@ -335,3 +335,158 @@ pub(crate) fn subject_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<C
         || (width - p.mouth_width_max).abs() <= p.mouth_width_uncertainty;
     out.push(c);
 }
+
+#[cfg(test)]
+mod rule_tests {
+    //! The rules at the edges of their limits, on hand-made observations.
+    use super::super::testkit::*;
+    use super::super::*;
+
+    #[test]
+    fn yaw_limit_is_5_degrees_either_way() {
+        use CheckCode::PoseYaw as C;
+        edge(C, |c| subj(c).yaw_deg = 4.9, |c| subj(c).yaw_deg = 5.1);
+        edge(C, |c| subj(c).yaw_deg = -4.9, |c| subj(c).yaw_deg = -5.1);
+        let mut c = Case::good();
+        subj(&mut c).yaw_deg = 7.0;
+        assert!(find(&c, C).message.contains("不要转头"));
+    }
+
+    #[test]
+    fn pitch_fails_beyond_5_degrees_plus_the_mesh_allowance() {
+        use CheckCode::PosePitch as C;
+        edge(
+            C,
+            |c| subj(c).pitch_deg = 12.9,
+            |c| subj(c).pitch_deg = 13.1,
+        );
+        edge(
+            C,
+            |c| subj(c).pitch_deg = -12.9,
+            |c| subj(c).pitch_deg = -13.1,
+        );
+        let mut c = Case::good();
+        subj(&mut c).pitch_deg = 20.0;
+        assert!(find(&c, C).message.contains("不要抬头"));
+        subj(&mut c).pitch_deg = -20.0;
+        assert!(find(&c, C).message.contains("不要低头"));
+    }
+
+    #[test]
+    fn either_eye_below_0_15_fails() {
+        use CheckCode::FaceEyesOpen as C;
+        edge(
+            C,
+            |c| subj(c).eye_open = [0.151, 0.3],
+            |c| subj(c).eye_open = [0.149, 0.3],
+        );
+        edge(
+            C,
+            |c| subj(c).eye_open = [0.3, 0.151],
+            |c| subj(c).eye_open = [0.3, 0.149],
+        );
+        let mut c = Case::good();
+        subj(&mut c).eye_open = [0.05, 0.06];
+        assert!(find(&c, C).message.contains("请睁大眼睛"));
+    }
+
+    #[test]
+    fn mouth_gap_limit_is_6_percent_of_the_face_width() {
+        use CheckCode::FaceMouthClosed as C;
+        edge(
+            C,
+            |c| subj(c).mouth_gap = 0.059,
+            |c| subj(c).mouth_gap = 0.061,
+        );
+        let mut c = Case::good();
+        subj(&mut c).mouth_gap = 0.12;
+        assert!(find(&c, C).message.contains("请闭上嘴巴"));
+    }
+
+    #[test]
+    fn a_smile_teeth_or_a_wide_mouth_fail_the_expression() {
+        use CheckCode::FaceExpression as C;
+        edge(C, |c| subj(c).smile = 0.099, |c| subj(c).smile = 0.101);
+        edge(C, |c| subj(c).teeth = 0.0099, |c| subj(c).teeth = 0.0101);
+        edge(
+            C,
+            |c| subj(c).mouth_width = 0.499,
+            |c| subj(c).mouth_width = 0.501,
+        );
+        let mut c = Case::good();
+        subj(&mut c).teeth = 0.08;
+        assert!(find(&c, C).message.contains("不要露齿微笑"));
+        let mut c = Case::good();
+        subj(&mut c).smile = 0.2;
+        assert!(find(&c, C).message.contains("请保持自然表情"));
+    }
+
+    #[test]
+    fn subject_values_within_their_uncertainty_of_a_limit_make_a_review() {
+        type Set = fn(&mut SubjectMeasures);
+        // (code, just inside but within the uncertainty, inside and clear of it)
+        let cases: [(CheckCode, Set, Set); 7] = [
+            (
+                CheckCode::PoseYaw,
+                |s| s.yaw_deg = -4.0,
+                |s| s.yaw_deg = -3.0,
+            ),
+            (
+                CheckCode::PosePitch,
+                |s| s.pitch_deg = 11.5,
+                |s| s.pitch_deg = 10.0,
+            ),
+            (
+                CheckCode::FaceEyesOpen,
+                |s| s.eye_open[1] = 0.17,
+                |s| s.eye_open[1] = 0.2,
+            ),
+            (
+                CheckCode::FaceMouthClosed,
+                |s| s.mouth_gap = 0.057,
+                |s| s.mouth_gap = 0.05,
+            ),
+            (
+                CheckCode::FaceExpression,
+                |s| s.smile = 0.085,
+                |s| s.smile = 0.07,
+            ),
+            (
+                CheckCode::FaceExpression,
+                |s| s.teeth = 0.007,
+                |s| s.teeth = 0.004,
+            ),
+            (
+                CheckCode::FaceExpression,
+                |s| s.mouth_width = 0.49,
+                |s| s.mouth_width = 0.47,
+            ),
+        ];
+        for (code, near, clear) in cases {
+            let mut c = Case::good();
+            near(subj(&mut c));
+            let checks = c.run();
+            let x = checks.iter().find(|x| x.code == code).unwrap();
+            assert_eq!(x.status, Status::Pass, "{code}");
+            assert!(x.uncertain, "{code} near its limit is uncertain");
+            assert_eq!(Verdict::from_checks(&checks), Verdict::Review, "{code}");
+            let mut c = Case::good();
+            clear(subj(&mut c));
+            let checks = c.run();
+            assert!(!checks.iter().find(|x| x.code == code).unwrap().uncertain);
+            assert_eq!(Verdict::from_checks(&checks), Verdict::Pass, "{code}");
+        }
+    }
+
+    #[test]
+    fn subject_checks_are_skipped_without_a_face_and_reviewed_without_a_mesh() {
+        let codes = [
+            CheckCode::PoseYaw,
+            CheckCode::PosePitch,
+            CheckCode::FaceEyesOpen,
+            CheckCode::FaceMouthClosed,
+            CheckCode::FaceExpression,
+        ];
+        skipped_without_a_face_and_reviewed_without(&codes, |c| c.m.subject = None);
+    }
+}
