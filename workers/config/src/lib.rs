@@ -112,7 +112,12 @@ pub struct ApiSection {
     pub retry_after_s: u64,
     /// Window id → bearer token. A token reads only the photos its window submitted. Window ids
     /// use `[A-Za-z0-9_-]`; tokens should be long random strings (e.g. `openssl rand -hex 32`).
+    /// Better stored as its digest, `sha256:<64 hex>` (`printf %s TOKEN | sha256sum`), so the
+    /// configuration holds nothing a window system could present.
     pub tokens: std::collections::BTreeMap<String, String>,
+    /// Window id → the profiles it may ask for; a window not listed may use only
+    /// `engine.profile`. Another profile is refused with 403 `api.profile_not_allowed`.
+    pub window_profiles: std::collections::BTreeMap<String, Vec<String>>,
     /// Uploads one window may make per second, on average (429 with `Retry-After` beyond it);
     /// 0 = no limit.
     pub window_rate_per_s: f64,
@@ -131,6 +136,7 @@ impl Default for ApiSection {
             max_body_bytes: 2 * 1024 * 1024,
             retry_after_s: 5,
             tokens: Default::default(),
+            window_profiles: Default::default(),
             window_rate_per_s: 20.0,
             window_burst: 40,
             max_in_flight: 256,

@@ -37,7 +37,32 @@ const MAX_APPLICATION_ID: usize = 128;
 
 struct Window {
     id: String,
-    token: Vec<u8>,
+    /// SHA-256 of the token: tokens are compared as digests, in constant time whatever their
+    /// length, and the configuration may hold only the digest (`sha256:<hex>`).
+    token_sha256: [u8; 32],
+    /// Profiles this window may ask for.
+    profiles: Vec<String>,
+}
+
+/// The digest of a configured token: `sha256:<64 hex>` as given, or the SHA-256 of a plain
+/// token (at least 16 characters).
+fn token_digest(id: &str, token: &str) -> Result<[u8; 32], crate::PipelineError> {
+    if let Some(hex_digest) = token.strip_prefix("sha256:") {
+        let bytes = hex::decode(hex_digest).ok().filter(|b| b.len() == 32);
+        return bytes
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .ok_or_else(|| {
+                crate::PipelineError::Config(format!(
+                    "api.tokens.{id}: a sha256: token must be 64 hex digits"
+                ))
+            });
+    }
+    if token.len() < 16 {
+        return Err(crate::PipelineError::Config(format!(
+            "api.tokens.{id}: token must be at least 16 characters"
+        )));
+    }
+    Ok(Sha256::digest(token.as_bytes()).into())
 }
 
 /// Shared state of the API.
@@ -227,14 +252,23 @@ impl ApiState {
                     "api.tokens: window id {id:?} must be 1-64 of [A-Za-z0-9_-]"
                 )));
             }
-            if token.len() < 16 {
-                return Err(crate::PipelineError::Config(format!(
-                    "api.tokens.{id}: token must be at least 16 characters"
-                )));
+            let profiles = config
+                .api
+                .window_profiles
+                .get(id)
+                .cloned()
+                .unwrap_or_else(|| vec![config.engine.profile.clone()]);
+            for profile in &profiles {
+                if photocheck_profile::Profile::by_name(profile).is_none() {
+                    return Err(crate::PipelineError::Config(format!(
+                        "api.window_profiles.{id}: unknown profile {profile:?}"
+                    )));
+                }
             }
             windows.push(Window {
                 id: id.clone(),
-                token: token.as_bytes().to_vec(),
+                token_sha256: token_digest(id, token)?,
+                profiles,
             });
         }
         if windows.is_empty() {
@@ -272,13 +306,21 @@ impl ApiState {
             })
             .map(str::trim)
             .ok_or_else(ApiError::unauthorized)?;
+        let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
         let mut found: Option<&str> = None;
         for window in &self.windows {
-            if bool::from(window.token.as_slice().ct_eq(presented.as_bytes())) {
+            if bool::from(window.token_sha256.ct_eq(&digest)) {
                 found = Some(&window.id);
             }
         }
         found.ok_or_else(ApiError::unauthorized)
+    }
+
+    /// Whether `window` may ask for `profile`.
+    fn allows(&self, window: &str, profile: &str) -> bool {
+        self.windows
+            .iter()
+            .any(|w| w.id == window && w.profiles.iter().any(|p| p == profile))
     }
 }
 
@@ -538,6 +580,13 @@ async fn upload_inner(state: &Arc<ApiState>, request: Request) -> Result<Accepte
             StatusCode::UNPROCESSABLE_ENTITY,
             "api.unknown_profile",
             format!("unknown profile {profile:?}"),
+        ));
+    }
+    if !state.allows(&window, &profile) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "api.profile_not_allowed",
+            format!("this window may not use profile {profile:?}"),
         ));
     }
 

@@ -416,7 +416,7 @@ impl Gate {
 }
 
 async fn process_inner(ctx: &Ctx, delivery: &Delivery) -> Outcome {
-    let job = match parse_job(&delivery.data) {
+    let job = match parse_job(&delivery.data, &ctx.config.s3.bucket) {
         Ok(job) => job,
         Err(e) => return dead_letter(ctx, delivery, None, &e, 1).await,
     };
@@ -487,12 +487,46 @@ async fn process_inner(ctx: &Ctx, delivery: &Delivery) -> Outcome {
     }
 }
 
-fn parse_job(data: &[u8]) -> Result<JobMessage, JobError> {
+/// Reads a job and checks its scope: anything that can publish on the jobs queue must not make
+/// a worker read or write outside its own bucket's photos. The job must name the worker's
+/// bucket and the key the API gives its id (`photos/<window>/<id>`, the window of the job's
+/// `window_id` when given); anything else is malformed (dead-lettered, never run).
+fn parse_job(data: &[u8], bucket: &str) -> Result<JobMessage, JobError> {
     let job: JobMessage =
         serde_json::from_slice(data).map_err(|e| JobError::Malformed(e.to_string()))?;
     if job.id.is_empty() || job.bucket.is_empty() || job.key.is_empty() {
         return Err(JobError::Malformed(
             "id, bucket and key must not be empty".into(),
+        ));
+    }
+    if job.bucket != bucket {
+        return Err(JobError::Malformed(format!(
+            "the job names bucket {:?}, not this worker's",
+            job.bucket
+        )));
+    }
+    let safe = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 128
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    let in_scope = match job
+        .key
+        .strip_prefix("photos/")
+        .and_then(|k| k.split_once('/'))
+    {
+        Some((window, id)) => {
+            safe(window)
+                && safe(id)
+                && id == job.id
+                && job.window_id.as_deref().is_none_or(|w| w == window)
+        }
+        None => false,
+    };
+    if !in_scope {
+        return Err(JobError::Malformed(
+            "the job's key is not photos/<window>/<id> of its own id and window".into(),
         ));
     }
     Ok(job)
@@ -694,16 +728,42 @@ mod tests {
 
     #[test]
     fn malformed_messages_are_permanent_errors() {
-        let e = parse_job(b"not json").unwrap_err();
+        let e = parse_job(b"not json", "b").unwrap_err();
         assert_eq!(e.code(), "job.malformed");
         assert!(!e.is_retryable());
-        let e =
-            parse_job(br#"{"id":"","bucket":"b","key":"k","profile":"ga461","submitted_at":"x"}"#)
-                .unwrap_err();
+        let e = parse_job(
+            br#"{"id":"","bucket":"b","key":"k","profile":"ga461","submitted_at":"x"}"#,
+            "b",
+        )
+        .unwrap_err();
         assert_eq!(e.code(), "job.malformed");
         assert!(parse_job(
-            br#"{"id":"1","bucket":"b","key":"k","profile":"ga461","submitted_at":"x"}"#
+            br#"{"id":"1","bucket":"b","key":"photos/w1/1","profile":"ga461","submitted_at":"x"}"#,
+            "b"
         )
         .is_ok());
+    }
+
+    #[test]
+    fn a_job_outside_the_workers_bucket_or_photos_is_malformed() {
+        let job = |bucket: &str, key: &str, window: &str| {
+            format!(
+                r#"{{"id":"1","bucket":"{bucket}","key":"{key}","profile":"ga461","submitted_at":"x","window_id":"{window}"}}"#
+            )
+        };
+        let ok = job("b", "photos/w1/1", "w1");
+        assert!(parse_job(ok.as_bytes(), "b").is_ok());
+        for (bucket, key, window) in [
+            ("other", "photos/w1/1", "w1"),
+            ("b", "idempotency/w1/1", "w1"),
+            ("b", "photos/w1/2", "w1"),
+            ("b", "photos/w2/1", "w1"),
+            ("b", "photos/../1", "w1"),
+            ("b", "photos/w1/1/../../x", "w1"),
+            ("b", "photos/w1", "w1"),
+        ] {
+            let e = parse_job(job(bucket, key, window).as_bytes(), "b").unwrap_err();
+            assert_eq!(e.code(), "job.malformed", "{bucket} {key}");
+        }
     }
 }

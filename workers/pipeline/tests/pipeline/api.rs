@@ -7,7 +7,19 @@ use photocheck_pipeline::store::Store;
 async fn tokens_idempotency_windows_and_media_types() {
     let s3 = S3Server::start();
     let names = Names::new();
-    let config = config(&s3, &names, None);
+    let mut config = config(&s3, &names, None);
+    // Window 2's token is configured as its digest only; window 1 may also use icao.
+    config.api.tokens.insert(
+        "w2".into(),
+        format!(
+            "sha256:{}",
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(TOKEN_W2.as_bytes()))
+        ),
+    );
+    config
+        .api
+        .window_profiles
+        .insert("w1".into(), vec!["ga461".into(), "icao".into()]);
     declare(&config, &names).await;
     let api = start_api(&config).await;
     let store = Store::new(&config.s3);
@@ -100,6 +112,23 @@ async fn tokens_idempotency_windows_and_media_types() {
         .await
         .unwrap();
     assert_eq!(r.status(), 202);
+    // Window 2 may use only the deployment's profile: icao is refused, nothing queued.
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "photo",
+            reqwest::multipart::Part::bytes(photo[1].clone()).file_name("a.jpg"),
+        )
+        .text("metadata", r#"{"profile":"icao"}"#);
+    let r = http()
+        .post(format!("{}/v1/photos", api.url))
+        .bearer_auth(TOKEN_W2)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "api.profile_not_allowed");
     let jobs = drain(&names.jobs).await;
     assert_eq!(jobs.len(), 3);
     let last: photocheck_types::JobMessage = serde_json::from_slice(&jobs[2].1).unwrap();

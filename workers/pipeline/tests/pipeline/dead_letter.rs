@@ -50,10 +50,18 @@ async fn malformed_messages_are_dead_lettered_and_outages_never_are() {
         window_id: Some("w1".into()),
     };
     publish(&names.jobs, &serde_json::to_vec(&job).unwrap()).await;
+    // A job that would make the worker read another bucket: never run, dead-lettered.
+    let foreign = photocheck_types::JobMessage {
+        id: "0190a000-0000-7000-8000-000000000009".into(),
+        bucket: "someone-elses-bucket".into(),
+        key: "photos/w1/0190a000-0000-7000-8000-000000000009".into(),
+        ..job.clone()
+    };
+    publish(&names.jobs, &serde_json::to_vec(&foreign).unwrap()).await;
 
     let worker = Worker::start(&config, true);
-    eventually("the malformed message in the DLQ", || async {
-        depth(&names.dlq).await >= 1
+    eventually("the malformed messages in the DLQ", || async {
+        depth(&names.dlq).await >= 2
     })
     .await;
     // The job outlives three times its attempts against the dead store, and stays held.
@@ -64,8 +72,23 @@ async fn malformed_messages_are_dead_lettered_and_outages_never_are() {
     assert_eq!(depth(&names.jobs).await, 0, "the job is held by the worker");
 
     let dead = drain(&names.dlq).await;
-    assert_eq!(dead.len(), 1, "only the malformed message is dead-lettered");
-    let malformed = &dead[0];
+    assert_eq!(
+        dead.len(),
+        2,
+        "only the malformed messages are dead-lettered"
+    );
+    let other_bucket = dead
+        .iter()
+        .find(|d| d.1.windows(12).any(|w| w == b"someone-else"))
+        .expect("the job naming another bucket");
+    assert_eq!(
+        header_str(&other_bucket.0, ERROR_CODE_HEADER).as_deref(),
+        Some("job.malformed")
+    );
+    let malformed = dead
+        .iter()
+        .find(|d| d.1.as_slice() == b"{ this is not a job")
+        .expect("the message that is not a job");
     assert_eq!(malformed.1.as_slice(), b"{ this is not a job");
     assert_eq!(
         header_str(&malformed.0, ERROR_CODE_HEADER).as_deref(),
