@@ -101,7 +101,7 @@ impl Default for CheckSection {
 }
 
 /// `[api]`: the HTTP ingest API (`photocheck serve`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ApiSection {
     /// Address to listen on.
@@ -146,7 +146,7 @@ impl Default for ApiSection {
 }
 
 /// `[amqp]`: the RabbitMQ broker.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AmqpSection {
     /// AMQP URI (`amqps://` for TLS); the vhost is the URI path (`%2f` = `/`).
@@ -202,7 +202,7 @@ impl Default for AmqpSection {
 }
 
 /// `[s3]`: the S3-compatible object store (Garage, MinIO, Ceph RGW, AWS).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct S3Section {
     /// Endpoint URL; empty = AWS's regional endpoint.
@@ -288,7 +288,7 @@ impl Default for WorkerSection {
 }
 
 /// `[central]`: delivery of results to the central system.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CentralSection {
     /// URL results are POSTed to; empty = no delivery (results still go to S3 and the exchange).
@@ -332,7 +332,7 @@ impl Default for CentralSection {
 }
 
 /// `[submit]`: the upload client (`photocheck submit`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SubmitSection {
     /// Base URL of the ingest API.
@@ -390,6 +390,83 @@ impl Config {
             .map_err(|e| ConfigError::Invalid(e.to_string()))
     }
 }
+
+/// Keys whose values never appear in `Debug` output (and so in logs): secrets, tokens, keys.
+const SECRET_KEYS: &[&str] = &[
+    "secret",
+    "previous_secret",
+    "secret_key",
+    "access_key",
+    "token",
+    "tokens",
+];
+
+/// `value` with every secret replaced by `<redacted>` and the password of any URL masked.
+fn redact(value: toml::Value) -> toml::Value {
+    match value {
+        toml::Value::Table(table) => toml::Value::Table(
+            table
+                .into_iter()
+                .map(|(k, v)| {
+                    let v = if SECRET_KEYS.contains(&k.as_str()) {
+                        match v {
+                            toml::Value::Table(t) => toml::Value::Table(
+                                t.into_iter()
+                                    .map(|(k, _)| (k, toml::Value::String("<redacted>".into())))
+                                    .collect(),
+                            ),
+                            toml::Value::String(s) if s.is_empty() => toml::Value::String(s),
+                            _ => toml::Value::String("<redacted>".into()),
+                        }
+                    } else {
+                        redact(v)
+                    };
+                    (k, v)
+                })
+                .collect(),
+        ),
+        toml::Value::Array(items) => toml::Value::Array(items.into_iter().map(redact).collect()),
+        toml::Value::String(s) => toml::Value::String(mask_url_password(&s)),
+        other => other,
+    }
+}
+
+/// `scheme://user:password@host…` → `scheme://user:<redacted>@host…`; anything else unchanged.
+pub fn mask_url_password(s: &str) -> String {
+    let Some((scheme, rest)) = s.split_once("://") else {
+        return s.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return s.to_owned();
+    };
+    match rest[..at].split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:<redacted>@{}", &rest[at + 1..]),
+        None => s.to_owned(),
+    }
+}
+
+/// `Debug` for a section that holds secrets: its fields as TOML with the secrets redacted.
+macro_rules! debug_redacted {
+    ($($section:ident),*) => {$(
+        impl std::fmt::Debug for $section {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                match toml::Value::try_from(self) {
+                    Ok(v) => write!(f, "{} {:?}", stringify!($section), redact(v)),
+                    Err(_) => f.write_str(concat!(stringify!($section), " { <unprintable> }")),
+                }
+            }
+        }
+    )*};
+}
+
+debug_redacted!(
+    ApiSection,
+    AmqpSection,
+    S3Section,
+    CentralSection,
+    SubmitSection
+);
 
 #[cfg(test)]
 // figment::Jail fixes the closures' error type (figment::Error, large by design).
@@ -460,5 +537,39 @@ mod tests {
             PathBuf::from("/h/.local/share/photocheck")
         );
         assert_eq!(data_dir(None, None), PathBuf::from(".photocheck"));
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_secret() {
+        let mut c = Config::default();
+        c.api
+            .tokens
+            .insert("w1".into(), "window-token-0123456789abc".into());
+        c.amqp.url = "amqp://photocheck:broker-password-42@rabbit:5672/%2f".into();
+        c.amqp.failover_urls = vec!["amqps://photocheck:broker-password-42@rabbit-2/%2f".into()];
+        c.s3.access_key = "AKIA-ACCESS-KEY-ID".into();
+        c.s3.secret_key = "s3-secret-key-value".into();
+        c.central.secret = "central-shared-secret-0123456789abcdef".into();
+        c.central.previous_secret = "the-previous-shared-secret-0123456789".into();
+        c.submit.token = "submit-window-token-0123456789".into();
+        let shown = format!("{c:?} {c:#?}");
+        for secret in [
+            "window-token-0123456789abc",
+            "broker-password-42",
+            "AKIA-ACCESS-KEY-ID",
+            "s3-secret-key-value",
+            "central-shared-secret",
+            "the-previous-shared-secret",
+            "submit-window-token",
+        ] {
+            assert!(!shown.contains(secret), "{secret} shown in {shown}");
+        }
+        // What is not secret stays readable.
+        assert!(shown.contains("rabbit:5672"), "{shown}");
+        assert!(shown.contains("w1"), "{shown}");
+        assert_eq!(
+            mask_url_password("https://central.example/r"),
+            "https://central.example/r"
+        );
     }
 }
