@@ -328,7 +328,7 @@ impl ApiState {
 pub fn router(state: Arc<ApiState>, max_body_bytes: usize) -> Router {
     Router::new()
         .route("/v1/photos", post(upload).get(list_photos))
-        .route("/v1/photos/{id}", get(get_photo))
+        .route("/v1/photos/{id}", get(get_photo).delete(delete_photo))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -894,6 +894,46 @@ async fn get_photo_inner(
     } else {
         Err(ApiError::not_found())
     }
+}
+
+/// `DELETE /v1/photos/{id}`: the owning window withdraws a photo; the photo and its result are
+/// removed from the store (a job still queued for it is answered `engine.error`, photo gone).
+async fn delete_photo(
+    State(state): State<Arc<ApiState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let response = match delete_photo_inner(&state, &id, &headers).await {
+        Ok(body) => (StatusCode::OK, Json(body)).into_response(),
+        Err(e) => e.into_response(),
+    };
+    count(&state, "delete_photo", response.status());
+    response
+}
+
+async fn delete_photo_inner(
+    state: &Arc<ApiState>,
+    id: &str,
+    headers: &HeaderMap,
+) -> Result<serde_json::Value, ApiError> {
+    let window = state.authenticate(headers)?;
+    if uuid::Uuid::parse_str(id).is_err() {
+        return Err(ApiError::not_found());
+    }
+    let key = photo_key(window, id);
+    let rkey = result_key(&key);
+    let (photo, result) = tokio::join!(state.store.exists(&key), state.store.exists(&rkey));
+    let (photo, result) = (
+        photo.map_err(|e| ApiError::store(state, e))?,
+        result.map_err(|e| ApiError::store(state, e))?,
+    );
+    if !photo && !result {
+        return Err(ApiError::not_found());
+    }
+    let (a, b) = tokio::join!(state.store.delete(&key), state.store.delete(&rkey));
+    a.and(b).map_err(|e| ApiError::store(state, e))?;
+    tracing::info!(job_id = %id, window = %window, "photo and result deleted at the window's request");
+    Ok(serde_json::json!({"id": id, "status": "deleted"}))
 }
 
 /// Query of `GET /v1/photos`.

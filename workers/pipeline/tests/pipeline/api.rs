@@ -141,6 +141,23 @@ async fn tokens_idempotency_windows_and_media_types() {
         photo[1].as_slice()
     );
 
+    // The owning window withdraws a photo: another window cannot (404), the owner can, and the
+    // photo is gone from the store and from GET.
+    let delete = |token: &'static str, id: String| {
+        let url = format!("{}/v1/photos/{id}", api.url);
+        async move { http().delete(url).bearer_auth(token).send().await.unwrap() }
+    };
+    let withdrawn = last.id.clone();
+    assert_eq!(delete(TOKEN_W2, withdrawn.clone()).await.status(), 404);
+    assert!(store.exists(&last.key).await.unwrap());
+    let r = delete(TOKEN_W1, withdrawn.clone()).await;
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["status"], "deleted");
+    assert!(!store.exists(&last.key).await.unwrap());
+    assert_eq!(get(TOKEN_W1, withdrawn.clone()).await.status(), 404);
+    assert_eq!(delete(TOKEN_W1, withdrawn).await.status(), 404);
+
     // Operational endpoints.
     for path in ["/healthz", "/readyz", "/openapi.json"] {
         let r = http()
