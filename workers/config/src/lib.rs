@@ -391,6 +391,66 @@ impl Config {
     }
 }
 
+/// Whether `url`'s host is this machine (loopback or `localhost`).
+fn is_loopback(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or("");
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if let Some(v6) = host_port.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        host_port.split(':').next().unwrap_or("")
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+impl Config {
+    /// What is unsafe about this configuration outside one machine, one line each, for the
+    /// services to log at start-up: plain-text broker, storage or central-system URLs that leave
+    /// the machine, and the built-in default credentials used against another host.
+    pub fn security_warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let amqp_urls = std::iter::once(&self.amqp.url).chain(&self.amqp.failover_urls);
+        for url in amqp_urls {
+            if url.starts_with("amqp://") && !is_loopback(url) {
+                out.push(format!(
+                    "amqp: {} is plain text beyond this machine; use amqps://",
+                    mask_url_password(url)
+                ));
+            }
+            if url.contains("guest:guest@") && !is_loopback(url) {
+                out.push(
+                    "amqp: the default guest:guest credentials are in use beyond this machine"
+                        .into(),
+                );
+            }
+        }
+        let s3 = std::iter::once(&self.s3.endpoint).chain(&self.s3.failover_endpoints);
+        for url in s3 {
+            if url.starts_with("http://") && !is_loopback(url) {
+                out.push(format!(
+                    "s3: {url} is plain text beyond this machine; use https://"
+                ));
+            }
+            if !is_loopback(url) && self.s3.secret_key == S3Section::default().secret_key {
+                out.push(
+                    "s3: the built-in default secret key is in use beyond this machine".into(),
+                );
+            }
+        }
+        let central = &self.central.url;
+        if central.starts_with("http://") && !is_loopback(central) {
+            out.push(format!(
+                "central: {central} is plain text beyond this machine; use https://"
+            ));
+        }
+        out
+    }
+}
+
 /// Keys whose values never appear in `Debug` output (and so in logs): secrets, tokens, keys.
 const SECRET_KEYS: &[&str] = &[
     "secret",
@@ -571,5 +631,44 @@ mod tests {
             mask_url_password("https://central.example/r"),
             "https://central.example/r"
         );
+    }
+
+    #[test]
+    fn plain_text_and_default_credentials_beyond_this_machine_are_warned() {
+        let local = Config::default();
+        assert!(
+            local.security_warnings().is_empty(),
+            "{:?}",
+            local.security_warnings()
+        );
+        let mut c = Config::default();
+        c.amqp.url = "amqp://guest:guest@rabbit.internal:5672/%2f".into();
+        c.s3.endpoint = "http://garage.internal:3900".into();
+        c.central.url = "http://central.example/results".into();
+        let w = c.security_warnings().join("\n");
+        for needle in [
+            "amqps://",
+            "guest:guest",
+            "garage.internal",
+            "secret key",
+            "central.example",
+        ] {
+            assert!(w.contains(needle), "{needle} not warned: {w}");
+        }
+        assert!(
+            !w.contains("guest:guest@"),
+            "a URL password was printed: {w}"
+        );
+        let mut safe = c.clone();
+        safe.amqp.url = "amqps://pc:long-password@rabbit.internal:5671/%2f".into();
+        safe.s3.endpoint = "https://garage.internal:3900".into();
+        safe.s3.secret_key = "a-real-secret-key-from-the-environment".into();
+        safe.central.url = "https://central.example/results".into();
+        assert!(
+            safe.security_warnings().is_empty(),
+            "{:?}",
+            safe.security_warnings()
+        );
+        assert!(is_loopback("http://[::1]:9000") && is_loopback("amqp://u:p@127.0.0.1:5672/%2f"));
     }
 }

@@ -378,6 +378,9 @@ pub async fn serve(
     config: Config,
     shutdown: CancellationToken,
 ) -> Result<(), crate::PipelineError> {
+    for warning in config.security_warnings() {
+        tracing::warn!("{warning}");
+    }
     let addr: SocketAddr = config.api.listen.parse().map_err(|e| {
         crate::PipelineError::Config(format!("api.listen {:?}: {e}", config.api.listen))
     })?;

@@ -156,6 +156,9 @@ pub async fn run_worker_with(
     metrics: Metrics,
     shutdown: CancellationToken,
 ) -> Result<(), PipelineError> {
+    for warning in config.security_warnings() {
+        tracing::warn!("{warning}");
+    }
     let threads = concurrency(&config);
     let pool = CheckPool::new(checker, threads).map_err(PipelineError::Engine)?;
     let store = Store::new(&config.s3);
