@@ -4,7 +4,7 @@
 
 use photocheck_config::Config;
 use photocheck_pipeline::metrics::percentile;
-use photocheck_pipeline::submit::{submit, SubmitOptions, SubmitReport};
+use photocheck_pipeline::submit::{Progress, SubmitOptions, SubmitReport};
 use photocheck_pipeline::PipelineError;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -156,13 +156,12 @@ pub fn run_submit(config: Config, args: &SubmitArgs) -> Result<SubmitReport, Pip
         poll_interval: Duration::from_millis(config.submit.poll_interval_ms),
         max_attempts: config.submit.max_attempts,
         profile: args.profile.clone(),
-        progress: true,
         paths: args.paths.clone(),
     };
     let wait = options.wait;
     let report = runtime()?.block_on(async {
         let mut stdout = std::io::stdout();
-        submit(options, &mut stdout).await
+        photocheck_pipeline::submit::submit_with(options, &mut stdout, &Bar::default()).await
     })?;
     eprintln!("{}", summary(&report, wait));
     Ok(report)
@@ -200,4 +199,69 @@ pub fn summary(report: &SubmitReport, wait: bool) -> String {
         ));
     }
     line
+}
+
+/// `submit`'s progress as a bar on stderr (indicatif hides it when stderr is not a terminal).
+#[derive(Default)]
+struct Bar(std::sync::Mutex<Option<indicatif::ProgressBar>>);
+
+impl Bar {
+    fn with(&self, f: impl FnOnce(&indicatif::ProgressBar)) {
+        if let Ok(guard) = self.0.lock() {
+            if let Some(bar) = guard.as_ref() {
+                f(bar);
+            }
+        }
+    }
+}
+
+impl Progress for Bar {
+    fn start(&self, phase: &str, total: u64) {
+        let bar = indicatif::ProgressBar::new(total);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg:9} [{bar:30}] {pos}/{len} {per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        bar.set_message(phase.to_owned());
+        if let Ok(mut guard) = self.0.lock() {
+            *guard = Some(bar);
+        }
+    }
+
+    fn step(&self) {
+        self.with(|bar| bar.inc(1));
+    }
+
+    fn note(&self, line: &str) {
+        let mut printed = false;
+        self.with(|bar| {
+            bar.suspend(|| eprintln!("{line}"));
+            printed = true;
+        });
+        if !printed {
+            eprintln!("{line}");
+        }
+    }
+
+    fn suspend(&self, f: &mut dyn FnMut()) {
+        let mut ran = false;
+        self.with(|bar| {
+            bar.suspend(&mut *f);
+            ran = true;
+        });
+        if !ran {
+            f();
+        }
+    }
+
+    fn finish(&self) {
+        if let Ok(mut guard) = self.0.lock() {
+            if let Some(bar) = guard.take() {
+                bar.finish_and_clear();
+            }
+        }
+    }
 }

@@ -1,5 +1,5 @@
 //! `photocheck submit`: uploads photos like a window system would, with bounded concurrency and
-//! a progress bar; with `wait`, polls each photo until its result is done and prints the result
+//! progress reported to a [`Progress`] (the command line draws a bar); with `wait`, polls each photo until its result is done and prints the result
 //! object (JSON lines, `source` set to the local path) as it arrives.
 //!
 //! Each upload carries an `Idempotency-Key` unique to this run and file, so the retries it makes
@@ -7,7 +7,6 @@
 
 use crate::PipelineError;
 use futures::stream::{self, StreamExt};
-use indicatif::{ProgressBar, ProgressStyle};
 use reqwest::StatusCode;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -32,8 +31,6 @@ pub struct SubmitOptions {
     pub max_attempts: u32,
     /// Profile to ask for (`None`: the server's default).
     pub profile: Option<String>,
-    /// Show a progress bar on stderr (hidden anyway when stderr is not a terminal).
-    pub progress: bool,
     /// Files and folders (searched recursively for images).
     pub paths: Vec<PathBuf>,
 }
@@ -295,11 +292,44 @@ impl Client {
     }
 }
 
+/// Where [`submit_with`] reports its progress: the command line draws a bar; [`Quiet`] only
+/// prints the notes to stderr. Every method has a default, so an implementation picks.
+pub trait Progress: Send + Sync {
+    /// A phase starts (`uploading`, `checking`) with `total` steps.
+    fn start(&self, _phase: &str, _total: u64) {}
+    /// One step of the phase is done.
+    fn step(&self) {}
+    /// A line for the person running it (a refused file, a photo still open).
+    fn note(&self, line: &str) {
+        eprintln!("{line}");
+    }
+    /// Runs `f`, which writes to the output, without tearing a bar.
+    fn suspend(&self, f: &mut dyn FnMut()) {
+        f()
+    }
+    /// The phase is over.
+    fn finish(&self) {}
+}
+
+/// No progress display; notes go to stderr.
+pub struct Quiet;
+
+impl Progress for Quiet {}
+
 /// Uploads every image under `options.paths`; with `wait`, writes each result to `out` as one
 /// JSON line when it is done.
 pub async fn submit(
     options: SubmitOptions,
     out: &mut (dyn Write + Send),
+) -> Result<SubmitReport, PipelineError> {
+    submit_with(options, out, &Quiet).await
+}
+
+/// [`submit`], reporting progress to `progress`.
+pub async fn submit_with(
+    options: SubmitOptions,
+    out: &mut (dyn Write + Send),
+    progress: &dyn Progress,
 ) -> Result<SubmitReport, PipelineError> {
     let files = collect_images(&options.paths)?;
     let client = Client {
@@ -313,32 +343,21 @@ pub async fn submit(
         profile: options.profile.clone(),
         run: uuid::Uuid::now_v7().to_string(),
     };
-    let bar = if options.progress {
-        ProgressBar::new(files.len() as u64)
-    } else {
-        ProgressBar::hidden()
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{msg:9} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    bar.set_message("uploading");
+    progress.start("uploading", files.len() as u64);
     let started = Instant::now();
     let client = &client;
-    let bar_ref = &bar;
     let uploaded: Vec<(Submitted, Instant)> = stream::iter(files.iter().cloned())
         .map(|path| async move {
             let t = Instant::now();
             let outcome = client.upload(&path).await;
-            bar_ref.inc(1);
+            progress.step();
             let (id, refused, error) = match outcome {
                 Upload::Accepted(id) => (Some(id), None, None),
                 Upload::Refused(why) => (None, Some(why), None),
                 Upload::Failed(e) => (None, None, Some(e)),
             };
             if let Some(why) = refused.as_ref().or(error.as_ref()) {
-                bar_ref.suspend(|| eprintln!("{}: {why}", path.display()));
+                progress.note(&format!("{}: {why}", path.display()));
             }
             let photo = Submitted {
                 path,
@@ -354,21 +373,11 @@ pub async fn submit(
         .collect()
         .await;
     let (mut photos, upload_starts): (Vec<Submitted>, Vec<Instant>) = uploaded.into_iter().unzip();
-    bar.finish_and_clear();
+    progress.finish();
 
     if options.wait {
         let waiting = photos.iter().filter(|p| p.id.is_some()).count() as u64;
-        let bar = if options.progress {
-            ProgressBar::new(waiting)
-        } else {
-            ProgressBar::hidden()
-        };
-        bar.set_style(
-            ProgressStyle::with_template("{msg:9} [{bar:30}] {pos}/{len} {per_sec}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-        );
-        bar.set_message("checking");
+        progress.start("checking", waiting);
         let mut pending: Vec<usize> = (0..photos.len())
             .filter(|&i| photos[i].id.is_some())
             .collect();
@@ -376,16 +385,14 @@ pub async fn submit(
         while !pending.is_empty() {
             if Instant::now() >= deadline {
                 let secs = options.wait_timeout.as_secs();
-                bar.suspend(|| {
-                    eprintln!(
-                        "no result within {secs} s for {} photos (still open; ask again with GET /v1/photos/<id>):",
-                        pending.len()
-                    )
-                });
+                progress.note(&format!(
+                    "no result within {secs} s for {} photos (still open; ask again with GET /v1/photos/<id>):",
+                    pending.len()
+                ));
                 for &i in &pending {
                     let photo = &mut photos[i];
                     let id = photo.id.clone().unwrap_or_default();
-                    bar.suspend(|| eprintln!("  {id}  {}", photo.path.display()));
+                    progress.note(&format!("  {id}  {}", photo.path.display()));
                     photo.error = Some(format!("no result within {secs} s (id {id})"));
                 }
                 break;
@@ -408,15 +415,15 @@ pub async fn submit(
                         photo.latency_s = Some(upload_starts[i].elapsed().as_secs_f64());
                         result["source"] =
                             serde_json::Value::String(photo.path.display().to_string());
-                        bar.suspend(|| {
+                        progress.suspend(&mut || {
                             let _ = writeln!(out, "{result}");
                         });
-                        bar.inc(1);
+                        progress.step();
                     }
                     Ok(None) => still.push(i),
                     Err(e) => {
                         photos[i].error = Some(format!("polling failed: {e}"));
-                        bar.inc(1);
+                        progress.step();
                     }
                 }
             }
@@ -425,7 +432,7 @@ pub async fn submit(
                 tokio::time::sleep(options.poll_interval).await;
             }
         }
-        bar.finish_and_clear();
+        progress.finish();
     }
     let _ = out.flush();
     Ok(SubmitReport {

@@ -98,7 +98,6 @@ async fn two_hundred_photos_through_two_worker_processes() {
             poll_interval: Duration::from_millis(100),
             max_attempts: 3,
             profile: None,
-            progress: false,
             paths: files
                 .iter()
                 .take(100)

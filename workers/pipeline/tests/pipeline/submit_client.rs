@@ -16,7 +16,6 @@ fn options(api: &Api, dir: &std::path::Path, wait: bool) -> SubmitOptions {
         poll_interval: Duration::from_millis(100),
         max_attempts: 2,
         profile: None,
-        progress: false,
         paths: vec![dir.to_path_buf()],
     }
 }
