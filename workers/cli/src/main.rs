@@ -49,6 +49,9 @@ enum Command {
     },
     /// The window's photos and results from the API (paged), as JSON lines or CSV for reports.
     Results(photocheck::service::ResultsArgs),
+    /// Delete once what the retention rules ([retention]) no longer keep (serve also sweeps
+    /// every retention.sweep_every_s).
+    Sweep,
     /// List, show and re-queue dead-lettered jobs (or, with --parked, parked results).
     Dlq {
         #[command(subcommand)]
@@ -394,6 +397,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let checker = std::sync::Arc::new(photocheck::EngineChecker(engine));
             photocheck::service::run_worker(config, &args, checker)
                 .map_err(|e| anyhow::anyhow!("[{}] {e}", e.code()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sweep => {
+            let swept = photocheck::service::run_sweep(config)
+                .map_err(|e| anyhow::anyhow!("[{}] {e}", e.code()))?;
+            eprintln!(
+                "deleted {} photos, {} results, {} idempotency records, {} probe objects",
+                swept.photos, swept.results, swept.idempotency_records, swept.probes
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Results(args) => {

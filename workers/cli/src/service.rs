@@ -76,6 +76,18 @@ pub struct ResultsArgs {
     pub format: String,
 }
 
+/// `photocheck sweep`: deletes once what the retention rules (`[retention]`) no longer keep.
+pub fn run_sweep(config: Config) -> Result<photocheck_pipeline::retention::Swept, PipelineError> {
+    let store = photocheck_pipeline::store::Store::new(&config.s3);
+    runtime()?
+        .block_on(photocheck_pipeline::retention::sweep(
+            &store,
+            &config.retention,
+            photocheck_pipeline::retention::now_unix(),
+        ))
+        .map_err(PipelineError::from)
+}
+
 /// `photocheck results`: prints the listed photos to stdout; returns how many.
 pub fn run_results(config: Config, args: &ResultsArgs) -> Result<usize, PipelineError> {
     let api = args.api.clone().unwrap_or(config.submit.api);

@@ -52,6 +52,35 @@ pub struct Config {
     pub central: CentralSection,
     /// `photocheck submit`: the upload client.
     pub submit: SubmitSection,
+    /// How long photos, results and idempotency records are kept.
+    pub retention: RetentionSection,
+}
+
+/// `[retention]`: how long each kind of object stays in the store (the sweeper deletes what is
+/// older; `photocheck sweep` runs it once, `photocheck serve` every `sweep_every_s`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionSection {
+    /// Hours a photo is kept once it has a result (it is needed only to be checked, and for a
+    /// reviewer shortly after). A photo without a result is kept until `result_days`.
+    pub photo_hours: f64,
+    /// Days a result (the audit record of what was answered) is kept.
+    pub result_days: f64,
+    /// Days an upload's idempotency record is kept (window systems retry within minutes).
+    pub idempotency_days: f64,
+    /// Seconds between sweeps in `photocheck serve`; 0 = never (run `photocheck sweep` instead).
+    pub sweep_every_s: u64,
+}
+
+impl Default for RetentionSection {
+    fn default() -> Self {
+        RetentionSection {
+            photo_hours: 72.0,
+            result_days: 180.0,
+            idempotency_days: 7.0,
+            sweep_every_s: 3600,
+        }
+    }
 }
 
 /// `[engine]`: where the runtime and models are, and how inference runs.

@@ -390,7 +390,14 @@ pub async fn serve(
             addr: addr.to_string(),
             reason: e.to_string(),
         })?;
-    serve_listener(listener, config, Metrics::new(), shutdown).await
+    let sweeper = tokio::spawn(crate::retention::run_sweeper(
+        Store::new(&config.s3),
+        config.retention.clone(),
+        shutdown.clone(),
+    ));
+    let served = serve_listener(listener, config, Metrics::new(), shutdown).await;
+    sweeper.abort();
+    served
 }
 
 fn count(state: &ApiState, route: &'static str, status: StatusCode) {

@@ -29,6 +29,7 @@ pub mod error;
 pub mod lock;
 pub mod metrics;
 pub mod receiver;
+pub mod retention;
 pub mod store;
 pub mod submit;
 pub mod worker;

@@ -295,6 +295,38 @@ impl Store {
         .await
     }
 
+    /// Up to 1000 objects under `prefix` after `start_after` (key order) with their age in
+    /// seconds at `now_unix`, and whether more follow.
+    pub async fn list_ages(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        now_unix: i64,
+    ) -> Result<(Vec<(String, f64)>, bool), StoreError> {
+        let bucket = self.bucket.as_str();
+        self.on_any(|c| async move {
+            let out = c
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(prefix)
+                .set_start_after(start_after.map(str::to_owned))
+                .send()
+                .await
+                .map_err(|e| classify("list", prefix, e))?;
+            let objects = out
+                .contents()
+                .iter()
+                .filter_map(|o| {
+                    let key = o.key()?.to_owned();
+                    let modified = o.last_modified()?.secs();
+                    Some((key, (now_unix - modified).max(0) as f64))
+                })
+                .collect();
+            Ok((objects, out.is_truncated().unwrap_or(false)))
+        })
+        .await
+    }
+
     /// Readiness probe: writes a tiny object, as the service does in normal operation (no list
     /// or admin permission needed).
     pub async fn probe(&self, instance: &str) -> Result<(), StoreError> {

@@ -14,4 +14,5 @@ mod idempotency;
 mod listing;
 mod outages;
 mod parking;
+mod retention;
 mod submit_client;
