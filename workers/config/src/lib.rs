@@ -135,6 +135,9 @@ impl Default for CheckSection {
 pub struct ApiSection {
     /// Address to listen on.
     pub listen: String,
+    /// Address for `/readyz` and `/metrics` alone (an internal network or loopback), which then
+    /// leave `listen`; empty = both on `listen`.
+    pub internal_listen: String,
     /// Largest accepted upload body, in bytes (413 above it).
     pub max_body_bytes: usize,
     /// Seconds suggested in `Retry-After` when storage or broker is unreachable (503).
@@ -162,6 +165,7 @@ impl Default for ApiSection {
     fn default() -> Self {
         ApiSection {
             listen: "127.0.0.1:8080".into(),
+            internal_listen: String::new(),
             max_body_bytes: 2 * 1024 * 1024,
             retry_after_s: 5,
             tokens: Default::default(),

@@ -21,6 +21,7 @@ use photocheck_config::Config;
 use photocheck_types::JobMessage;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
@@ -326,17 +327,35 @@ impl ApiState {
 
 /// The API's router over `state`, with the body limit applied.
 pub fn router(state: Arc<ApiState>, max_body_bytes: usize) -> Router {
-    Router::new()
+    public_router(state, max_body_bytes, true)
+}
+
+/// The window-facing routes, with `/readyz` and `/metrics` too unless `with_ops` is false (they
+/// are then served on `api.internal_listen` only, by [`ops_router`]).
+fn public_router(state: Arc<ApiState>, max_body_bytes: usize, with_ops: bool) -> Router {
+    let mut app = Router::new()
         .route("/v1/photos", post(upload).get(list_photos))
         .route("/v1/photos/{id}", get(get_photo).delete(delete_photo))
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
         .route(
             "/openapi.json",
             get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }),
-        )
-        .layer(DefaultBodyLimit::max(max_body_bytes))
+        );
+    if with_ops {
+        app = app
+            .route("/readyz", get(readyz))
+            .route("/metrics", get(metrics));
+    }
+    app.layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(state)
+}
+
+/// The operators' routes for `api.internal_listen`: `/healthz`, `/readyz`, `/metrics`.
+fn ops_router(state: Arc<ApiState>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .with_state(state)
 }
 
@@ -361,7 +380,26 @@ pub async fn serve_listener(
         .map(|a| a.to_string())
         .unwrap_or_default();
     tracing::info!(%addr, "ingest API listening");
-    let app = router(Arc::clone(&state), config.api.max_body_bytes);
+    let internal = config.api.internal_listen.trim();
+    let ops = if internal.is_empty() {
+        None
+    } else {
+        let ops_listener =
+            TcpListener::bind(internal)
+                .await
+                .map_err(|e| crate::PipelineError::Listen {
+                    addr: internal.to_owned(),
+                    reason: e.to_string(),
+                })?;
+        tracing::info!(addr = %internal, "readiness and metrics listening");
+        let ops_app = ops_router(Arc::clone(&state));
+        Some(tokio::spawn(
+            axum::serve(ops_listener, ops_app)
+                .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+                .into_future(),
+        ))
+    };
+    let app = public_router(Arc::clone(&state), config.api.max_body_bytes, ops.is_none());
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
@@ -369,6 +407,9 @@ pub async fn serve_listener(
             addr,
             reason: e.to_string(),
         });
+    if let Some(ops) = ops {
+        ops.abort();
+    }
     state.publisher.close().await;
     result
 }

@@ -226,3 +226,38 @@ async fn a_window_over_its_rate_gets_429_and_others_are_unaffected() {
         .unwrap();
     assert_eq!(r.status(), 202);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_and_metrics_can_leave_the_public_listener() {
+    let s3 = S3Server::start();
+    let names = Names::new();
+    let mut config = config(&s3, &names, None);
+    let internal = format!("127.0.0.1:{}", free_port());
+    config.api.internal_listen = internal.clone();
+    declare(&config, &names).await;
+    let api = start_api(&config).await;
+    let status = |url: String| async move {
+        match http().get(url).send().await {
+            Ok(r) => r.status().as_u16(),
+            Err(_) => 0,
+        }
+    };
+    eventually("the internal listener up", || {
+        let url = format!("http://{internal}/healthz");
+        async move { status(url).await == 200 }
+    })
+    .await;
+    for path in ["/metrics", "/readyz"] {
+        assert_eq!(
+            status(format!("{}{path}", api.url)).await,
+            404,
+            "public {path}"
+        );
+        assert_eq!(
+            status(format!("http://{internal}{path}")).await,
+            200,
+            "internal {path}"
+        );
+    }
+    assert_eq!(status(format!("{}/openapi.json", api.url)).await, 200);
+}
