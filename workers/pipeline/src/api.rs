@@ -76,7 +76,6 @@ pub struct ApiState {
     default_profile: String,
     retry_after_s: u64,
     instance: String,
-    idempotency_locks: Vec<Arc<tokio::sync::Mutex<()>>>,
     /// Uploads handled at once (`api.max_in_flight`).
     in_flight: Arc<tokio::sync::Semaphore>,
     /// Per-window token buckets (`api.window_rate_per_s`, `api.window_burst`).
@@ -284,9 +283,6 @@ impl ApiState {
             default_profile: config.engine.profile.clone(),
             retry_after_s: config.api.retry_after_s,
             instance: format!("api-{}", uuid::Uuid::now_v7()),
-            idempotency_locks: (0..64)
-                .map(|_| Arc::new(tokio::sync::Mutex::new(())))
-                .collect(),
             in_flight: Arc::new(tokio::sync::Semaphore::new(config.api.max_in_flight.max(1))),
             buckets: Default::default(),
             rate_per_s: config.api.window_rate_per_s.max(0.0),
@@ -654,12 +650,9 @@ async fn upload_inner(state: &Arc<ApiState>, request: Request) -> Result<Accepte
 
     let key_hash = hex::encode(Sha256::digest(key.as_bytes()));
     let record_key = format!("idempotency/{window}/{key_hash}.json");
-    let stripe =
-        usize::from(Sha256::digest(record_key.as_bytes())[0]) % state.idempotency_locks.len();
-    let guard = state.idempotency_locks[stripe].clone().lock_owned().await;
-    // The same key may reach several API replicas at once (a window system retrying on another
-    // one): the broker's lock makes the whole read-store-publish-mark sequence single across
-    // all of them (crate::lock; the store has no conditional create).
+    // The same key may reach this replica twice or several replicas at once (a window system
+    // retrying on another one): the key's lock makes the whole read-store-publish-mark sequence
+    // single across all of them (crate::lock; the store has no conditional create).
     let conn = state
         .publisher
         .connection()
@@ -676,7 +669,6 @@ async fn upload_inner(state: &Arc<ApiState>, request: Request) -> Result<Accepte
         ));
     };
     let outcome = keyed_upload(state, &window, &record_key, &upload, &profile).await;
-    drop(guard);
     match outcome {
         Ok((accepted, None)) => {
             tokio::spawn(held.release());
@@ -902,12 +894,38 @@ async fn get_photo(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let response = match get_photo_inner(&state, &id, &headers).await {
+    let outcome = get_photo_inner(&state, &id, &headers).await;
+    json_response(&state, "get_photo", outcome)
+}
+
+/// 200 with `body`, or the error; counted under `route`.
+fn json_response(
+    state: &ApiState,
+    route: &'static str,
+    outcome: Result<serde_json::Value, ApiError>,
+) -> Response {
+    let response = match outcome {
         Ok(body) => (StatusCode::OK, Json(body)).into_response(),
         Err(e) => e.into_response(),
     };
-    count(&state, "get_photo", response.status());
+    count(state, route, response.status());
     response
+}
+
+impl ApiState {
+    /// The caller's window and the key of its photo `id` (404 for anything not an id, so no
+    /// other key can be named).
+    fn own_photo<'a>(
+        &'a self,
+        headers: &HeaderMap,
+        id: &str,
+    ) -> Result<(&'a str, String), ApiError> {
+        let window = self.authenticate(headers)?;
+        if uuid::Uuid::parse_str(id).is_err() {
+            return Err(ApiError::not_found());
+        }
+        Ok((window, photo_key(window, id)))
+    }
 }
 
 async fn get_photo_inner(
@@ -915,11 +933,7 @@ async fn get_photo_inner(
     id: &str,
     headers: &HeaderMap,
 ) -> Result<serde_json::Value, ApiError> {
-    let window = state.authenticate(headers)?;
-    if uuid::Uuid::parse_str(id).is_err() {
-        return Err(ApiError::not_found());
-    }
-    let key = photo_key(window, id);
+    let (_, key) = state.own_photo(headers, id)?;
     let result = state
         .store
         .get_opt(&result_key(&key))
@@ -954,12 +968,8 @@ async fn delete_photo(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let response = match delete_photo_inner(&state, &id, &headers).await {
-        Ok(body) => (StatusCode::OK, Json(body)).into_response(),
-        Err(e) => e.into_response(),
-    };
-    count(&state, "delete_photo", response.status());
-    response
+    let outcome = delete_photo_inner(&state, &id, &headers).await;
+    json_response(&state, "delete_photo", outcome)
 }
 
 async fn delete_photo_inner(
@@ -967,11 +977,7 @@ async fn delete_photo_inner(
     id: &str,
     headers: &HeaderMap,
 ) -> Result<serde_json::Value, ApiError> {
-    let window = state.authenticate(headers)?;
-    if uuid::Uuid::parse_str(id).is_err() {
-        return Err(ApiError::not_found());
-    }
-    let key = photo_key(window, id);
+    let (window, key) = state.own_photo(headers, id)?;
     let rkey = result_key(&key);
     let (photo, result) = tokio::join!(state.store.exists(&key), state.store.exists(&rkey));
     let (photo, result) = (

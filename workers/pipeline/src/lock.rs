@@ -9,6 +9,10 @@
 //! So a lock is an exclusive, auto-deleted, empty queue named after the resource; a process
 //! that dies, or loses its connection, releases its locks by itself.
 //!
+//! The broker does not refuse the connection that already holds a queue, and one process shares
+//! one connection among its tasks, so the process also keeps the names it holds
+//! ([`HELD_HERE`]): a second task of the same process is refused like another process.
+//!
 //! A holder that loses its connection while it works has lost the lock too; callers check
 //! [`Held::still_held`] before the step that must be single (and re-read what another holder may
 //! have written meanwhile).
@@ -19,7 +23,27 @@ use lapin::protocol::{AMQPErrorKind, AMQPSoftError};
 use lapin::types::FieldTable;
 use lapin::{Channel, Connection};
 use sha2::{Digest, Sha256};
+use std::collections::HashSet;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+/// The lock queues this process holds now (the broker lets their own connection declare them
+/// again, so it cannot tell two tasks of one process apart).
+static HELD_HERE: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+
+/// Claims `name` for this process; false when a task of this process holds it.
+fn claim_here(name: &str) -> bool {
+    let mut held = HELD_HERE.lock().unwrap_or_else(|e| e.into_inner());
+    held.get_or_insert_with(HashSet::new)
+        .insert(name.to_owned())
+}
+
+fn unclaim_here(name: &str) {
+    let mut held = HELD_HERE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(held) = held.as_mut() {
+        held.remove(name);
+    }
+}
 
 /// Prefix of every lock queue's name.
 pub const PREFIX: &str = "photocheck.lock.";
@@ -56,25 +80,41 @@ fn is_locked(e: &lapin::Error) -> bool {
 /// resource alarm stops answering).
 pub const OP_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Tries once: `Some` when taken, `None` when another connection holds it.
+/// Tries once: `Some` when taken, `None` when another task or connection holds it.
 pub async fn try_lock(conn: &Connection, resource: &str) -> Result<Option<Held>, BrokerError> {
-    tokio::time::timeout(OP_TIMEOUT, try_lock_inner(conn, resource))
+    let name = queue_name(resource);
+    if !claim_here(&name) {
+        return Ok(None);
+    }
+    let taken = tokio::time::timeout(OP_TIMEOUT, declare(conn, &name))
         .await
         .unwrap_or_else(|_| {
             Err(BrokerError::Unavailable(format!(
                 "no answer to a lock within {} s",
                 OP_TIMEOUT.as_secs()
             )))
-        })
+        });
+    match taken {
+        Ok(Some(channel)) => Ok(Some(Held { channel, name })),
+        Ok(None) => {
+            unclaim_here(&name);
+            Ok(None)
+        }
+        Err(e) => {
+            unclaim_here(&name);
+            Err(e)
+        }
+    }
 }
 
-async fn try_lock_inner(conn: &Connection, resource: &str) -> Result<Option<Held>, BrokerError> {
-    let name = queue_name(resource);
+/// Declares the lock queue on a channel of its own: the channel when taken, `None` when
+/// another connection holds it.
+async fn declare(conn: &Connection, name: &str) -> Result<Option<Channel>, BrokerError> {
     // A channel of its own: a refused declare closes the channel it was sent on.
     let channel = conn.create_channel().await?;
     let declared = channel
         .queue_declare(
-            name.as_str().into(),
+            name.into(),
             QueueDeclareOptions {
                 exclusive: true,
                 auto_delete: true,
@@ -84,7 +124,7 @@ async fn try_lock_inner(conn: &Connection, resource: &str) -> Result<Option<Held
         )
         .await;
     match declared {
-        Ok(_) => Ok(Some(Held { channel, name })),
+        Ok(_) => Ok(Some(channel)),
         Err(e) if is_locked(&e) => Ok(None),
         Err(e) => {
             let _ = channel.close(200, "lock failed".into()).await;
@@ -111,6 +151,12 @@ pub async fn lock(
         }
         tokio::time::sleep(pause.min(until.saturating_duration_since(Instant::now()))).await;
         pause = (pause * 2).min(Duration::from_millis(250));
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        unclaim_here(&self.name);
     }
 }
 

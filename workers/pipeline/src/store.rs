@@ -274,6 +274,34 @@ impl Store {
         start_after: Option<&str>,
         max: i32,
     ) -> Result<(Vec<String>, bool), StoreError> {
+        let (objects, more) = self.list_page(prefix, start_after, max).await?;
+        Ok((objects.into_iter().map(|(key, _)| key).collect(), more))
+    }
+
+    /// Up to 1000 objects under `prefix` after `start_after` (key order) with their age in
+    /// seconds at `now_unix`, and whether more follow.
+    pub async fn list_ages(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        now_unix: i64,
+    ) -> Result<(Vec<(String, f64)>, bool), StoreError> {
+        let (objects, more) = self.list_page(prefix, start_after, 1000).await?;
+        let aged = objects
+            .into_iter()
+            .filter_map(|(key, modified)| Some((key, (now_unix - modified?).max(0) as f64)))
+            .collect();
+        Ok((aged, more))
+    }
+
+    /// One page of `ListObjectsV2`: keys with their last-modified time (Unix seconds, when the
+    /// store gives it), and whether more follow.
+    async fn list_page(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        max: i32,
+    ) -> Result<(Vec<(String, Option<i64>)>, bool), StoreError> {
         let bucket = self.bucket.as_str();
         self.on_any(|c| async move {
             let out = c
@@ -285,42 +313,10 @@ impl Store {
                 .send()
                 .await
                 .map_err(|e| classify("list", prefix, e))?;
-            let keys = out
-                .contents()
-                .iter()
-                .filter_map(|o| o.key().map(str::to_owned))
-                .collect();
-            Ok((keys, out.is_truncated().unwrap_or(false)))
-        })
-        .await
-    }
-
-    /// Up to 1000 objects under `prefix` after `start_after` (key order) with their age in
-    /// seconds at `now_unix`, and whether more follow.
-    pub async fn list_ages(
-        &self,
-        prefix: &str,
-        start_after: Option<&str>,
-        now_unix: i64,
-    ) -> Result<(Vec<(String, f64)>, bool), StoreError> {
-        let bucket = self.bucket.as_str();
-        self.on_any(|c| async move {
-            let out = c
-                .list_objects_v2()
-                .bucket(bucket)
-                .prefix(prefix)
-                .set_start_after(start_after.map(str::to_owned))
-                .send()
-                .await
-                .map_err(|e| classify("list", prefix, e))?;
             let objects = out
                 .contents()
                 .iter()
-                .filter_map(|o| {
-                    let key = o.key()?.to_owned();
-                    let modified = o.last_modified()?.secs();
-                    Some((key, (now_unix - modified).max(0) as f64))
-                })
+                .filter_map(|o| Some((o.key()?.to_owned(), o.last_modified().map(|t| t.secs()))))
                 .collect();
             Ok((objects, out.is_truncated().unwrap_or(false)))
         })

@@ -116,6 +116,9 @@ async fn a_lock_is_held_by_one_connection_and_freed_with_it() {
         .expect("free");
     assert!(held.still_held());
     assert!(lock::try_lock(&two, &resource).await.unwrap().is_none());
+    // Another task on the holder's own connection is refused too (the broker alone would let
+    // the owning connection declare its queue again).
+    assert!(lock::try_lock(&one, &resource).await.unwrap().is_none());
     // Waiting gives up after its patience while the holder keeps it.
     let t = std::time::Instant::now();
     assert!(lock::lock(&two, &resource, Duration::from_millis(300))
@@ -131,6 +134,7 @@ async fn a_lock_is_held_by_one_connection_and_freed_with_it() {
     // A holder whose connection closes loses the lock without releasing it.
     two.close(200, "gone".into()).await.unwrap();
     assert!(!again.still_held());
+    drop(again);
     let third = rabbit().await;
     assert!(lock::try_lock(&third, &resource).await.unwrap().is_some());
 }
