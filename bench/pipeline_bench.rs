@@ -845,7 +845,13 @@ async fn delete_names(config: &Config) {
 
 /// Deletes every object in the bench's bucket (used with an external S3 server).
 async fn empty_bucket(config: &Config) {
-    let store = photocheck_pipeline::store::Store::new(&config.s3);
+    let store = match photocheck_pipeline::store::Store::new(&config.s3) {
+        Ok(store) => store,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot reach the store to remove the bench's objects");
+            return;
+        }
+    };
     let mut removed = 0usize;
     loop {
         let Ok(keys) = store.list("").await else {

@@ -2,18 +2,33 @@
 # Installs the Debian packages photocheck builds against, when they are missing:
 #   libturbojpeg0-dev  libjpeg-turbo (SIMD) for the scaled decoding of large JPEGs
 #   pkg-config         how the build finds it
+# and, with --tests, what the test suite runs besides the project's own binaries:
+#   stunnel4           the TLS terminator in front of Garage in the TLS end-to-end test
 # Idempotent and quiet when everything is there; uses sudo when not run as root.
-#   usage: bash scripts/system-deps.sh [--check]   (--check: report, install nothing)
+#   usage: bash scripts/system-deps.sh [--tests] [--check]   (--check: report, install nothing)
 set -euo pipefail
+
+tests=0
+check=0
+for arg in "$@"; do
+  case "$arg" in
+    --tests) tests=1 ;;
+    --check) check=1 ;;
+    *) echo "unknown option: $arg" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 if ! command -v pkg-config >/dev/null || ! pkg-config --exists 'libturbojpeg >= 2.0'; then
   missing+=(libturbojpeg0-dev)
 fi
+if [ "$tests" = 1 ] && ! command -v stunnel4 >/dev/null && ! command -v stunnel >/dev/null; then
+  missing+=(stunnel4)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
-if [ "${1:-}" = "--check" ]; then
+if [ "$check" = 1 ]; then
   echo "missing Debian packages: ${missing[*]} (bash scripts/system-deps.sh installs them)" >&2
   exit 1
 fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of photocheck, installing first what the tests need on a fresh machine:
-# the Debian packages the build links (scripts/system-deps.sh: libjpeg-turbo),
+# the Debian packages the build links and the tests run (scripts/system-deps.sh --tests:
+# libjpeg-turbo, stunnel4),
 # the ONNX Runtime library and the models (photocheck models fetch, cached under
 # ~/.local/share/photocheck), the S3 store's binary (Garage 2.5.0, built once, ~11 min,
 # cached in ~/.cargo/bin), and a
@@ -8,7 +9,7 @@
 # outside the clone, so later runs reuse the build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/system-deps.sh
+bash scripts/system-deps.sh --tests
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/photocheck/target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 step() { printf '\n== %s\n' "$*" >&2; }

@@ -78,11 +78,13 @@ pub struct ResultsArgs {
 
 /// `photocheck sweep`: deletes once what the retention rules (`[retention]`) no longer keep.
 pub fn run_sweep(config: Config) -> Result<photocheck_pipeline::retention::Swept, PipelineError> {
-    let store = photocheck_pipeline::store::Store::new(&config.s3);
+    let store = photocheck_pipeline::store::Store::new(&config.s3)?;
+    let audit = photocheck_pipeline::audit::Audit::open(&config.audit)?;
     runtime()?
         .block_on(photocheck_pipeline::retention::sweep(
             &store,
             &config.retention,
+            &audit,
             photocheck_pipeline::retention::now_unix(),
         ))
         .map_err(PipelineError::from)
@@ -90,11 +92,13 @@ pub fn run_sweep(config: Config) -> Result<photocheck_pipeline::retention::Swept
 
 /// `photocheck results`: prints the listed photos to stdout; returns how many.
 pub fn run_results(config: Config, args: &ResultsArgs) -> Result<usize, PipelineError> {
+    let tls = submit_tls(&config);
     let api = args.api.clone().unwrap_or(config.submit.api);
     let token = args.token.clone().unwrap_or(config.submit.token);
     let photos = runtime()?.block_on(photocheck_pipeline::submit::fetch_results(
         &api,
         &token,
+        &tls,
         args.since.as_deref(),
         args.verdict.as_deref(),
     ))?;
@@ -152,9 +156,19 @@ pub fn run_worker(
     })
 }
 
+/// The API client's TLS from `[submit]` (its `ca_file` defaults to `tls.ca_file`).
+fn submit_tls(config: &Config) -> photocheck_pipeline::tls::ClientTls {
+    photocheck_pipeline::tls::ClientTls {
+        ca_file: config.submit.ca_file.clone(),
+        cert_file: config.submit.client_cert_file.clone(),
+        key_file: config.submit.client_key_file.clone(),
+    }
+}
+
 /// `photocheck submit`: uploads, prints results with `--wait` to stdout and a summary to
 /// stderr. Returns the report (the binary exits 1 if any photo was rejected or did not pass).
 pub fn run_submit(config: Config, args: &SubmitArgs) -> Result<SubmitReport, PipelineError> {
+    let tls = submit_tls(&config);
     let options = SubmitOptions {
         api: args.api.clone().unwrap_or(config.submit.api),
         token: args.token.clone().unwrap_or(config.submit.token),
@@ -169,6 +183,7 @@ pub fn run_submit(config: Config, args: &SubmitArgs) -> Result<SubmitReport, Pip
         max_attempts: config.submit.max_attempts,
         profile: args.profile.clone(),
         paths: args.paths.clone(),
+        tls,
     };
     let wait = options.wait;
     let report = runtime()?.block_on(async {

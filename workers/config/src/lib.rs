@@ -54,6 +54,70 @@ pub struct Config {
     pub submit: SubmitSection,
     /// How long photos, results and idempotency records are kept.
     pub retention: RetentionSection,
+    /// Trust for outbound TLS (`amqps://`, `https://` storage and central URLs).
+    pub tls: TlsSection,
+    /// The audit log: who uploaded, which verdict went where, what was deleted.
+    pub audit: AuditSection,
+}
+
+/// `[tls]`: trust shared by every outbound TLS connection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsSection {
+    /// PEM bundle of extra root certificates (a private CA) trusted besides the system's, for
+    /// every section that names no `ca_file` of its own (`amqp`, `s3`, `central`, `submit`).
+    pub ca_file: String,
+}
+
+/// `[audit]`: a separate stream of JSON lines, one per accountable event (an upload accepted,
+/// a verdict delivered, a photo or result deleted), naming the window, the photo's id and the
+/// time; never photo bytes, file names or tokens.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditSection {
+    /// `-` = standard output (the logs go to standard error), a path = append to that file,
+    /// `off` = no audit log.
+    pub path: String,
+}
+
+impl Default for AuditSection {
+    fn default() -> Self {
+        AuditSection { path: "-".into() }
+    }
+}
+
+/// `[api.tls]`: HTTPS for the ingest API (rustls). Files are PEM and are read again when they
+/// change, so a renewed certificate needs no restart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerTlsSection {
+    /// Certificate chain (leaf first); with `key_file`, the API serves HTTPS only.
+    pub cert_file: String,
+    /// Private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: String,
+    /// CA bundle of the window systems' client certificates: when set, every connection must
+    /// present a certificate it issued (mutual TLS).
+    pub client_ca_file: String,
+    /// Seconds between checks of the files for a change.
+    pub reload_every_s: u64,
+}
+
+impl Default for ServerTlsSection {
+    fn default() -> Self {
+        ServerTlsSection {
+            cert_file: String::new(),
+            key_file: String::new(),
+            client_ca_file: String::new(),
+            reload_every_s: 30,
+        }
+    }
+}
+
+impl ServerTlsSection {
+    /// Whether HTTPS is configured.
+    pub fn enabled(&self) -> bool {
+        !self.cert_file.is_empty() || !self.key_file.is_empty()
+    }
 }
 
 /// `[retention]`: how long each kind of object stays in the store (the sweeper deletes what is
@@ -159,6 +223,11 @@ pub struct ApiSection {
     pub max_in_flight: usize,
     /// Longest time in seconds to receive an upload's body (408 after it).
     pub body_timeout_s: u64,
+    /// HTTPS, and optionally client certificates.
+    pub tls: ServerTlsSection,
+    /// Window id → the subject common name its client certificate must carry (needs
+    /// `tls.client_ca_file`): a token presented over another window's certificate is refused.
+    pub client_cert_names: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for ApiSection {
@@ -174,6 +243,8 @@ impl Default for ApiSection {
             window_burst: 40,
             max_in_flight: 256,
             body_timeout_s: 30,
+            tls: ServerTlsSection::default(),
+            client_cert_names: Default::default(),
         }
     }
 }
@@ -214,6 +285,8 @@ pub struct AmqpSection {
     /// a resource alarm never does); then the publish counts as failed and the API answers
     /// 503 with `Retry-After`.
     pub confirm_timeout_ms: u64,
+    /// PEM bundle of extra roots for `amqps://`; empty = `tls.ca_file`.
+    pub ca_file: String,
 }
 
 impl Default for AmqpSection {
@@ -230,6 +303,7 @@ impl Default for AmqpSection {
             declare: true,
             connect_timeout_ms: 5_000,
             confirm_timeout_ms: 5_000,
+            ca_file: String::new(),
         }
     }
 }
@@ -261,6 +335,13 @@ pub struct S3Section {
     pub timeout_ms: u64,
     /// Attempts per S3 call inside the SDK before the caller sees an error.
     pub max_attempts: u32,
+    /// PEM bundle of extra roots for an `https://` endpoint; empty = `tls.ca_file`.
+    pub ca_file: String,
+    /// Server-side encryption asked of the store on every write: empty = the bucket's default,
+    /// `AES256` (keys managed by the store) or `aws:kms` (with `sse_kms_key_id`).
+    pub sse: String,
+    /// KMS key id for `sse = "aws:kms"`; empty = the store's default key.
+    pub sse_kms_key_id: String,
 }
 
 impl Default for S3Section {
@@ -276,6 +357,9 @@ impl Default for S3Section {
             create_bucket: true,
             timeout_ms: 5000,
             max_attempts: 2,
+            ca_file: String::new(),
+            sse: String::new(),
+            sse_kms_key_id: String::new(),
         }
     }
 }
@@ -346,6 +430,8 @@ pub struct CentralSection {
     /// Refusals (a 4xx other than 408 and 429) in a row after which a result is parked in
     /// `amqp.parking_queue` for an operator instead of being retried.
     pub park_after: u32,
+    /// PEM bundle of extra roots for an `https://` URL; empty = `tls.ca_file`.
+    pub ca_file: String,
 }
 
 impl Default for CentralSection {
@@ -360,6 +446,7 @@ impl Default for CentralSection {
             retry_max_ms: 60_000,
             requeue_after: 5,
             park_after: 3,
+            ca_file: String::new(),
         }
     }
 }
@@ -381,6 +468,12 @@ pub struct SubmitSection {
     /// Longest wait in seconds for results with `--wait`; then the photos still open are
     /// listed and the exit status is 2.
     pub wait_timeout_s: u64,
+    /// PEM bundle of extra roots for an `https://` API; empty = `tls.ca_file`.
+    pub ca_file: String,
+    /// Client certificate chain (PEM) for an API that asks for one; with `client_key_file`.
+    pub client_cert_file: String,
+    /// The client certificate's private key (PEM).
+    pub client_key_file: String,
 }
 
 impl Default for SubmitSection {
@@ -392,6 +485,9 @@ impl Default for SubmitSection {
             poll_interval_ms: 250,
             max_attempts: 5,
             wait_timeout_s: 600,
+            ca_file: String::new(),
+            client_cert_file: String::new(),
+            client_key_file: String::new(),
         }
     }
 }
@@ -418,9 +514,63 @@ impl Config {
             }
             fig = fig.merge(Toml::file_exact(path));
         }
-        fig.merge(Env::prefixed("PHOTOCHECK__").split("__"))
+        let mut config = fig
+            .merge(Env::prefixed("PHOTOCHECK__").split("__"))
             .extract::<Config>()
-            .map_err(|e| ConfigError::Invalid(e.to_string()))
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        config.resolve();
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Fills what one key sets for several sections: `tls.ca_file` becomes the `ca_file` of
+    /// every section that names none.
+    pub fn resolve(&mut self) {
+        let ca = &self.tls.ca_file;
+        for slot in [
+            &mut self.amqp.ca_file,
+            &mut self.s3.ca_file,
+            &mut self.central.ca_file,
+            &mut self.submit.ca_file,
+        ] {
+            if slot.is_empty() {
+                slot.clone_from(ca);
+            }
+        }
+    }
+
+    /// Refuses combinations that cannot work or would be unsafe without saying so.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let tls = &self.api.tls;
+        if tls.enabled() && (tls.cert_file.is_empty() || tls.key_file.is_empty()) {
+            return Err(ConfigError::Invalid(
+                "api.tls needs both cert_file and key_file".into(),
+            ));
+        }
+        if !self.api.client_cert_names.is_empty() && tls.client_ca_file.is_empty() {
+            return Err(ConfigError::Invalid(
+                "api.client_cert_names needs api.tls.client_ca_file (client certificates)".into(),
+            ));
+        }
+        if !tls.client_ca_file.is_empty() && !tls.enabled() {
+            return Err(ConfigError::Invalid(
+                "api.tls.client_ca_file needs api.tls.cert_file and key_file".into(),
+            ));
+        }
+        match self.s3.sse.as_str() {
+            "" | "AES256" | "aws:kms" => {}
+            other => {
+                return Err(ConfigError::Invalid(format!(
+                    "s3.sse {other:?}: expected \"\", \"AES256\" or \"aws:kms\""
+                )))
+            }
+        }
+        if self.submit.client_cert_file.is_empty() != self.submit.client_key_file.is_empty() {
+            return Err(ConfigError::Invalid(
+                "submit needs both client_cert_file and client_key_file".into(),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -478,6 +628,13 @@ impl Config {
         if central.starts_with("http://") && !is_loopback(central) {
             out.push(format!(
                 "central: {central} is plain text beyond this machine; use https://"
+            ));
+        }
+        if !self.api.tls.enabled() && !is_loopback(&format!("http://{}", self.api.listen)) {
+            out.push(format!(
+                "api: {} serves plain HTTP beyond this machine; set api.tls.cert_file and key_file \
+                 (or terminate TLS in front of it)",
+                self.api.listen
             ));
         }
         out

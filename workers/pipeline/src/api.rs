@@ -10,9 +10,12 @@ use crate::broker::{json_properties, Publisher};
 use crate::error::{BrokerError, StoreError};
 use crate::metrics::Metrics;
 use crate::store::{photo_key, result_key, Store};
+use crate::tls::{Peer, TlsListener};
 use axum::body::Bytes;
+use axum::extract::ConnectInfo;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::request::Parts;
+use axum::http::{header, Extensions, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -43,6 +46,8 @@ struct Window {
     token_sha256: [u8; 32],
     /// Profiles this window may ask for.
     profiles: Vec<String>,
+    /// The subject CN its client certificate must carry (`api.client_cert_names`).
+    cert_name: Option<String>,
 }
 
 /// The digest of a configured token: `sha256:<64 hex>` as given, or the SHA-256 of a plain
@@ -69,6 +74,7 @@ fn token_digest(id: &str, token: &str) -> Result<[u8; 32], crate::PipelineError>
 /// Shared state of the API.
 pub struct ApiState {
     store: Store,
+    audit: crate::audit::Audit,
     publisher: Publisher,
     metrics: Metrics,
     windows: Vec<Window>,
@@ -269,13 +275,25 @@ impl ApiState {
                 id: id.clone(),
                 token_sha256: token_digest(id, token)?,
                 profiles,
+                cert_name: config.api.client_cert_names.get(id).cloned(),
             });
         }
         if windows.is_empty() {
             tracing::warn!("api.tokens is empty: every upload will be refused with 401");
         }
+        if let Some(unknown) = config
+            .api
+            .client_cert_names
+            .keys()
+            .find(|w| !config.api.tokens.contains_key(*w))
+        {
+            return Err(crate::PipelineError::Config(format!(
+                "api.client_cert_names.{unknown}: no such window in api.tokens"
+            )));
+        }
         Ok(ApiState {
-            store: Store::new(&config.s3),
+            store: Store::new(&config.s3)?,
+            audit: crate::audit::Audit::open(&config.audit)?,
             publisher: Publisher::new(config.amqp.clone()),
             metrics,
             windows,
@@ -292,8 +310,9 @@ impl ApiState {
     }
 
     /// The window whose token the request carries. Compares against every token in constant
-    /// time, without stopping at the first match.
-    fn authenticate(&self, headers: &HeaderMap) -> Result<&str, ApiError> {
+    /// time, without stopping at the first match. A window bound to a client certificate
+    /// (`api.client_cert_names`) must also have come over a connection that presented it.
+    fn authenticate(&self, headers: &HeaderMap, extensions: &Extensions) -> Result<&str, ApiError> {
         let presented = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -304,13 +323,26 @@ impl ApiState {
             .map(str::trim)
             .ok_or_else(ApiError::unauthorized)?;
         let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
-        let mut found: Option<&str> = None;
+        let mut found: Option<&Window> = None;
         for window in &self.windows {
             if bool::from(window.token_sha256.ct_eq(&digest)) {
-                found = Some(&window.id);
+                found = Some(window);
             }
         }
-        found.ok_or_else(ApiError::unauthorized)
+        let window = found.ok_or_else(ApiError::unauthorized)?;
+        if let Some(expected) = &window.cert_name {
+            let presented = extensions
+                .get::<ConnectInfo<Peer>>()
+                .and_then(|c| c.0.client_cn.as_deref());
+            if presented != Some(expected.as_str()) {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "api.client_cert_mismatch",
+                    "this token is bound to another client certificate",
+                ));
+            }
+        }
+        Ok(&window.id)
     }
 
     /// Whether `window` may ask for `profile`.
@@ -395,14 +427,26 @@ pub async fn serve_listener(
                 .into_future(),
         ))
     };
-    let app = public_router(Arc::clone(&state), config.api.max_body_bytes, ops.is_none());
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
-        .map_err(|e| crate::PipelineError::Listen {
-            addr,
-            reason: e.to_string(),
-        });
+    let app = public_router(Arc::clone(&state), config.api.max_body_bytes, ops.is_none())
+        .into_make_service_with_connect_info::<Peer>();
+    let served = if config.api.tls.enabled() {
+        let listener = TlsListener::spawn(listener, config.api.tls.clone(), shutdown.clone())?;
+        tracing::info!(
+            client_certificates = !config.api.tls.client_ca_file.is_empty(),
+            "serving HTTPS"
+        );
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await
+    } else {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await
+    };
+    let result = served.map_err(|e| crate::PipelineError::Listen {
+        addr,
+        reason: e.to_string(),
+    });
     if let Some(ops) = ops {
         ops.abort();
     }
@@ -428,8 +472,9 @@ pub async fn serve(
             reason: e.to_string(),
         })?;
     let sweeper = tokio::spawn(crate::retention::run_sweeper(
-        Store::new(&config.s3),
+        Store::new(&config.s3)?,
         config.retention.clone(),
+        crate::audit::Audit::open(&config.audit)?,
         shutdown.clone(),
     ));
     let served = serve_listener(listener, config, Metrics::new(), shutdown).await;
@@ -560,7 +605,9 @@ async fn read_upload(state: &Arc<ApiState>, request: Request) -> Result<Upload, 
 }
 
 async fn upload_inner(state: &Arc<ApiState>, request: Request) -> Result<Accepted, ApiError> {
-    let window = state.authenticate(request.headers())?.to_owned();
+    let window = state
+        .authenticate(request.headers(), request.extensions())?
+        .to_owned();
     if let Err(secs) = state.take_rate(&window) {
         return Err(ApiError {
             status: StatusCode::TOO_MANY_REQUESTS,
@@ -886,15 +933,20 @@ async fn queue_job(
     }
     state.metrics.api_accepted.inc();
     tracing::info!(job_id = %id, window = %window, profile = %profile, "photo accepted");
+    state.audit.record(
+        "photo.accepted",
+        id,
+        serde_json::json!({"window": window, "profile": profile, "instance": state.instance}),
+    );
     Ok(())
 }
 
 async fn get_photo(
     State(state): State<Arc<ApiState>>,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    parts: Parts,
 ) -> Response {
-    let outcome = get_photo_inner(&state, &id, &headers).await;
+    let outcome = get_photo_inner(&state, &id, &parts).await;
     json_response(&state, "get_photo", outcome)
 }
 
@@ -915,12 +967,8 @@ fn json_response(
 impl ApiState {
     /// The caller's window and the key of its photo `id` (404 for anything not an id, so no
     /// other key can be named).
-    fn own_photo<'a>(
-        &'a self,
-        headers: &HeaderMap,
-        id: &str,
-    ) -> Result<(&'a str, String), ApiError> {
-        let window = self.authenticate(headers)?;
+    fn own_photo<'a>(&'a self, parts: &Parts, id: &str) -> Result<(&'a str, String), ApiError> {
+        let window = self.authenticate(&parts.headers, &parts.extensions)?;
         if uuid::Uuid::parse_str(id).is_err() {
             return Err(ApiError::not_found());
         }
@@ -931,9 +979,9 @@ impl ApiState {
 async fn get_photo_inner(
     state: &Arc<ApiState>,
     id: &str,
-    headers: &HeaderMap,
+    parts: &Parts,
 ) -> Result<serde_json::Value, ApiError> {
-    let (_, key) = state.own_photo(headers, id)?;
+    let (_, key) = state.own_photo(parts, id)?;
     let result = state
         .store
         .get_opt(&result_key(&key))
@@ -966,18 +1014,18 @@ async fn get_photo_inner(
 async fn delete_photo(
     State(state): State<Arc<ApiState>>,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    parts: Parts,
 ) -> Response {
-    let outcome = delete_photo_inner(&state, &id, &headers).await;
+    let outcome = delete_photo_inner(&state, &id, &parts).await;
     json_response(&state, "delete_photo", outcome)
 }
 
 async fn delete_photo_inner(
     state: &Arc<ApiState>,
     id: &str,
-    headers: &HeaderMap,
+    parts: &Parts,
 ) -> Result<serde_json::Value, ApiError> {
-    let (window, key) = state.own_photo(headers, id)?;
+    let (window, key) = state.own_photo(parts, id)?;
     let rkey = result_key(&key);
     let (photo, result) = tokio::join!(state.store.exists(&key), state.store.exists(&rkey));
     let (photo, result) = (
@@ -990,6 +1038,11 @@ async fn delete_photo_inner(
     let (a, b) = tokio::join!(state.store.delete(&key), state.store.delete(&rkey));
     a.and(b).map_err(|e| ApiError::store(state, e))?;
     tracing::info!(job_id = %id, window = %window, "photo and result deleted at the window's request");
+    state.audit.record(
+        "photo.deleted",
+        id,
+        serde_json::json!({"window": window, "by": "window"}),
+    );
     Ok(serde_json::json!({"id": id, "status": "deleted"}))
 }
 
@@ -1009,9 +1062,9 @@ struct ListQuery {
 async fn list_photos(
     State(state): State<Arc<ApiState>>,
     axum::extract::Query(query): axum::extract::Query<ListQuery>,
-    headers: HeaderMap,
+    parts: Parts,
 ) -> Response {
-    let response = match list_photos_inner(&state, &query, &headers).await {
+    let response = match list_photos_inner(&state, &query, &parts).await {
         Ok(body) => (StatusCode::OK, Json(body)).into_response(),
         Err(e) => e.into_response(),
     };
@@ -1031,9 +1084,9 @@ fn uuid_v7_floor(t: chrono::DateTime<chrono::Utc>) -> String {
 async fn list_photos_inner(
     state: &Arc<ApiState>,
     query: &ListQuery,
-    headers: &HeaderMap,
+    parts: &Parts,
 ) -> Result<serde_json::Value, ApiError> {
-    let window = state.authenticate(headers)?;
+    let window = state.authenticate(&parts.headers, &parts.extensions)?;
     let bad = |m: String| ApiError::new(StatusCode::BAD_REQUEST, "api.bad_query", m);
     let limit = query.limit.unwrap_or(100).clamp(1, 500);
     if let Some(v) = &query.verdict {

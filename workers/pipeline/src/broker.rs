@@ -33,7 +33,7 @@ pub async fn connect(amqp: &AmqpSection) -> Result<Connection, BrokerError> {
     let mut last = None;
     for i in 0..urls.len() {
         let at = (first + i) % urls.len();
-        match connect_one(urls[at], amqp.connect_timeout_ms).await {
+        match connect_one(urls[at], amqp.connect_timeout_ms, &amqp.ca_file).await {
             Ok(conn) => {
                 PREFERRED_NODE.store(at, Ordering::Relaxed);
                 return Ok(conn);
@@ -49,11 +49,20 @@ pub async fn connect(amqp: &AmqpSection) -> Result<Connection, BrokerError> {
     Err(last.unwrap_or_else(|| BrokerError::Unavailable("no broker URL configured".into())))
 }
 
-async fn connect_one(url: &str, timeout_ms: u64) -> Result<Connection, BrokerError> {
+async fn connect_one(url: &str, timeout_ms: u64, ca_file: &str) -> Result<Connection, BrokerError> {
     let wait = std::time::Duration::from_millis(timeout_ms.max(1));
+    // Read at each connect, so a rotated CA bundle is picked up by the next reconnect.
+    let cert_chain = crate::tls::ca_bundle(ca_file)
+        .map_err(|e| BrokerError::Unavailable(e.to_string()))?
+        .map(|pem| String::from_utf8_lossy(&pem).into_owned());
+    let tls = lapin::tcp::OwnedTLSConfig {
+        identity: None,
+        cert_chain,
+    };
+    let runtime = lapin::runtime::default_runtime()?;
     match tokio::time::timeout(
         wait,
-        Connection::connect(url, ConnectionProperties::default()),
+        lapin::Connect::connect_with_config(url, ConnectionProperties::default(), tls, runtime),
     )
     .await
     {

@@ -8,6 +8,7 @@
 //! is byte-for-byte the result stored in S3, so a repeat carries the same id and identical body.
 //! When any delivery succeeds, deliveries waiting out a backoff retry at once.
 
+use crate::audit::Audit;
 use crate::broker::{header_str, header_u64, json_properties, string, Publisher};
 use crate::error::{BrokerError, DeliveryError};
 use crate::metrics::Metrics;
@@ -162,6 +163,7 @@ struct Ctx {
     http: reqwest::Client,
     publisher: Arc<Publisher>,
     metrics: Metrics,
+    audit: Audit,
     secrets: Vec<Vec<u8>>,
     recovered: Notify,
     shutdown: CancellationToken,
@@ -174,10 +176,12 @@ pub async fn run_deliveries(
     amqp: AmqpSection,
     publisher: Arc<Publisher>,
     metrics: Metrics,
+    audit: Audit,
     grace: Duration,
     shutdown: CancellationToken,
 ) -> Result<(), crate::PipelineError> {
-    let http = reqwest::Client::builder()
+    let http = crate::tls::ClientTls::roots(&central.ca_file)
+        .apply(reqwest::Client::builder())?
         .timeout(Duration::from_millis(central.timeout_ms.max(1)))
         .user_agent(concat!("photocheck/", env!("CARGO_PKG_VERSION")))
         .build()
@@ -190,6 +194,7 @@ pub async fn run_deliveries(
         http,
         publisher,
         metrics,
+        audit,
         recovered: Notify::new(),
         shutdown: shutdown.clone(),
     });
@@ -236,7 +241,7 @@ async fn consume(
     .await
 }
 
-async fn post(ctx: &Ctx, id: &str, body: &[u8], signature: &str) -> Result<(), DeliveryError> {
+async fn post(ctx: &Ctx, id: &str, body: &[u8], signature: &str) -> Result<u16, DeliveryError> {
     let response = ctx
         .http
         .post(&ctx.central.url)
@@ -248,10 +253,32 @@ async fn post(ctx: &Ctx, id: &str, body: &[u8], signature: &str) -> Result<(), D
         .await
         .map_err(|e| DeliveryError::Transport(e.to_string()))?;
     if response.status().is_success() {
-        Ok(())
+        Ok(response.status().as_u16())
     } else {
         Err(DeliveryError::Status(response.status().as_u16()))
     }
+}
+
+/// The audit line of a delivered result: its window and verdict (read from the body), the
+/// receiver and its answer.
+fn audit_delivered(ctx: &Ctx, id: &str, body: &[u8], status: u16) {
+    #[derive(serde::Deserialize)]
+    struct Summary {
+        window_id: Option<String>,
+        verdict: Option<String>,
+    }
+    let summary = serde_json::from_slice::<Summary>(body).ok();
+    let (window, verdict) = summary.map_or((None, None), |s| (s.window_id, s.verdict));
+    ctx.audit.record(
+        "result.delivered",
+        id,
+        serde_json::json!({
+            "window": window,
+            "verdict": verdict,
+            "receiver": crate::audit::receiver_name(&ctx.central.url),
+            "status": status,
+        }),
+    );
 }
 
 /// Waits `delay`, or less if another delivery succeeds meanwhile. False on shutdown.
@@ -302,7 +329,8 @@ async fn deliver_inner(ctx: &Ctx, delivery: &Delivery) {
         let secrets: Vec<&[u8]> = ctx.secrets.iter().map(Vec::as_slice).collect();
         let signature = sign(&secrets, unix_now(), &id, body);
         match post(ctx, &id, body, &signature).await {
-            Ok(()) => {
+            Ok(status) => {
+                audit_delivered(ctx, &id, body, status);
                 if let Err(e) = delivery.acker.ack(BasicAckOptions::default()).await {
                     // Redelivered later; the central system then sees the same id and body.
                     tracing::warn!(error = %e, job_id = %id, "delivered but could not ack");
@@ -507,5 +535,78 @@ mod tests {
             assert!(d >= nominal / 2 && d <= nominal, "attempt {attempt}: {d}");
         }
         assert!(backoff(u32::MAX, 100, 5_000) <= Duration::from_millis(5_000));
+    }
+
+    /// The Python verification docs/pipeline.md gives the central system, run as written:
+    /// it accepts a fresh delivery under either secret of a rotation, and refuses a replay
+    /// (an old `t`), another body, another key and an unknown secret.
+    #[test]
+    fn the_documented_verification_refuses_replays() {
+        let doc = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/pipeline.md"),
+        )
+        .unwrap();
+        let section = doc
+            .split("## How the central system verifies a delivery")
+            .nth(1)
+            .expect("the section is in docs/pipeline.md");
+        let code = section
+            .split("```python\n")
+            .nth(1)
+            .and_then(|c| c.split("```").next())
+            .expect("a python block in the section");
+        let now = unix_now();
+        let body = br#"{"id":"0190","verdict":"pass"}"#;
+        let cases = [
+            (sign(&[A, B], now, "0190", body), "0190", &body[..], true),
+            (sign(&[B], now, "0190", body), "0190", &body[..], true),
+            (
+                sign(&[A], now - 600, "0190", body),
+                "0190",
+                &body[..],
+                false,
+            ),
+            (
+                sign(&[A], now, "0190", body),
+                "0190",
+                &br#"{"verdict":"fail"}"#[..],
+                false,
+            ),
+            (sign(&[A], now, "0190", body), "0191", &body[..], false),
+            (
+                sign(&[b"another-secret-of-at-least-32-bytes"], now, "0190", body),
+                "0190",
+                &body[..],
+                false,
+            ),
+        ];
+        let mut script = format!(
+            "{code}\nsecrets = [{:?}.encode(), {:?}.encode()]\n",
+            std::str::from_utf8(A).unwrap(),
+            std::str::from_utf8(B).unwrap()
+        );
+        for (header, key, body, _) in &cases {
+            script.push_str(&format!(
+                "print(verify(secrets, {header:?}, {key:?}, bytes.fromhex({:?})))\n",
+                hex::encode(body)
+            ));
+        }
+        let out = std::process::Command::new("python3")
+            .arg("-c")
+            .arg(&script)
+            .output()
+            .expect("python3 runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let answers: Vec<bool> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| l == "True")
+            .collect();
+        let expected: Vec<bool> = cases.iter().map(|c| c.3).collect();
+        assert_eq!(answers, expected);
     }
 }

@@ -247,6 +247,9 @@ pub enum PipelineError {
     /// `submit`: reading input or talking to the API failed.
     #[error("submit: {0}")]
     Submit(String),
+    /// A certificate, key or CA bundle is unusable.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 impl PipelineError {
@@ -259,6 +262,7 @@ impl PipelineError {
             PipelineError::Broker(e) => e.code(),
             PipelineError::Engine(_) => "pipeline.engine",
             PipelineError::Submit(_) => "pipeline.submit",
+            PipelineError::Tls(e) => e.code(),
         }
     }
 
@@ -268,7 +272,10 @@ impl PipelineError {
             PipelineError::Store(e) => e.is_retryable(),
             PipelineError::Broker(e) => e.is_retryable(),
             PipelineError::Listen { .. } => true,
-            PipelineError::Config(_) | PipelineError::Engine(_) | PipelineError::Submit(_) => false,
+            PipelineError::Config(_)
+            | PipelineError::Engine(_)
+            | PipelineError::Submit(_)
+            | PipelineError::Tls(_) => false,
         }
     }
 }

@@ -21,6 +21,7 @@
 //! calls the functions here.
 
 pub mod api;
+pub mod audit;
 pub mod broker;
 pub mod checker;
 pub mod delivery;
@@ -32,6 +33,7 @@ pub mod receiver;
 pub mod retention;
 pub mod store;
 pub mod submit;
+pub mod tls;
 pub mod worker;
 
 pub use api::{serve, serve_listener};

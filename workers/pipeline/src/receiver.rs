@@ -3,11 +3,13 @@
 //! one-machine walkthrough (`photocheck-receiver`), where it prints each result as it arrives.
 
 use crate::delivery::{unix_now, verify, DEFAULT_TOLERANCE_S};
+use crate::tls::TlsListener;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
+use photocheck_config::ServerTlsSection;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -48,6 +50,8 @@ struct Inner {
 /// A running receiver. Stops when dropped or when its token is cancelled.
 pub struct Receiver {
     addr: SocketAddr,
+    /// `http` or `https`.
+    scheme: &'static str,
     inner: Arc<Inner>,
     stop: CancellationToken,
 }
@@ -144,6 +148,28 @@ impl Receiver {
         tolerance_s: u64,
         print: bool,
     ) -> std::io::Result<Receiver> {
+        Receiver::launch(listen, secrets, tolerance_s, print, None).await
+    }
+
+    /// [`Receiver::start_with`] serving HTTPS with the certificate of `tls` (as the central
+    /// system would), read again when its files change.
+    pub async fn start_tls(
+        listen: &str,
+        secrets: &[&str],
+        tolerance_s: u64,
+        print: bool,
+        tls: &ServerTlsSection,
+    ) -> std::io::Result<Receiver> {
+        Receiver::launch(listen, secrets, tolerance_s, print, Some(tls)).await
+    }
+
+    async fn launch(
+        listen: &str,
+        secrets: &[&str],
+        tolerance_s: u64,
+        print: bool,
+        tls: Option<&ServerTlsSection>,
+    ) -> std::io::Result<Receiver> {
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let inner = Arc::new(Inner {
@@ -161,17 +187,34 @@ impl Receiver {
             .route("/results", post(receive))
             .with_state(Arc::clone(&inner));
         let token = stop.clone();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(token.cancelled_owned())
-                .await;
-        });
-        Ok(Receiver { addr, inner, stop })
+        let scheme = if let Some(tls) = tls {
+            let listener = TlsListener::spawn(listener, tls.clone(), stop.clone())
+                .map_err(std::io::Error::other)?;
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(token.cancelled_owned())
+                    .await;
+            });
+            "https"
+        } else {
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(token.cancelled_owned())
+                    .await;
+            });
+            "http"
+        };
+        Ok(Receiver {
+            addr,
+            scheme,
+            inner,
+            stop,
+        })
     }
 
     /// The URL to configure as `central.url`.
     pub fn url(&self) -> String {
-        format!("http://{}/results", self.addr)
+        format!("{}://{}/results", self.scheme, self.addr)
     }
 
     /// Answer 500 to every POST while `failing` is true.

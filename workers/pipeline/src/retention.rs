@@ -4,6 +4,7 @@
 //! `result_days`; idempotency records after `idempotency_days`; readiness probe objects after a
 //! day. Deleting is idempotent, so several API replicas sweeping at once do no harm.
 
+use crate::audit::Audit;
 use crate::error::StoreError;
 use crate::store::Store;
 use photocheck_config::RetentionSection;
@@ -44,8 +45,18 @@ async fn all(store: &Store, prefix: &str, now_unix: i64) -> Result<Vec<(String, 
 pub async fn sweep(
     store: &Store,
     rules: &RetentionSection,
+    audit: &Audit,
     now_unix: i64,
 ) -> Result<Swept, StoreError> {
+    let deleted = |kind: &str, key: &str| {
+        let name = key.rsplit('/').next().unwrap_or(key);
+        let id = name.strip_suffix(RESULT_SUFFIX).unwrap_or(name);
+        audit.record(
+            "retention.deleted",
+            id,
+            serde_json::json!({"kind": kind, "key": key}),
+        );
+    };
     let mut swept = Swept::default();
     let photos = all(store, "photos/", now_unix).await?;
     let with_result: HashSet<&str> = photos
@@ -57,6 +68,7 @@ pub async fn sweep(
         if key.ends_with(RESULT_SUFFIX) {
             if *age >= result_max {
                 store.delete(key).await?;
+                deleted("result", key);
                 swept.results += 1;
             }
         } else {
@@ -67,6 +79,7 @@ pub async fn sweep(
             };
             if *age >= limit {
                 store.delete(key).await?;
+                deleted("photo", key);
                 swept.photos += 1;
             }
         }
@@ -74,6 +87,7 @@ pub async fn sweep(
     for (key, age) in all(store, "idempotency/", now_unix).await? {
         if age >= rules.idempotency_days.max(0.0) * DAY {
             store.delete(&key).await?;
+            deleted("idempotency", &key);
             swept.idempotency_records += 1;
         }
     }
@@ -102,6 +116,7 @@ pub fn now_unix() -> i64 {
 pub async fn run_sweeper(
     store: Store,
     rules: RetentionSection,
+    audit: Audit,
     shutdown: tokio_util::sync::CancellationToken,
 ) {
     if rules.sweep_every_s == 0 {
@@ -113,7 +128,7 @@ pub async fn run_sweeper(
             _ = tokio::time::sleep(every) => {}
             _ = shutdown.cancelled() => return,
         }
-        if let Err(e) = sweep(&store, &rules, now_unix()).await {
+        if let Err(e) = sweep(&store, &rules, &audit, now_unix()).await {
             tracing::warn!(error = %e, code = e.code(), "retention sweep failed; next one at the usual time");
         }
     }

@@ -5,12 +5,16 @@
 //! API's idempotency records, `health/<instance>` the readiness probe's object.
 
 use crate::error::StoreError;
+use crate::tls::TlsError;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::config::retry::RetryConfig;
 use aws_sdk_s3::config::timeout::TimeoutConfig;
+use aws_sdk_s3::config::SharedHttpClient;
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::ServerSideEncryption;
+use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
 use bytes::Bytes;
 use photocheck_config::S3Section;
 use std::future::Future;
@@ -26,6 +30,8 @@ pub struct Store {
     /// The gateway to try first: the last that answered.
     preferred: Arc<AtomicUsize>,
     bucket: String,
+    /// Server-side encryption asked on every write (`s3.sse`), and its KMS key.
+    sse: Option<(ServerSideEncryption, Option<String>)>,
 }
 
 /// Key of a photo.
@@ -61,8 +67,32 @@ where
     }
 }
 
+/// The HTTPS client trusting the system's roots and the extra ones of `section.ca_file`;
+/// `None` when it names none (the SDK's default client).
+fn https_client(section: &S3Section) -> Result<Option<SharedHttpClient>, TlsError> {
+    let Some(ca_pem) = crate::tls::ca_bundle(&section.ca_file)? else {
+        return Ok(None);
+    };
+    let context = TlsContext::builder()
+        .with_trust_store(TrustStore::default().with_pem_certificate(ca_pem))
+        .build()
+        .map_err(|e| TlsError::invalid("CA bundle", &section.ca_file, e))?;
+    Ok(Some(
+        aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(
+                tls::rustls_provider::CryptoMode::AwsLc,
+            ))
+            .tls_context(context)
+            .build_https(),
+    ))
+}
+
 /// A client for one gateway.
-fn client(section: &S3Section, endpoint: &str) -> aws_sdk_s3::Client {
+fn client(
+    section: &S3Section,
+    endpoint: &str,
+    http: Option<&SharedHttpClient>,
+) -> aws_sdk_s3::Client {
     let timeout = Duration::from_millis(section.timeout_ms.max(1));
     let mut builder = aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
@@ -85,21 +115,36 @@ fn client(section: &S3Section, endpoint: &str) -> aws_sdk_s3::Client {
     if !endpoint.is_empty() {
         builder = builder.endpoint_url(endpoint.to_owned());
     }
+    if let Some(http) = http {
+        builder = builder.http_client(http.clone());
+    }
     aws_sdk_s3::Client::from_conf(builder.build())
 }
 
 impl Store {
     /// Builds a client per gateway of `section` (path-style, static credentials, bounded
     /// timeouts). Makes no request.
-    pub fn new(section: &S3Section) -> Store {
+    /// Fails only when `s3.ca_file` names a file that holds no certificate.
+    pub fn new(section: &S3Section) -> Result<Store, TlsError> {
         let endpoints: Vec<&str> = std::iter::once(section.endpoint.as_str())
             .chain(section.failover_endpoints.iter().map(String::as_str))
             .collect();
-        Store {
-            clients: Arc::new(endpoints.iter().map(|e| client(section, e)).collect()),
+        let http = https_client(section)?;
+        let sse = (!section.sse.is_empty()).then(|| {
+            let key = (!section.sse_kms_key_id.is_empty()).then(|| section.sse_kms_key_id.clone());
+            (ServerSideEncryption::from(section.sse.as_str()), key)
+        });
+        Ok(Store {
+            clients: Arc::new(
+                endpoints
+                    .iter()
+                    .map(|e| client(section, e, http.as_ref()))
+                    .collect(),
+            ),
             preferred: Arc::new(AtomicUsize::new(0)),
             bucket: section.bucket.clone(),
-        }
+            sse,
+        })
     }
 
     /// The same clients on another bucket (a job names its bucket).
@@ -108,6 +153,7 @@ impl Store {
             clients: Arc::clone(&self.clients),
             preferred: Arc::clone(&self.preferred),
             bucket: bucket.to_owned(),
+            sse: self.sse.clone(),
         }
     }
 
@@ -180,15 +226,22 @@ impl Store {
     /// Stores `body` under `key`.
     pub async fn put(&self, key: &str, body: Bytes, content_type: &str) -> Result<(), StoreError> {
         let bucket = self.bucket.as_str();
+        let sse = self.sse.as_ref();
         self.on_any(|c| {
             let body = body.clone();
             async move {
-                c.put_object()
+                let mut put = c
+                    .put_object()
                     .bucket(bucket)
                     .key(key)
                     .content_type(content_type)
-                    .body(ByteStream::from(body))
-                    .send()
+                    .body(ByteStream::from(body));
+                if let Some((mode, kms_key)) = sse {
+                    put = put
+                        .server_side_encryption(mode.clone())
+                        .set_ssekms_key_id(kms_key.clone());
+                }
+                put.send()
                     .await
                     .map(|_| ())
                     .map_err(|e| classify("put", key, e))

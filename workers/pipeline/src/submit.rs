@@ -5,6 +5,7 @@
 //! Each upload carries an `Idempotency-Key` unique to this run and file, so the retries it makes
 //! after a 503 (honouring `Retry-After`) or a lost connection never queue a photo twice.
 
+use crate::tls::ClientTls;
 use crate::PipelineError;
 use futures::stream::{self, StreamExt};
 use reqwest::StatusCode;
@@ -33,6 +34,8 @@ pub struct SubmitOptions {
     pub profile: Option<String>,
     /// Files and folders (searched recursively for images).
     pub paths: Vec<PathBuf>,
+    /// Roots trusted and client certificate presented to an `https://` API.
+    pub tls: ClientTls,
 }
 
 /// One photo's outcome.
@@ -333,10 +336,7 @@ pub async fn submit_with(
 ) -> Result<SubmitReport, PipelineError> {
     let files = collect_images(&options.paths)?;
     let client = Client {
-        http: reqwest::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .build()
-            .map_err(|e| PipelineError::Submit(e.to_string()))?,
+        http: api_client(&options.tls)?,
         api: options.api.clone(),
         token: options.token.clone(),
         max_attempts: options.max_attempts,
@@ -441,18 +441,23 @@ pub async fn submit_with(
     })
 }
 
+/// The HTTP client of the ingest API: one minute per request, `tls`'s roots and certificate.
+fn api_client(tls: &ClientTls) -> Result<reqwest::Client, PipelineError> {
+    tls.apply(reqwest::Client::builder().timeout(Duration::from_secs(60)))?
+        .build()
+        .map_err(|e| PipelineError::Submit(e.to_string()))
+}
+
 /// Every photo of the window behind `token` (`GET /v1/photos`, all pages), oldest first, as
 /// the API lists them (`id`, `status`, and `result` when done); `since` and `verdict` filter.
 pub async fn fetch_results(
     api: &str,
     token: &str,
+    tls: &ClientTls,
     since: Option<&str>,
     verdict: Option<&str>,
 ) -> Result<Vec<serde_json::Value>, PipelineError> {
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .map_err(|e| PipelineError::Submit(e.to_string()))?;
+    let http = api_client(tls)?;
     let url = format!("{}/v1/photos", api.trim_end_matches('/'));
     let mut out = Vec::new();
     let mut cursor: Option<String> = None;

@@ -22,6 +22,7 @@
 //! point loses nothing. On shutdown the worker stops consuming, lets in-flight jobs finish within
 //! `worker.grace_period_s`, and closes the channel (anything unfinished is redelivered).
 
+use crate::audit::Audit;
 use crate::broker::{json_properties, string, Publisher};
 use crate::checker::{CheckPool, Checker};
 use crate::delivery::{backoff, ID_HEADER, SUBMITTED_HEADER};
@@ -111,6 +112,7 @@ impl Health {
 struct Ctx {
     config: Config,
     store: Store,
+    audit: Audit,
     pool: CheckPool,
     publisher: Arc<Publisher>,
     metrics: Metrics,
@@ -161,7 +163,8 @@ pub async fn run_worker_with(
     }
     let threads = concurrency(&config);
     let pool = CheckPool::new(checker, threads).map_err(PipelineError::Engine)?;
-    let store = Store::new(&config.s3);
+    let store = Store::new(&config.s3)?;
+    let audit = Audit::open(&config.audit)?;
     if config.s3.create_bucket {
         if let Err(e) = store.ensure_bucket().await {
             tracing::warn!(error = %e, "cannot ensure the bucket exists yet");
@@ -197,6 +200,7 @@ pub async fn run_worker_with(
             config.amqp.clone(),
             Arc::clone(&publisher),
             metrics.clone(),
+            audit.clone(),
             grace,
             shutdown.clone(),
         ))
@@ -209,6 +213,7 @@ pub async fn run_worker_with(
     let ctx = Arc::new(Ctx {
         config,
         store,
+        audit,
         pool,
         publisher: Arc::clone(&publisher),
         metrics,
@@ -626,6 +631,11 @@ async fn run_job_locked(
             let t = Instant::now();
             store.put(&rkey, body.clone(), "application/json").await?;
             ctx.metrics.stage("store", t.elapsed().as_secs_f64());
+            ctx.audit.record(
+                "result.stored",
+                &job.id,
+                serde_json::json!({"window": job.window_id, "verdict": result.verdict.as_str()}),
+            );
             Metrics::inc(&ctx.metrics.results, "verdict", result.verdict.as_str());
             for check in result.checks.iter().filter(|c| c.status == Status::Fail) {
                 Metrics::inc(&ctx.metrics.check_failures, "check", check.code.as_str());

@@ -10,7 +10,7 @@ use photocheck_pipeline::receiver::Receiver;
 #[derive(Parser)]
 #[command(version)]
 struct Args {
-    /// Address to listen on; POST results to http://ADDR/results.
+    /// Address to listen on; POST results to http(s)://ADDR/results.
     #[arg(long, default_value = "127.0.0.1:9800")]
     listen: String,
     /// Shared secret of the signature (`central.secret`); better given in the environment.
@@ -26,6 +26,12 @@ struct Args {
     /// Seconds the signature's time may differ from this machine's clock.
     #[arg(long, default_value_t = photocheck_pipeline::delivery::DEFAULT_TOLERANCE_S)]
     tolerance_s: u64,
+    /// Serve HTTPS with this certificate chain (PEM), with `--tls-key`.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<String>,
+    /// The private key of `--tls-cert` (PEM).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<String>,
 }
 
 #[tokio::main]
@@ -33,7 +39,17 @@ async fn main() -> std::io::Result<()> {
     let args = Args::parse();
     let mut secrets = vec![args.secret.as_str()];
     secrets.extend(args.previous_secret.as_deref().filter(|s| !s.is_empty()));
-    let receiver = Receiver::start_with(&args.listen, &secrets, args.tolerance_s, true).await?;
+    let receiver = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let tls = photocheck_config::ServerTlsSection {
+                cert_file: cert.clone(),
+                key_file: key.clone(),
+                ..Default::default()
+            };
+            Receiver::start_tls(&args.listen, &secrets, args.tolerance_s, true, &tls).await?
+        }
+        _ => Receiver::start_with(&args.listen, &secrets, args.tolerance_s, true).await?,
+    };
     eprintln!("receiving at {}", receiver.url());
     let _ = tokio::signal::ctrl_c().await;
     let received = receiver.received();

@@ -22,7 +22,7 @@ async fn tokens_idempotency_windows_and_media_types() {
         .insert("w1".into(), vec!["ga461".into(), "icao".into()]);
     declare(&config, &names).await;
     let api = start_api(&config).await;
-    let store = Store::new(&config.s3);
+    let store = Store::new(&config.s3).unwrap();
     let photo = photos(2);
 
     // No token, wrong token: 401, nothing stored or queued.

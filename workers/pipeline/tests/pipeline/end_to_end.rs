@@ -105,6 +105,7 @@ async fn two_hundred_photos_through_two_worker_processes() {
                 .collect::<std::collections::BTreeSet<_>>()
                 .into_iter()
                 .collect(),
+            tls: Default::default(),
         };
         let mut sink = Vec::new();
         let report = submit(options, &mut sink).await.unwrap();
@@ -124,7 +125,7 @@ async fn two_hundred_photos_through_two_worker_processes() {
     }
 
     // Each result is in S3 next to its photo, identical to what was delivered.
-    let store = Store::new(&config.s3);
+    let store = Store::new(&config.s3).unwrap();
     for id in &ids {
         let stored = store
             .get(&result_key(&format!("photos/w1/{id}")))
@@ -193,7 +194,7 @@ async fn central_failing_then_recovering_gets_every_result() {
 
     // While the central system answers 500, jobs keep flowing: every result is checked and
     // readable through the API.
-    let store = Store::new(&config.s3);
+    let store = Store::new(&config.s3).unwrap();
     for id in &ids {
         let key = result_key(&format!("photos/w1/{id}"));
         eventually("result stored while central is down", || {

@@ -17,7 +17,7 @@ async fn a_dead_first_broker_node_or_store_gateway_is_skipped() {
     config.s3.failover_endpoints = vec![config.s3.endpoint.clone()];
     config.s3.endpoint = format!("http://127.0.0.1:{}", free_port());
 
-    let store = Store::new(&config.s3);
+    let store = Store::new(&config.s3).unwrap();
     store
         .ensure_bucket()
         .await
@@ -48,5 +48,5 @@ async fn a_dead_first_broker_node_or_store_gateway_is_skipped() {
     // With no node left, storage is an error, not a hang.
     let mut none = config.s3.clone();
     none.failover_endpoints = vec![format!("http://127.0.0.1:{}", free_port())];
-    assert!(Store::new(&none).get("probe/a").await.is_err());
+    assert!(Store::new(&none).unwrap().get("probe/a").await.is_err());
 }

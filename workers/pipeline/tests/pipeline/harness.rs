@@ -269,6 +269,8 @@ pub fn config(s3: &S3Server, names: &Names, central_url: Option<&str>) -> Config
     c.central.retry_base_ms = 50;
     c.central.retry_max_ms = 400;
     c.central.requeue_after = 3;
+    // Audit lines would go to the test's stdout; the tests that read them name a file.
+    c.audit.path = "off".into();
     c
 }
 
@@ -286,7 +288,13 @@ impl Drop for Api {
 
 pub async fn start_api(config: &Config) -> Api {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
+    let addr = listener.local_addr().unwrap();
+    // Over TLS by the name the test certificates carry.
+    let url = if config.api.tls.enabled() {
+        format!("https://localhost:{}", addr.port())
+    } else {
+        format!("http://{addr}")
+    };
     let stop = CancellationToken::new();
     let token = stop.clone();
     let config = config.clone();
@@ -516,40 +524,52 @@ pub struct RabbitNode {
 
 impl RabbitNode {
     pub fn start() -> RabbitNode {
+        Self::launch(None)
+    }
+
+    /// A node that serves AMQP over TLS only (`amqps://localhost:PORT`), with the server
+    /// certificate of `pki` (a folder holding `ca.pem`, `server.pem`, `server.key`).
+    pub fn start_tls(pki: &std::path::Path) -> RabbitNode {
+        Self::launch(Some(pki))
+    }
+
+    fn launch(tls: Option<&std::path::Path>) -> RabbitNode {
         let name = unique("pc-t-");
         let port = free_port();
         let dist = free_port();
         let dir = tempfile::tempdir().unwrap();
-        let node = RabbitNode {
-            url: format!("amqp://guest:guest@127.0.0.1:{port}/%2f"),
-            name,
-            dir,
+        let url = match tls {
+            Some(_) => format!("amqps://guest:guest@localhost:{port}/%2f"),
+            None => format!("amqp://guest:guest@127.0.0.1:{port}/%2f"),
         };
-        node.script(&["start", &port.to_string(), &dist.to_string()], true);
+        let node = RabbitNode { url, name, dir };
+        let (port, dist) = (port.to_string(), dist.to_string());
+        let dir = node.dir.path().display().to_string();
+        let pki = tls.map(|p| p.display().to_string());
+        let mut args = vec!["start", &port, &dist, &dir];
+        args.extend(pki.as_deref());
+        node.script(&args);
         node
     }
 
-    fn script(&self, args: &[&str], with_dir: bool) {
+    fn script(&self, args: &[&str]) {
         let mut cmd = Command::new("bash");
         cmd.arg(repo_root().join("scripts/rabbit-node.sh"))
             .arg(args[0])
             .arg(&self.name)
             .args(&args[1..]);
-        if with_dir {
-            cmd.arg(self.dir.path());
-        }
         let status = cmd.status().unwrap();
         assert!(status.success(), "rabbit-node.sh {args:?} failed");
     }
 
     /// Raises a memory alarm: the broker blocks every publishing connection.
     pub fn block(&self) {
-        self.script(&["block"], false);
+        self.script(&["block"]);
     }
 
     /// Clears the alarm.
     pub fn unblock(&self) {
-        self.script(&["unblock"], false);
+        self.script(&["unblock"]);
     }
 }
 
@@ -614,5 +634,67 @@ impl Drop for ApiProcess {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+}
+
+/// stunnel terminating TLS in front of a local port (as a reverse proxy does in front of
+/// Garage, which serves plain HTTP), with the server certificate of `pki`; stopped on drop.
+pub struct TlsTerminator {
+    pub port: u16,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl TlsTerminator {
+    pub fn start(pki: &std::path::Path, backend_port: u16) -> TlsTerminator {
+        let port = free_port();
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("stunnel.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "foreground = yes\npid =\ndebug = warning\n[s3]\naccept = 127.0.0.1:{port}\n\
+                 connect = 127.0.0.1:{backend_port}\ncert = {}\nkey = {}\n",
+                pki.join("server.pem").display(),
+                pki.join("server.key").display()
+            ),
+        )
+        .unwrap();
+        let bin = ["stunnel4", "stunnel"]
+            .into_iter()
+            .find(|b| {
+                Command::new(b)
+                    .arg("-version")
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .is_ok()
+            })
+            .expect("stunnel is not installed: bash scripts/system-deps.sh --tests");
+        let child = Command::new(bin)
+            .arg(&conf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start stunnel");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        TlsTerminator {
+            port,
+            child,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for TlsTerminator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

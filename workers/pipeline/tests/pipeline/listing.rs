@@ -43,33 +43,37 @@ async fn a_window_lists_pages_filters_and_exports_its_results() {
     eventually("all five checked", || {
         let api_url = api_url.clone();
         async move {
-            fetch_results(&api_url, TOKEN_W1, None, None)
+            fetch_results(&api_url, TOKEN_W1, &Default::default(), None, None)
                 .await
                 .is_ok_and(|all| all.len() == 5 && all.iter().all(|p| p["status"] == "done"))
         }
     })
     .await;
-    let all = fetch_results(&api.url, TOKEN_W1, None, None).await.unwrap();
+    let all = fetch_results(&api.url, TOKEN_W1, &Default::default(), None, None)
+        .await
+        .unwrap();
     let order: Vec<&str> = all.iter().map(|p| p["id"].as_str().unwrap()).collect();
     assert_eq!(order, ids.iter().map(String::as_str).collect::<Vec<_>>());
     // since: the whole batch from before it, nothing from the future.
     let since = before.to_rfc3339();
     assert_eq!(
-        fetch_results(&api.url, TOKEN_W1, Some(&since), None)
+        fetch_results(&api.url, TOKEN_W1, &Default::default(), Some(&since), None)
             .await
             .unwrap()
             .len(),
         5
     );
     let later = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
-    assert!(fetch_results(&api.url, TOKEN_W1, Some(&later), None)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(
+        fetch_results(&api.url, TOKEN_W1, &Default::default(), Some(&later), None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // verdict: the filter partitions the batch.
     let mut by_verdict = 0;
     for v in ["pass", "fail", "review"] {
-        let some = fetch_results(&api.url, TOKEN_W1, None, Some(v))
+        let some = fetch_results(&api.url, TOKEN_W1, &Default::default(), None, Some(v))
             .await
             .unwrap();
         assert!(some.iter().all(|p| p["result"]["verdict"] == v));
@@ -77,10 +81,12 @@ async fn a_window_lists_pages_filters_and_exports_its_results() {
     }
     assert_eq!(by_verdict, 5);
     // Another window sees none of them.
-    assert!(fetch_results(&api.url, TOKEN_W2, None, None)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(
+        fetch_results(&api.url, TOKEN_W2, &Default::default(), None, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // The export: a header and one row per photo, with its application fields.
     let csv = results_csv(&all);
     let rows: Vec<&str> = csv.lines().collect();

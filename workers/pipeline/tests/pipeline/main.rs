@@ -4,6 +4,7 @@
 //! names and removes them afterwards.
 
 mod harness;
+mod pki;
 
 mod api;
 mod broker_blocked;
@@ -16,3 +17,4 @@ mod outages;
 mod parking;
 mod retention;
 mod submit_client;
+mod tls;

@@ -17,6 +17,7 @@ fn options(api: &Api, dir: &std::path::Path, wait: bool) -> SubmitOptions {
         max_attempts: 2,
         profile: None,
         paths: vec![dir.to_path_buf()],
+        tls: Default::default(),
     }
 }
 
