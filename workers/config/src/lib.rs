@@ -824,6 +824,60 @@ mod tests {
     }
 
     #[test]
+    fn one_ca_bundle_serves_every_client_unless_a_section_names_its_own() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("PHOTOCHECK__TLS__CA_FILE", "/etc/photocheck/ca.pem");
+            jail.set_env("PHOTOCHECK__S3__CA_FILE", "/etc/photocheck/store-ca.pem");
+            let c = Config::load(None).unwrap();
+            assert_eq!(c.amqp.ca_file, "/etc/photocheck/ca.pem");
+            assert_eq!(c.central.ca_file, "/etc/photocheck/ca.pem");
+            assert_eq!(c.submit.ca_file, "/etc/photocheck/ca.pem");
+            assert_eq!(c.s3.ca_file, "/etc/photocheck/store-ca.pem");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn tls_settings_that_cannot_work_are_refused_at_load() {
+        let refused = |set: &dyn Fn(&mut Config)| {
+            let mut c = Config::default();
+            set(&mut c);
+            c.validate().unwrap_err().code()
+        };
+        assert_eq!(
+            refused(&|c| c.api.tls.cert_file = "/tls/api.pem".into()),
+            "config.invalid"
+        );
+        assert_eq!(
+            refused(&|c| {
+                c.api
+                    .client_cert_names
+                    .insert("w1".into(), "counter-w1".into());
+            }),
+            "config.invalid"
+        );
+        assert_eq!(
+            refused(&|c| c.api.tls.client_ca_file = "/tls/windows-ca.pem".into()),
+            "config.invalid"
+        );
+        assert_eq!(refused(&|c| c.s3.sse = "aes256".into()), "config.invalid");
+        assert_eq!(
+            refused(&|c| c.submit.client_cert_file = "/tls/w1.pem".into()),
+            "config.invalid"
+        );
+        let mut ok = Config::default();
+        ok.api.tls.cert_file = "/tls/api.pem".into();
+        ok.api.tls.key_file = "/tls/api.key".into();
+        ok.api.tls.client_ca_file = "/tls/windows-ca.pem".into();
+        ok.api
+            .client_cert_names
+            .insert("w1".into(), "counter-w1".into());
+        ok.s3.sse = "aws:kms".into();
+        ok.validate().unwrap();
+        assert!(Config::default().validate().is_ok());
+    }
+
+    #[test]
     fn plain_text_and_default_credentials_beyond_this_machine_are_warned() {
         let local = Config::default();
         assert!(
@@ -835,9 +889,11 @@ mod tests {
         c.amqp.url = "amqp://guest:guest@rabbit.internal:5672/%2f".into();
         c.s3.endpoint = "http://garage.internal:3900".into();
         c.central.url = "http://central.example/results".into();
+        c.api.listen = "0.0.0.0:8080".into();
         let w = c.security_warnings().join("\n");
         for needle in [
             "amqps://",
+            "0.0.0.0:8080 serves plain HTTP",
             "guest:guest",
             "garage.internal",
             "secret key",
@@ -854,6 +910,8 @@ mod tests {
         safe.s3.endpoint = "https://garage.internal:3900".into();
         safe.s3.secret_key = "a-real-secret-key-from-the-environment".into();
         safe.central.url = "https://central.example/results".into();
+        safe.api.tls.cert_file = "/tls/api.pem".into();
+        safe.api.tls.key_file = "/tls/api.key".into();
         assert!(
             safe.security_warnings().is_empty(),
             "{:?}",

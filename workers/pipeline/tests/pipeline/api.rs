@@ -20,6 +20,9 @@ async fn tokens_idempotency_windows_and_media_types() {
         .api
         .window_profiles
         .insert("w1".into(), vec!["ga461".into(), "icao".into()]);
+    let audit = tempfile::tempdir().unwrap();
+    let audit_path = audit.path().join("audit.jsonl");
+    config.audit.path = audit_path.display().to_string();
     declare(&config, &names).await;
     let api = start_api(&config).await;
     let store = Store::new(&config.s3).unwrap();
@@ -156,7 +159,23 @@ async fn tokens_idempotency_windows_and_media_types() {
     assert_eq!(body["status"], "deleted");
     assert!(!store.exists(&last.key).await.unwrap());
     assert_eq!(get(TOKEN_W1, withdrawn.clone()).await.status(), 404);
-    assert_eq!(delete(TOKEN_W1, withdrawn).await.status(), 404);
+    assert_eq!(delete(TOKEN_W1, withdrawn.clone()).await.status(), 404);
+
+    // The audit log holds each accepted upload once and the withdrawal, by window and id.
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&audit_path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let events: Vec<&str> = lines.iter().map(|l| l["event"].as_str().unwrap()).collect();
+    assert_eq!(events.iter().filter(|e| **e == "photo.accepted").count(), 3);
+    let deleted: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["event"] == "photo.deleted")
+        .collect();
+    assert_eq!(deleted.len(), 1, "{lines:?}");
+    assert_eq!(deleted[0]["id"], withdrawn.as_str());
+    assert_eq!(deleted[0]["window"], "w1");
 
     // Operational endpoints.
     for path in ["/healthz", "/readyz", "/openapi.json"] {
