@@ -250,7 +250,7 @@ pub fn jpeg_damage(data: &[u8], header: &Header) -> Option<String> {
 
 /// Blocks in a row that must step together before [`block_grid_damage`] calls it damage: a
 /// step one pixel wide with backdrop white on one side.
-const GRID_RUN_BLOCKS: usize = 4;
+const GRID_RUN_BLOCKS: usize = 5;
 /// The same anywhere else (inside the subject, or against a coloured or patterned backdrop,
 /// where straight grid-aligned edges are commoner).
 const GRID_RUN_BLOCKS_ANYWHERE: usize = 12;
