@@ -298,7 +298,65 @@ pub fn block_grid_damage(rgb: &RgbImage, dc_quant: u16) -> Option<u32> {
     let smeared = longest_grid_run(rows, h, w, threshold, 1)
         .max(longest_grid_run(columns, w, h, threshold, 1))
         .bright;
-    (smeared >= GRID_RUN_BLOCKS_SMEARED).then_some(smeared as u32 * 8)
+    if smeared >= GRID_RUN_BLOCKS_SMEARED {
+        return Some(smeared as u32 * 8);
+    }
+    restart_strip(&luma, w, h).map(|blocks| blocks as u32 * 8)
+}
+
+/// Blocks a [`restart_strip`] must span, counted from the right edge.
+const STRIP_BLOCKS: usize = 3;
+
+/// A band one MCU row tall (8 or 16 px) that runs to the right edge of the frame, where it
+/// differs from the rows just above and below it while those two agree with each other, and
+/// both are smooth: the rest of a restart interval decoded from wrong data (with restart
+/// markers, damage ends at the end of its MCU row instead of running on to the end of the
+/// scan). Returns the blocks it spans, counted leftwards from the last whole block.
+fn restart_strip(luma: &[f32], w: usize, h: usize) -> Option<usize> {
+    const AGREE: f32 = 6.0;
+    const DIFFER: f32 = 20.0;
+    const SMOOTH: f32 = 3.0;
+    let at = |y: usize, x: usize| luma[y * w + x];
+    let median8 = |f: &dyn Fn(usize) -> f32, start: usize| {
+        let mut v = [0f32; 8];
+        for (k, slot) in v.iter_mut().enumerate() {
+            *slot = f(start + k);
+        }
+        v.sort_by(f32::total_cmp);
+        (v[3] + v[4]) / 2.0
+    };
+    let mut best = 0;
+    for band in [8usize, 16] {
+        for y0 in (8..h).step_by(8) {
+            // The rows next to the band may be blended with it by chroma upsampling: compare
+            // one row further out.
+            let (above, below) = (y0 - 2, y0 + band + 1);
+            if below + 1 >= h {
+                break;
+            }
+            let mut run = 0;
+            for b in (0..w / 8).rev() {
+                let start = b * 8;
+                let agree = median8(&|x| (at(below, x) - at(above, x)).abs(), start);
+                let smooth = median8(&|x| (at(above, x) - at(above - 1, x)).abs(), start)
+                    .max(median8(&|x| (at(below + 1, x) - at(below, x)).abs(), start));
+                let differ = median8(
+                    &|x| {
+                        let mid = (at(above, x) + at(below, x)) / 2.0;
+                        (y0..y0 + band).map(|y| (at(y, x) - mid).abs()).sum::<f32>() / band as f32
+                    },
+                    start,
+                );
+                if agree <= AGREE && smooth <= SMOOTH && differ >= DIFFER {
+                    run += 1;
+                } else {
+                    break;
+                }
+            }
+            best = best.max(run);
+        }
+    }
+    (best >= STRIP_BLOCKS).then_some(best)
 }
 
 /// The longest runs [`longest_grid_run`] found: with one side backdrop-bright, and anywhere.
@@ -634,6 +692,40 @@ mod tests {
         let slight = dc_drift(&clean, 40, 20, 12);
         assert!(block_grid_damage(&slight, 4).is_some());
         assert_eq!(block_grid_damage(&slight, 80), None);
+    }
+
+    #[test]
+    fn garbage_to_the_end_of_a_restart_interval_is_damage() {
+        let clean = backdrop_portrait();
+        let luma = |img: &RgbImage| -> Vec<f32> {
+            img.pixels()
+                .map(|p| {
+                    0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2])
+                })
+                .collect()
+        };
+        let (w, h) = (358usize, 441usize);
+        assert_eq!(restart_strip(&luma(&clean), w, h), None);
+        // One MCU row of garbage from x = 240 to the right edge, as a restart interval decoded
+        // from wrong bytes leaves it: the whole check calls it damage.
+        let mut strip = clean.clone();
+        for y in 96..112 {
+            for x in 240..358 {
+                let v = if (x + y) % 2 == 0 { 60 } else { 200 };
+                strip.put_pixel(x, y, image::Rgb([v, v / 2, 255 - v]));
+            }
+        }
+        assert!(restart_strip(&luma(&strip), w, h).is_some_and(|b| b >= STRIP_BLOCKS));
+        assert!(block_grid_damage(&strip, 4).is_some());
+        // The same band stopping short of the edge is not a restart interval's end.
+        let mut short = clean.clone();
+        for y in 96..112 {
+            for x in 240..330 {
+                let v = if (x + y) % 2 == 0 { 60 } else { 200 };
+                short.put_pixel(x, y, image::Rgb([v, v / 2, 255 - v]));
+            }
+        }
+        assert_eq!(restart_strip(&luma(&short), w, h), None);
     }
 
     #[test]
