@@ -42,6 +42,10 @@ pub enum DecodeError {
     /// The decoder rejected the pixel data.
     #[error("image data is corrupt: {0}")]
     Corrupt(String),
+    /// The file is beyond what one photo may cost to decode: more scans than [`MAX_SCANS`],
+    /// or more memory than the decoder's ceiling (see [`DecodeLimits`]).
+    #[error("image is too costly to decode: {0}")]
+    TooCostly(String),
     /// The pixels decode, but libjpeg-turbo reported damaged entropy-coded data (bad Huffman
     /// codes, a segment ending early, data where a marker belongs, a premature end): what comes
     /// out is shifted rows, smeared blocks or colour garbage, not the photo that was taken.
@@ -49,7 +53,13 @@ pub enum DecodeError {
     Damaged(String),
 }
 
-/// Limits that protect the decoder.
+/// Most scans a JPEG may have. A camera's progressive JPEG has about 10 (libjpeg's default
+/// script), an optimised one rarely 20; every scan makes the decoder pass over the coefficients
+/// again, so a file with thousands of tiny scans costs minutes for a few kilobytes.
+pub const MAX_SCANS: u32 = 64;
+
+/// Limits that protect the decoder. The decoder's memory is capped at 8 bytes per allowed
+/// pixel (the RGB buffer and, for progressive JPEGs, the coefficients), 200 MB at 25 MP.
 #[derive(Debug, Clone, Copy)]
 pub struct DecodeLimits {
     /// Largest side in pixels.
@@ -68,6 +78,12 @@ pub fn probe(data: &[u8], limits: DecodeLimits) -> Result<Header, DecodeError> {
 /// Refuses a header whose claimed size exceeds `limits` (decompression bombs), before any
 /// pixel buffer exists.
 pub fn check_size(header: &Header, limits: DecodeLimits) -> Result<(), DecodeError> {
+    if header.scans > MAX_SCANS {
+        return Err(DecodeError::TooCostly(format!(
+            "{} scans, more than {MAX_SCANS}",
+            header.scans
+        )));
+    }
     let pixels = u64::from(header.width) * u64::from(header.height);
     if header.width > limits.max_dimension
         || header.height > limits.max_dimension
@@ -454,7 +470,9 @@ fn is_damage(message: &str) -> bool {
 
 fn map_image_error(e: image::ImageError) -> DecodeError {
     match e {
-        image::ImageError::Limits(_) => DecodeError::Corrupt("decoder limits exceeded".into()),
+        image::ImageError::Limits(l) => {
+            DecodeError::TooCostly(format!("over the decoder's memory ceiling ({l})"))
+        }
         image::ImageError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
             DecodeError::Truncated
         }
@@ -592,6 +610,20 @@ mod tests {
             ..h
         };
         assert!(decode_reduced(&[0u8; 64], &fake, LIMITS, (358, 441)).is_none());
+    }
+
+    #[test]
+    fn a_jpeg_of_too_many_scans_is_refused_before_decoding() {
+        let data = jpeg_bytes(64, 64, false);
+        let mut h = probe(&data, LIMITS).unwrap();
+        assert_eq!(h.scans, 1);
+        h.scans = MAX_SCANS + 1;
+        assert!(matches!(
+            check_size(&h, LIMITS),
+            Err(DecodeError::TooCostly(_))
+        ));
+        h.scans = MAX_SCANS;
+        assert!(check_size(&h, LIMITS).is_ok());
     }
 
     #[test]

@@ -122,6 +122,9 @@ pub struct Header {
     pub luma_quant: Option<[u16; 64]>,
     /// The file ends properly (JPEG: EOI marker after the scan data; other formats: assumed).
     pub complete: bool,
+    /// JPEG: scans in the file (SOS markers; 1 for baseline, about 10 for progressive); 0 for
+    /// other formats.
+    pub scans: u32,
 }
 
 impl Header {
@@ -233,6 +236,7 @@ fn read_other(data: &[u8], format: Format) -> Result<Header, HeaderError> {
         progressive: false,
         luma_quant: None,
         complete: true,
+        scans: 0,
     })
 }
 
@@ -274,6 +278,7 @@ fn read_jpeg(data: &[u8]) -> Result<Header, HeaderError> {
         progressive: false,
         luma_quant: None,
         complete: false,
+        scans: 0,
     };
     let mut jfif_dpi = None;
     let mut exif_dpi = None;
@@ -357,6 +362,13 @@ fn read_jpeg(data: &[u8]) -> Result<Header, HeaderError> {
     };
     h.dpi = jfif_dpi.or(exif_dpi);
     h.complete = has_eoi_after(data, pos);
+    // In entropy-coded data a 0xFF byte is followed by 0x00 or a restart marker, so every
+    // FF DA from the first scan on starts a scan.
+    let from = pos.saturating_sub(4);
+    h.scans = data[from..]
+        .windows(2)
+        .filter(|w| *w == [0xFF, 0xDA])
+        .count() as u32;
     Ok(h)
 }
 
@@ -490,6 +502,20 @@ pub(crate) mod tests {
             d.extend([0xFF, 0xD9]);
         }
         d
+    }
+
+    #[test]
+    fn scans_are_counted_and_stuffed_bytes_are_not_markers() {
+        let one = read_header(&jpeg_header(358, 441, 3, None, true)).unwrap();
+        assert_eq!(one.scans, 1);
+        // Two more scans, and scan data holding FF 00 (a stuffed byte) and FF D0 (a restart).
+        let mut data = jpeg_header(358, 441, 3, None, false);
+        data.extend([0xFF, 0x00, 0xDA, 0xFF, 0xD0]);
+        for _ in 0..2 {
+            data.extend([0xFF, 0xDA, 0, 8, 1, 1, 0, 0, 63, 0, 0x55]);
+        }
+        data.extend([0xFF, 0xD9]);
+        assert_eq!(read_header(&data).unwrap().scans, 3);
     }
 
     #[test]

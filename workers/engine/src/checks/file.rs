@@ -20,6 +20,10 @@ pub(crate) fn file_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Chec
                 | DecodeError::Header(crate::header::HeaderError::Truncated) => {
                     "照片文件不完整（传输或保存时被截断），请重新上传".to_string()
                 }
+                DecodeError::TooCostly(_) => {
+                    "照片文件结构过于复杂（扫描段过多或所需内存超出上限），请用相机或常用软件按普通 JPEG 重新导出"
+                        .to_string()
+                }
                 DecodeError::Damaged(_) => {
                     "照片文件已损坏（图像数据有错误，画面会出现错位、色块或花屏），请重新拍摄或重新发送"
                         .to_string()
