@@ -209,7 +209,34 @@ pub fn run(
 
 fn write_csv_header(out: &mut dyn Write, _profile: &Profile) -> std::io::Result<()> {
     let codes: Vec<&str> = CheckCode::ALL.iter().map(|c| c.as_str()).collect();
-    writeln!(out, "source,verdict,failed,{}", codes.join(","))
+    writeln!(out, "source,verdict,failed,uncertain,{}", codes.join(","))
+}
+
+/// A check's measured value with its unit and the profile's limits, for the table: `11.2 deg
+/// (-13–13)`; empty when the check carries no number.
+fn value_text(c: &photocheck_types::Check) -> String {
+    let number = |v: f64| {
+        if v.fract() == 0.0 {
+            format!("{v:.0}")
+        } else {
+            format!("{v:.1}")
+        }
+    };
+    let Some(value) = c.value.as_ref().and_then(serde_json::Value::as_f64) else {
+        return String::new();
+    };
+    let unit = c
+        .unit
+        .as_deref()
+        .map(|u| format!(" {u}"))
+        .unwrap_or_default();
+    let range = match (c.min, c.max) {
+        (Some(lo), Some(hi)) => format!(" (limits {}–{})", number(lo), number(hi)),
+        (Some(lo), None) => format!(" (at least {})", number(lo)),
+        (None, Some(hi)) => format!(" (at most {})", number(hi)),
+        (None, None) => String::new(),
+    };
+    format!("{}{unit}{range}", number(value))
 }
 
 fn csv_field(s: &str) -> String {
@@ -238,16 +265,23 @@ pub fn write_result(out: &mut dyn Write, r: &CheckResult, format: Format) -> std
         }
         Format::Csv => {
             let failed: Vec<&str> = r.failed_codes().iter().map(|c| c.as_str()).collect();
+            let uncertain: Vec<&str> = r
+                .checks
+                .iter()
+                .filter(|c| c.uncertain)
+                .map(|c| c.code.as_str())
+                .collect();
             let statuses: Vec<&str> = CheckCode::ALL
                 .iter()
                 .map(|&c| r.check(c).map_or("", |c| status_name(c.status)))
                 .collect();
             writeln!(
                 out,
-                "{},{},{},{}",
+                "{},{},{},{},{}",
                 csv_field(r.source.as_deref().unwrap_or("")),
                 r.verdict.as_str(),
                 failed.join(";"),
+                uncertain.join(";"),
                 statuses.join(",")
             )
         }
@@ -258,14 +292,21 @@ pub fn write_result(out: &mut dyn Write, r: &CheckResult, format: Format) -> std
                 Verdict::Review => "复核 review",
             };
             writeln!(out, "{mark}  {}", r.source.as_deref().unwrap_or(""))?;
+            // Failures, warnings, and every check that could not decide (the reason for a
+            // `review`), with the value it measured and the limits it was held to.
             for c in &r.checks {
                 let flag = match c.status {
                     Status::Fail => "  ✗",
+                    _ if c.uncertain => "  ?",
                     Status::Warn => "  !",
-                    Status::Skipped if c.uncertain => "  ?",
                     _ => continue,
                 };
-                writeln!(out, "{flag} {:<24} {}", c.code.as_str(), c.message)?;
+                let value = value_text(c);
+                if value.is_empty() {
+                    writeln!(out, "{flag} {:<24} {}", c.code.as_str(), c.message)?;
+                } else {
+                    writeln!(out, "{flag} {:<24} {value}  {}", c.code.as_str(), c.message)?;
+                }
             }
             Ok(())
         }
@@ -296,5 +337,47 @@ mod tests {
     fn csv_fields_are_quoted_when_needed() {
         assert_eq!(csv_field("a.jpg"), "a.jpg");
         assert_eq!(csv_field("a,b \"c\".jpg"), "\"a,b \"\"c\"\".jpg\"");
+    }
+
+    fn result_with(checks: Vec<photocheck_types::Check>) -> CheckResult {
+        let mut r: CheckResult = serde_json::from_value(serde_json::json!({
+            "profile": "ga461", "verdict": "pass", "checks": [],
+            "engine": {"version": "test", "models": {}}, "timings_ms": {}
+        }))
+        .unwrap();
+        r.verdict = Verdict::from_checks(&checks);
+        r.checks = checks;
+        r.source = Some("a.jpg".into());
+        r
+    }
+
+    fn check_of(code: CheckCode, status: Status, uncertain: bool) -> photocheck_types::Check {
+        serde_json::from_value(serde_json::json!({
+            "code": code.as_str(), "status": status_name(status), "message": "说明",
+            "value": 11.24, "min": -13.0, "max": 13.0, "unit": "deg", "uncertain": uncertain
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_review_shows_each_uncertain_check_with_its_value_in_table_and_csv() {
+        let r = result_with(vec![
+            check_of(CheckCode::PosePitch, Status::Pass, true),
+            check_of(CheckCode::PoseYaw, Status::Pass, false),
+        ]);
+        assert_eq!(r.verdict, Verdict::Review);
+        let mut table = Vec::new();
+        write_result(&mut table, &r, Format::Table).unwrap();
+        let table = String::from_utf8(table).unwrap();
+        assert!(table.contains("复核 review"), "{table}");
+        assert!(
+            table.contains("? pose.pitch") && table.contains("11.2 deg (limits -13–13)"),
+            "{table}"
+        );
+        assert!(!table.contains("pose.yaw"), "{table}");
+        let mut csv = Vec::new();
+        write_result(&mut csv, &r, Format::Csv).unwrap();
+        let csv = String::from_utf8(csv).unwrap();
+        assert!(csv.starts_with("a.jpg,review,,pose.pitch,"), "{csv}");
     }
 }

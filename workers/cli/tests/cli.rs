@@ -116,7 +116,7 @@ fn all_good_photos_exit_0_and_csv_has_a_header_row() {
     assert_eq!(code, 0, "stderr: {err}");
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 3);
-    assert!(lines[0].starts_with("source,verdict,failed,file.decodable"));
+    assert!(lines[0].starts_with("source,verdict,failed,uncertain,file.decodable"));
     assert!(lines[1].contains(",pass,,"));
 }
 
