@@ -189,3 +189,21 @@ fn corrupted_large_jpegs_are_results() {
     let cut = &bytes[..bytes.len() / 2];
     assert_eq!(status(&check(cut), CheckCode::FileDecodable), Status::Fail);
 }
+
+#[test]
+fn a_file_that_cannot_be_read_fails_with_why_not_as_an_empty_file() {
+    // A folder named like a photo: reading it fails (EISDIR), as a permission or disk error
+    // would; the clerk is told it could not be read, not that it is empty.
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("photo.jpg");
+    std::fs::create_dir(&folder).unwrap();
+    let r = photocheck::check::check_file(engine(), &folder, &Profile::ga461(), None).unwrap();
+    assert_eq!(r.verdict, Verdict::Fail);
+    let decodable = r.check(CheckCode::FileDecodable).unwrap();
+    assert_eq!(decodable.status, Status::Fail);
+    assert!(
+        decodable.message.contains("无法读取") && !decodable.message.contains("为空"),
+        "{}",
+        decodable.message
+    );
+}

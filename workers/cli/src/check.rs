@@ -68,31 +68,82 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Checks one file: an unreadable file is checked as an empty one (it fails `file.decodable`).
+/// Checks one file, writing its annotated picture to `annotate` if given. A file that cannot
+/// be read (permissions, an I/O error) is a photo that fails `file.decodable` (CONTRACT §1),
+/// with the reason it could not be read rather than as an empty file.
 pub fn check_file(
     engine: &Engine,
     path: &Path,
     profile: &Profile,
     annotate: Option<&Path>,
 ) -> Result<CheckResult, EngineError> {
-    let data = std::fs::read(path).unwrap_or_default();
-    let mut result = if let Some(dir) = annotate {
-        let analysis = engine.analyze(&data, profile)?;
-        let out = dir.join(annotated_name(path));
-        if let Err(e) = photocheck_engine::annotate::write(&analysis, profile, &out) {
-            tracing::warn!(error = %e, "cannot write the annotated picture");
-        }
-        analysis.result
-    } else {
-        engine.check(&data, profile)?
+    let (data, unreadable) = match std::fs::read(path) {
+        Ok(data) => (data, None),
+        Err(e) => (Vec::new(), Some(e)),
     };
+    let mut result = match annotate {
+        Some(out) if unreadable.is_none() => {
+            let analysis = engine.analyze(&data, profile)?;
+            if let Err(e) = photocheck_engine::annotate::write(&analysis, profile, out) {
+                tracing::warn!(error = %e, "cannot write the annotated picture");
+            }
+            analysis.result
+        }
+        _ => engine.check(&data, profile)?,
+    };
+    if let Some(e) = unreadable {
+        if let Some(c) = result
+            .checks
+            .iter_mut()
+            .find(|c| c.code == CheckCode::FileDecodable)
+        {
+            c.message = format!(
+                "无法读取照片文件（{}），请检查文件权限或存储设备后重试",
+                read_error_text(&e)
+            );
+            c.value = Some(serde_json::Value::String(e.to_string()));
+        }
+    }
     result.source = Some(path.display().to_string());
     Ok(result)
 }
 
-fn annotated_name(path: &Path) -> String {
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("photo");
-    format!("{stem}.annotated.png")
+/// What went wrong reading a file, for the clerk.
+fn read_error_text(e: &std::io::Error) -> &'static str {
+    match e.kind() {
+        std::io::ErrorKind::PermissionDenied => "没有读取权限",
+        std::io::ErrorKind::NotFound => "文件不存在或已被移走",
+        std::io::ErrorKind::IsADirectory => "这是一个文件夹",
+        _ => "读取出错",
+    }
+}
+
+/// Where the annotated picture of each of `files` goes in `dir`: `<stem>.annotated.png` under
+/// the file's folder relative to the folder all the files share, so `a/x.jpg` and `b/x.jpg`
+/// get `a/x.annotated.png` and `b/x.annotated.png` (one folder in: flat, as before).
+pub fn annotated_paths(files: &[PathBuf], dir: &Path) -> Vec<PathBuf> {
+    let parents: Vec<PathBuf> = files
+        .iter()
+        .map(|f| std::path::absolute(f).unwrap_or_else(|_| f.clone()))
+        .map(|f| f.parent().map(Path::to_path_buf).unwrap_or_default())
+        .collect();
+    let mut common = parents.first().cloned().unwrap_or_default();
+    for p in &parents[1.min(parents.len())..] {
+        while !p.starts_with(&common) {
+            if !common.pop() {
+                break;
+            }
+        }
+    }
+    files
+        .iter()
+        .zip(&parents)
+        .map(|(f, parent)| {
+            let stem = f.file_stem().and_then(|s| s.to_str()).unwrap_or("photo");
+            let rel = parent.strip_prefix(&common).unwrap_or(Path::new(""));
+            dir.join(rel).join(format!("{stem}.annotated.png"))
+        })
+        .collect()
 }
 
 /// Summary of a run.
@@ -139,9 +190,16 @@ pub fn run(
         annotate,
         progress,
     } = *opts;
-    if let Some(dir) = annotate {
-        std::fs::create_dir_all(dir)?;
-    }
+    let annotated = match annotate {
+        Some(dir) => {
+            let paths = annotated_paths(files, dir);
+            for parent in paths.iter().filter_map(|p| p.parent()) {
+                std::fs::create_dir_all(parent)?;
+            }
+            Some(paths)
+        }
+        None => None,
+    };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
         .thread_name(|i| format!("photocheck-check-{i}"))
@@ -166,7 +224,8 @@ pub fn run(
                     .par_iter()
                     .enumerate()
                     .for_each_with(tx, |tx, (i, path)| {
-                        let r = check_file(engine, path, profile, annotate);
+                        let out = annotated.as_ref().map(|a| a[i].as_path());
+                        let r = check_file(engine, path, profile, out);
                         let _ = tx.send((i, r));
                     });
             });
@@ -379,5 +438,32 @@ mod tests {
         write_result(&mut csv, &r, Format::Csv).unwrap();
         let csv = String::from_utf8(csv).unwrap();
         assert!(csv.starts_with("a.jpg,review,,pose.pitch,"), "{csv}");
+    }
+
+    #[test]
+    fn annotated_pictures_of_same_named_files_do_not_collide() {
+        let dir = Path::new("/out");
+        let flat = annotated_paths(
+            &[PathBuf::from("/in/x.jpg"), PathBuf::from("/in/y.jpg")],
+            dir,
+        );
+        assert_eq!(
+            flat,
+            [
+                PathBuf::from("/out/x.annotated.png"),
+                PathBuf::from("/out/y.annotated.png")
+            ]
+        );
+        let nested = annotated_paths(
+            &[PathBuf::from("/in/a/x.jpg"), PathBuf::from("/in/b/x.jpg")],
+            dir,
+        );
+        assert_eq!(
+            nested,
+            [
+                PathBuf::from("/out/a/x.annotated.png"),
+                PathBuf::from("/out/b/x.annotated.png")
+            ]
+        );
     }
 }

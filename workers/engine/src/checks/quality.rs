@@ -49,31 +49,63 @@ pub(crate) fn quality_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<C
             let mean = f64::from(t.mean);
             let clipped = f64::from(t.clipped);
             let lim = p.exposure_mean;
-            let (ok, msg) = if mean < lim.min {
-                (
-                    false,
-                    format!(
-                        "面部过暗（平均亮度 {mean:.0}，应为 {:.0}–{:.0}），请增加灯光或调整曝光",
-                        lim.min, lim.max
+            // Each failure reports the measure that failed, with that measure's limits.
+            let exposure = if mean < lim.min {
+                with(
+                    check(
+                        QualityExposure,
+                        Status::Fail,
+                        format!(
+                            "面部过暗（平均亮度 {mean:.0}，应为 {:.0}–{:.0}），请增加灯光或调整曝光",
+                            lim.min, lim.max
+                        ),
                     ),
+                    mean,
+                    Some(lim),
+                    "luma",
                 )
-            } else if mean > lim.max || clipped > p.exposure_clipped_max {
-                (
-                    false,
-                    format!(
-                        "面部过亮（平均亮度 {mean:.0}，过曝像素 {:.0}%），请减弱灯光或降低曝光",
-                        clipped * 100.0
+            } else if mean > lim.max {
+                with(
+                    check(
+                        QualityExposure,
+                        Status::Fail,
+                        format!(
+                            "面部过亮（平均亮度 {mean:.0}，应为 {:.0}–{:.0}），请减弱灯光或降低曝光",
+                            lim.min, lim.max
+                        ),
                     ),
+                    mean,
+                    Some(lim),
+                    "luma",
+                )
+            } else if clipped > p.exposure_clipped_max {
+                with(
+                    check(
+                        QualityExposure,
+                        Status::Fail,
+                        format!(
+                            "面部有大片过曝或死黑（占面部的 {:.0}%，至多 {:.0}%；平均亮度 {mean:.0} 正常），请调整灯光，避免强光直射或阴影",
+                            clipped * 100.0,
+                            p.exposure_clipped_max * 100.0
+                        ),
+                    ),
+                    clipped * 100.0,
+                    Some(Range::new(0.0, p.exposure_clipped_max * 100.0)),
+                    "%",
                 )
             } else {
-                (true, format!("面部曝光正常（平均亮度 {mean:.0}）"))
+                with(
+                    check(
+                        QualityExposure,
+                        Status::Pass,
+                        format!("面部曝光正常（平均亮度 {mean:.0}）"),
+                    ),
+                    mean,
+                    Some(lim),
+                    "luma",
+                )
             };
-            out.push(with(
-                check(QualityExposure, pass_fail(ok), msg),
-                mean,
-                Some(lim),
-                "luma",
-            ));
+            out.push(exposure);
             let dr = f64::from(t.p95 - t.p5);
             let ok = dr >= p.dynamic_range_min;
             let msg = if ok {
@@ -212,6 +244,25 @@ mod rule_tests {
     //! The rules at the edges of their limits, on hand-made observations.
     use super::super::testkit::*;
     use super::super::*;
+
+    #[test]
+    fn a_failed_exposure_reports_the_measure_that_failed() {
+        // Clipping fails while the mean is fine: the value and limits are the clipped share's.
+        let mut c = Case::good();
+        c.m.tone.as_mut().unwrap().clipped = 0.08;
+        let e = find(&c, CheckCode::QualityExposure);
+        assert_eq!(e.status, Status::Fail);
+        assert_eq!(e.unit.as_deref(), Some("%"));
+        let value = e.value.as_ref().and_then(|v| v.as_f64()).unwrap();
+        assert!(value > e.max.unwrap(), "{e:?}");
+        assert!(e.message.contains("8%"), "{}", e.message);
+        // A dark mean reports the mean, outside its limits.
+        let mut c = Case::good();
+        c.m.tone.as_mut().unwrap().mean = 20.0;
+        let e = find(&c, CheckCode::QualityExposure);
+        assert_eq!(e.unit.as_deref(), Some("luma"));
+        assert!(e.value.as_ref().and_then(|v| v.as_f64()).unwrap() < e.min.unwrap());
+    }
 
     #[test]
     fn quality_limits() {
