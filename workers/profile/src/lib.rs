@@ -50,8 +50,11 @@ pub struct Profile {
     pub dpi: Option<f64>,
     /// Typical file size in KB (1000 bytes); outside it is a `warn`.
     pub file_size_typical_kb: Range,
-    /// Hard file size limits in KB; outside it is a `fail`.
-    pub file_size_hard_kb: Range,
+    /// File size limits in KB outside which a photo fails, where a rule the profile follows
+    /// sets one; absent (GA 461, ICAO) = size alone never fails a photo: compression and pixel
+    /// size have checks of their own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_size_hard_kb: Option<Range>,
     /// Face width at cheek level, px of the canvas.
     pub face_width_px: Range,
     /// Crown (top of the hair) below the top edge, px of the canvas.

@@ -67,7 +67,7 @@ pub(crate) fn file_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Chec
     });
     // file.size
     let kb = obs.file_len as f64 / 1000.0;
-    let status = if !p.file_size_hard_kb.contains(kb) {
+    let status = if p.file_size_hard_kb.is_some_and(|hard| !hard.contains(kb)) {
         Status::Fail
     } else if !p.file_size_typical_kb.contains(kb) {
         Status::Warn
@@ -83,19 +83,25 @@ pub(crate) fn file_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Chec
             "文件大小 {kb:.1} KB，超出常见范围 {:.0}–{:.0} KB（不影响受理），请确认压缩质量约为 70",
             p.file_size_typical_kb.min, p.file_size_typical_kb.max
         ),
-        _ if kb < p.file_size_hard_kb.min => format!(
-            "文件只有 {kb:.1} KB，过小（至少 {:.0} KB），照片可能被过度压缩，请重新导出",
-            p.file_size_hard_kb.min
-        ),
-        _ => format!(
-            "文件 {kb:.1} KB，过大（至多 {:.0} KB），请按 358×441 像素、质量 70 重新导出",
-            p.file_size_hard_kb.max
-        ),
+        _ => {
+            let hard = p.file_size_hard_kb.unwrap_or(p.file_size_typical_kb);
+            if kb < hard.min {
+                format!(
+                    "文件只有 {kb:.1} KB，过小（至少 {:.0} KB），照片可能被过度压缩，请重新导出",
+                    hard.min
+                )
+            } else {
+                format!(
+                    "文件 {kb:.1} KB，过大（至多 {:.0} KB），请按 358×441 像素、质量 70 重新导出",
+                    hard.max
+                )
+            }
+        }
     };
     out.push(with(
         check(FileSize, status, msg),
         kb,
-        Some(p.file_size_hard_kb),
+        Some(p.file_size_hard_kb.unwrap_or(p.file_size_typical_kb)),
         "KB",
     ));
 }
@@ -120,19 +126,30 @@ mod rule_tests {
     }
 
     #[test]
-    fn file_size_warns_outside_14_to_20_kb_and_fails_outside_5_to_60() {
+    fn file_size_warns_outside_14_to_20_kb_and_never_fails_on_size_alone() {
         use CheckCode::FileSize as C;
         for (len, want) in [
             (16_000, Status::Pass),
             (13_500, Status::Warn),
             (25_000, Status::Warn),
-            (4_000, Status::Fail),
-            (61_000, Status::Fail),
+            (4_000, Status::Warn),
+            (61_000, Status::Warn),
         ] {
             let mut c = Case::good();
             c.file_len = len;
             assert_eq!(c.status(C), want, "{len} bytes");
         }
+        // A profile that does set a hard range fails outside it.
+        let mut strict = Profile::ga461();
+        strict.file_size_hard_kb = Some(Range::new(5.0, 60.0));
+        let mut c = Case::good();
+        c.file_len = 61_000;
+        let size = c
+            .run_with(&strict)
+            .into_iter()
+            .find(|x| x.code == C)
+            .unwrap();
+        assert_eq!(size.status, Status::Fail);
     }
 
     #[test]

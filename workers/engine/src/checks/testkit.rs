@@ -134,6 +134,11 @@ impl Case {
     }
 
     pub(super) fn run(&self) -> Vec<Check> {
+        self.run_with(&Profile::ga461())
+    }
+
+    /// [`Case::run`] against another profile.
+    pub(super) fn run_with(&self, profile: &Profile) -> Vec<Check> {
         let obs = Observation {
             file_len: self.file_len,
             header: Some(&self.header),
@@ -144,7 +149,7 @@ impl Case {
             face: (self.faces == 1).then_some(&self.face),
             measures: Some(&self.m),
         };
-        evaluate(&obs, &Profile::ga461())
+        evaluate(&obs, profile)
     }
 
     pub(super) fn status(&self, code: CheckCode) -> Status {
