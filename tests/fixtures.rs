@@ -337,10 +337,15 @@ fn the_icao_profile_checks_the_same_photo_with_its_own_limits() {
         r.check(CheckCode::ImageDimensions).unwrap().status,
         Status::Fail
     );
-    // The face is 58 % of the width: inside ICAO's 50–75 %.
+    // A GA 461 face is 58 % of the width at the cheeks alone: over ICAO's 4/7 (image width :
+    // head width ≥ 7:4).
+    let width = r.check(CheckCode::GeometryFaceWidth).unwrap();
+    assert_eq!(width.status, Status::Fail, "{}", width.message);
+    assert_eq!(width.max, Some(204.6));
+    // The head's height is judged as a share of the image's, not by a crown band.
     assert_eq!(
-        r.check(CheckCode::GeometryFaceWidth).unwrap().status,
-        Status::Pass
+        r.check(CheckCode::GeometryCrown).unwrap().unit.as_deref(),
+        Some("%")
     );
 }
 

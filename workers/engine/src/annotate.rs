@@ -55,13 +55,14 @@ pub fn render(a: &Analysis, profile: &Profile) -> Option<RgbImage> {
     let (sx, sy) = profile.scale_to(w, h);
     let (sx, sy) = (sx as f32, sy as f32);
     // Guide lines of the profile.
-    let crown = profile.crown_px;
-    shade_rows(
-        &mut img,
-        crown.min as f32 * sy * s,
-        crown.max as f32 * sy * s,
-        Rgb([0, 200, 120]),
-    );
+    if let Some(crown) = profile.crown_px {
+        shade_rows(
+            &mut img,
+            crown.min as f32 * sy * s,
+            crown.max as f32 * sy * s,
+            Rgb([0, 200, 120]),
+        );
+    }
     let eye_limit = h as f32 - profile.eye_line_from_bottom_px.min as f32 * sy;
     dashed_hline(&mut img, eye_limit * s, BLUE);
     let cx = w as f32 / 2.0;

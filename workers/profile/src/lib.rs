@@ -57,8 +57,18 @@ pub struct Profile {
     pub file_size_hard_kb: Option<Range>,
     /// Face width at cheek level, px of the canvas.
     pub face_width_px: Range,
-    /// Crown (top of the hair) below the top edge, px of the canvas.
-    pub crown_px: Range,
+    /// Crown (top of the hair) below the top edge, px of the canvas, where the profile bounds
+    /// it (GA 461: 7–21 px).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crown_px: Option<Range>,
+    /// Chin-to-crown distance as a fraction of the image height, where the profile bounds the
+    /// head's height instead of the crown's position (ICAO 9303: 70–80 %).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chin_crown_fraction: Option<Range>,
+    /// Least distance between the eye centres in the photo's own pixels (ICAO / ISO/IEC
+    /// 19794-5: 90 px), where the profile sets one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eye_distance_min_px: Option<f64>,
     /// Eye line above the bottom edge, px of the canvas.
     pub eye_line_from_bottom_px: Range,
     /// Largest horizontal offset of the eye midpoint from the centre line, px of the canvas.
@@ -285,8 +295,26 @@ mod tests {
         assert_eq!(p.dimensions, Some((358, 441)));
         assert_eq!(p.dpi, Some(350.0));
         assert_eq!(p.face_width_px, Range::new(193.0, 221.0));
-        assert_eq!(p.crown_px, Range::new(7.0, 21.0));
+        assert_eq!(p.crown_px, Some(Range::new(7.0, 21.0)));
+        assert_eq!(p.chin_crown_fraction, None);
+        assert_eq!(p.eye_distance_min_px, None);
         assert_eq!(p.eye_line_from_bottom_px.min, 207.0);
+    }
+
+    #[test]
+    fn icao_has_the_numbers_of_its_sources() {
+        let p = Profile::icao();
+        let (w, h) = (413.0, 531.0);
+        // Image width : head width ≥ 7:4, and the cheek width is at most the head's.
+        assert!((p.face_width_px.max - w * 4.0 / 7.0).abs() < 0.5);
+        assert_eq!(p.face_width_px.min, 0.0);
+        // Eye line 50–70 % of the height from the bottom; chin to crown 70–80 %; IED ≥ 90 px.
+        assert!((p.eye_line_from_bottom_px.min - 0.5 * h).abs() < 0.5);
+        assert!((p.eye_line_from_bottom_px.max - 0.7 * h).abs() < 0.5);
+        assert_eq!(p.chin_crown_fraction, Some(Range::new(0.70, 0.80)));
+        assert_eq!(p.eye_distance_min_px, Some(90.0));
+        // No crown band: none of its sources gives one.
+        assert_eq!(p.crown_px, None);
     }
 
     #[test]

@@ -53,15 +53,29 @@ pub(crate) fn face_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Chec
     // geometry.face_width
     let fw = f64::from(face.face_width());
     let lim = p.face_width_px.scaled(sx);
-    let msg = if fw < lim.min {
+    let ied = {
+        let (l, r) = (face.left_eye, face.right_eye);
+        f64::from((r[0] - l[0]).hypot(r[1] - l[1]))
+    };
+    let ied_short = p.eye_distance_min_px.filter(|&min| ied < min);
+    let msg = if let Some(min) = ied_short {
+        format!(
+            "两眼间距只有 {ied:.0} 像素（至少 {min:.0}），照片分辨率不足，请放大头部或使用更高分辨率"
+        )
+    } else if fw < lim.min {
         format!(
             "头部偏小（脸宽 {fw:.0} 像素，应为 {:.0}–{:.0}），请靠近镜头或放大头部",
             lim.min, lim.max
         )
     } else if fw > lim.max {
         format!(
-            "头部偏大（脸宽 {fw:.0} 像素，应为 {:.0}–{:.0}），请远离镜头或缩小头部",
-            lim.min, lim.max
+            "头部偏大（脸宽 {fw:.0} 像素，{}），请远离镜头或缩小头部",
+            range_text(lim)
+        )
+    } else if lim.min <= 0.0 {
+        format!(
+            "脸部宽度 {fw:.0} 像素，符合要求（至多 {:.0} 像素）",
+            lim.max
         )
     } else {
         format!(
@@ -70,7 +84,11 @@ pub(crate) fn face_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Chec
         )
     };
     out.push(with(
-        check(GeometryFaceWidth, pass_fail(lim.contains(fw)), msg),
+        check(
+            GeometryFaceWidth,
+            pass_fail(lim.contains(fw) && ied_short.is_none()),
+            msg,
+        ),
         fw,
         Some(lim),
         "px",
@@ -78,11 +96,22 @@ pub(crate) fn face_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Chec
     // geometry.eye_line (computed first: the crown rule defers to it)
     let eye_from_bottom = f64::from(h) - f64::from(face.eye_mid()[1]);
     let eye_lim = p.eye_line_from_bottom_px.scaled(sy);
-    // geometry.crown
-    let crown_lim = p.crown_px.scaled(sy);
-    out.push(match obs.measures.and_then(|m| m.crown) {
-        None => skipped(GeometryCrown, "无法确定头顶位置（背景与头发难以区分），请人工复核", true),
-        Some(crown) => {
+    // geometry.crown: the crown's distance from the top edge (GA 461), or the head's height
+    // from chin to crown as a share of the image's (ICAO).
+    let crown = obs.measures.and_then(|m| m.crown);
+    let crown_lim = p.crown_px.map(|c| c.scaled(sy));
+    out.push(match (crown, crown_lim, p.chin_crown_fraction) {
+        (Some(crown), _, Some(share)) => {
+            head_height_check(f64::from(face.chin[1]), f64::from(crown), f64::from(h), share)
+        }
+        (None, _, _) => skipped(GeometryCrown, "无法确定头顶位置（背景与头发难以区分），请人工复核", true),
+        (Some(crown), None, None) => with(
+            check(GeometryCrown, Status::Pass, format!("头顶距上边缘 {crown:.0} 像素（本规格不限）")),
+            f64::from(crown),
+            None,
+            "px",
+        ),
+        (Some(crown), Some(crown_lim), None) => {
             let crown = f64::from(crown);
             let (status, msg) = if crown_lim.contains(crown) {
                 (Status::Pass, format!("头顶距上边缘 {crown:.0} 像素，符合 {:.0}–{:.0} 像素", crown_lim.min, crown_lim.max))
@@ -166,11 +195,114 @@ pub(crate) fn face_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Chec
     ));
 }
 
+/// `geometry.crown` for a profile that bounds the head's height: chin to crown as a share of
+/// the image height `h`, within `share`.
+fn head_height_check(chin_y: f64, crown: f64, h: f64, share: Range) -> Check {
+    use CheckCode::GeometryCrown;
+    let head = (chin_y - crown) / h;
+    let (lo, hi) = (share.min * 100.0, share.max * 100.0);
+    let pct = head * 100.0;
+    let (status, msg) = if crown <= 0.0 {
+        (
+            Status::Fail,
+            "头顶被裁切，请下移头部或远离镜头，使头部完整入画".to_string(),
+        )
+    } else if head < share.min {
+        (
+            Status::Fail,
+            format!(
+                "头部偏小（下巴到头顶占照片高度的 {pct:.0}%，应为 {lo:.0}–{hi:.0}%），请靠近镜头"
+            ),
+        )
+    } else if head > share.max {
+        (
+            Status::Fail,
+            format!(
+                "头部偏大（下巴到头顶占照片高度的 {pct:.0}%，应为 {lo:.0}–{hi:.0}%），请远离镜头"
+            ),
+        )
+    } else {
+        (
+            Status::Pass,
+            format!("下巴到头顶占照片高度的 {pct:.0}%，符合 {lo:.0}–{hi:.0}%"),
+        )
+    };
+    with(
+        check(GeometryCrown, status, msg),
+        pct,
+        Some(Range::new(lo, hi)),
+        "%",
+    )
+}
+
+/// A width range for a clerk: `应为 193–221`, or `至多 236` when it has no lower bound.
+fn range_text(r: Range) -> String {
+    if r.min <= 0.0 {
+        format!("至多 {:.0}", r.max)
+    } else {
+        format!("应为 {:.0}–{:.0}", r.min, r.max)
+    }
+}
+
 #[cfg(test)]
 mod rule_tests {
     //! The rules at the edges of their limits, on hand-made observations.
     use super::super::testkit::*;
     use super::super::*;
+
+    /// A case on ICAO's 413 × 531 canvas: eyes at 40 % from the top, the given face width and
+    /// crown, the chin 0.75 of the height below the crown unless moved.
+    fn icao_case(width: f32, crown: f32, head_share: f32) -> Case {
+        let mut c = Case::good();
+        c.size = (413, 531);
+        c.face = face(width, 0.42 * 531.0, 206.5, 0.0);
+        c.face.chin[1] = crown + head_share * 531.0;
+        c.m.crown = Some(crown);
+        c
+    }
+
+    fn icao(c: &Case, code: CheckCode) -> Check {
+        c.run_with(&Profile::icao())
+            .into_iter()
+            .find(|x| x.code == code)
+            .unwrap()
+    }
+
+    #[test]
+    fn icao_bounds_the_head_height_the_width_ratio_and_the_eye_distance() {
+        use CheckCode::*;
+        // Chin to crown: 70-80 % of the height.
+        for (share, want) in [
+            (0.75, Status::Pass),
+            (0.705, Status::Pass),
+            (0.69, Status::Fail),
+            (0.81, Status::Fail),
+        ] {
+            let c = icao_case(220.0, 40.0, share);
+            let crown = icao(&c, GeometryCrown);
+            assert_eq!(crown.status, want, "{share}: {}", crown.message);
+            assert_eq!(crown.unit.as_deref(), Some("%"));
+        }
+        // Image width : head width ≥ 7:4 (236 px on 413), the cheeks at most that.
+        assert_eq!(
+            icao(&icao_case(234.0, 40.0, 0.75), GeometryFaceWidth).status,
+            Status::Pass
+        );
+        let wide = icao(&icao_case(240.0, 40.0, 0.75), GeometryFaceWidth);
+        assert_eq!(wide.status, Status::Fail);
+        assert!(wide.message.contains("至多 236"), "{}", wide.message);
+        // Eyes 90 px apart at least, in the photo's own pixels: a small photo fails.
+        let mut small = icao_case(200.0, 20.0, 0.75);
+        small.size = (200, 257);
+        small.face = face(100.0, 0.42 * 257.0, 100.0, 0.0);
+        small.face.chin[1] = 20.0 + 0.75 * 257.0;
+        let w = icao(&small, GeometryFaceWidth);
+        assert_eq!(w.status, Status::Fail);
+        assert!(w.message.contains("两眼间距"), "{}", w.message);
+        // GA 461 keeps its crown band and has no eye-distance rule.
+        let ga = find(&Case::good(), GeometryCrown);
+        assert_eq!(ga.unit.as_deref(), Some("px"));
+    }
 
     #[test]
     fn face_width_limits_are_193_and_221() {
