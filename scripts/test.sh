@@ -36,5 +36,8 @@ step "format and lints"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 
+step "deploy/ validators (kubernetes-validate, checkov, hadolint, compose schema)"
+bash scripts/validate-deploy.sh
+
 step "tests"
 cargo test --workspace

@@ -87,7 +87,46 @@ fn kubernetes_manifests_parse_and_fit_together() {
         let c = &deployment["spec"]["template"]["spec"]["containers"][0];
         assert!(c["resources"]["requests"]["cpu"].is_string());
         assert!(c["resources"]["requests"]["memory"].is_string());
+        assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
+        assert_eq!(c["securityContext"]["allowPrivilegeEscalation"], false);
     }
+    // TLS everywhere: the files the config names are where the Deployments mount them, the
+    // plain-text warnings of Config::security_warnings are all answered, and no secret sits in
+    // the ConfigMap.
+    let mounted = |deployment: &serde_yaml::Value, path: &str| {
+        deployment["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .any(|m| path.starts_with(m["mountPath"].as_str().unwrap()))
+    };
+    for path in [
+        &file.api.tls.cert_file,
+        &file.api.tls.key_file,
+        &file.api.tls.client_ca_file,
+        &file.tls.ca_file,
+    ] {
+        assert!(mounted(api, path), "{path} not mounted in the API");
+    }
+    assert!(mounted(worker, &file.tls.ca_file));
+    assert!(file.s3.endpoint.starts_with("https://"));
+    assert!(file.central.url.starts_with("https://"));
+    assert!(secret["stringData"]["PHOTOCHECK__AMQP__URL"]
+        .as_str()
+        .unwrap()
+        .starts_with("amqps://"));
+    for secret_key in ["secret", "secret_key", "access_key", "token", "tokens"] {
+        assert!(
+            !toml_text.contains(&format!("{secret_key} =")),
+            "{secret_key} in the ConfigMap"
+        );
+    }
+    // Every pod is covered by a NetworkPolicy, starting from a default deny.
+    let deny = find(&docs, "NetworkPolicy", "default-deny");
+    assert!(deny["spec"]["podSelector"].as_mapping().unwrap().is_empty());
+    find(&docs, "NetworkPolicy", "photocheck-api");
+    find(&docs, "NetworkPolicy", "photocheck-worker");
+    find(&docs, "Ingress", "photocheck-api");
     // Secret keys are PHOTOCHECK__ variables of real config keys (or KEDA's `host`).
     for (k, _) in secret["stringData"].as_mapping().unwrap() {
         let k = k.as_str().unwrap();
@@ -155,6 +194,24 @@ fn rabbitmq_definitions_match_what_the_code_declares() {
     }
     for name in [&amqp.dead_letter_queue, &amqp.parking_queue] {
         assert_eq!(queue(name)["arguments"]["x-queue-type"], "quorum");
+    }
+    // Dead letters and parked results are kept, bounded, for a stated time (retention).
+    for queue_name in [&amqp.dead_letter_queue, &amqp.parking_queue] {
+        let policy = defs["policies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| {
+                let pattern = p["pattern"].as_str().unwrap();
+                pattern
+                    .trim_start_matches('^')
+                    .trim_end_matches('$')
+                    .replace("\\.", ".")
+                    == queue_name.as_str()
+            })
+            .unwrap_or_else(|| panic!("no retention policy for {queue_name}"));
+        assert!(policy["definition"]["message-ttl"].as_u64().unwrap() >= 7 * 86_400_000);
+        assert!(policy["definition"]["max-length"].as_u64().is_some());
     }
     let exchange = &defs["exchanges"][0];
     assert_eq!(exchange["name"], amqp.results_exchange.as_str());

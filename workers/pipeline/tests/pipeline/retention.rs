@@ -96,3 +96,95 @@ async fn the_sweeper_deletes_expired_photos_results_and_records() {
         ]
     );
 }
+
+/// `deploy/s3-lifecycle.json`, the store-side second line behind the sweeper, as an operator
+/// installs it (PutBucketLifecycleConfiguration): Garage accepts every rule and reads them back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deploy_lifecycle_rules_install_on_garage() {
+    use aws_sdk_s3::types::{
+        AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, ExpirationStatus,
+        LifecycleExpiration, LifecycleRule, LifecycleRuleFilter,
+    };
+    let s3 = S3Server::start();
+    let names = Names::new();
+    let config = config(&s3, &names, None);
+    Store::new(&config.s3)
+        .unwrap()
+        .ensure_bucket()
+        .await
+        .unwrap();
+    let text = std::fs::read_to_string(repo_root().join("deploy/s3-lifecycle.json")).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut rules = Vec::new();
+    for r in json["Rules"].as_array().unwrap() {
+        let mut rule = LifecycleRule::builder()
+            .id(r["ID"].as_str().unwrap())
+            .status(ExpirationStatus::Enabled)
+            .filter(
+                LifecycleRuleFilter::builder()
+                    .prefix(r["Filter"]["Prefix"].as_str().unwrap())
+                    .build(),
+            );
+        if let Some(days) = r["Expiration"]["Days"].as_i64() {
+            rule = rule.expiration(LifecycleExpiration::builder().days(days as i32).build());
+        }
+        if let Some(days) = r["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"].as_i64() {
+            rule = rule.abort_incomplete_multipart_upload(
+                AbortIncompleteMultipartUpload::builder()
+                    .days_after_initiation(days as i32)
+                    .build(),
+            );
+        }
+        rules.push(rule.build().unwrap());
+    }
+    // Never stricter than the sweeper's defaults: a photo's result is kept result_days.
+    let defaults = RetentionSection::default();
+    let days = |id: &str| {
+        json["Rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["ID"] == id)
+            .unwrap()["Expiration"]["Days"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(days("photocheck-photos-and-results-backstop") > defaults.result_days);
+    assert!(days("photocheck-idempotency-records") > defaults.idempotency_days);
+
+    let client = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new(config.s3.region.clone()))
+            .endpoint_url(&config.s3.endpoint)
+            .force_path_style(true)
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                &config.s3.access_key,
+                &config.s3.secret_key,
+                None,
+                None,
+                "test",
+            ))
+            .build(),
+    );
+    let n = rules.len();
+    client
+        .put_bucket_lifecycle_configuration()
+        .bucket(&config.s3.bucket)
+        .lifecycle_configuration(
+            BucketLifecycleConfiguration::builder()
+                .set_rules(Some(rules))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("Garage accepts the lifecycle rules");
+    let back = client
+        .get_bucket_lifecycle_configuration()
+        .bucket(&config.s3.bucket)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(back.rules().len(), n);
+}
