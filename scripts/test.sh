@@ -41,3 +41,6 @@ bash scripts/validate-deploy.sh
 
 step "tests"
 cargo test --workspace
+
+step "fuzz smoke (every target 30 s; scripts/fuzz-smoke.sh)"
+bash scripts/fuzz-smoke.sh
