@@ -114,10 +114,14 @@ flags=(
 [ -f "$dict" ] && flags+=(-dict="$dict")
 [ -n "${FUZZ_RUNS:-}" ] && flags+=(-runs="$FUZZ_RUNS")
 
+# Every input that ever crashed a target is kept in fuzz/regressions/TARGET/ and replayed first
+# (libFuzzer runs every input of its corpus folders before mutating; new finds go to the first).
+regressions=()
+[ -d "$root/fuzz/regressions/$target" ] && regressions=("$root/fuzz/regressions/$target")
 echo "fuzz: $target for ${seconds}s, log $log" >&2
 status=0
 PHOTOCHECK_FUZZ_TARGET="$target" /usr/bin/env nice -n "$nice_n" \
-  "$bin" "${flags[@]}" "$@" "$corpus" "$FUZZ_WORK/seeds/$target" >"$log" 2>&1 || status=$?
+  "$bin" "${flags[@]}" "$@" "$corpus" "$FUZZ_WORK/seeds/$target" "${regressions[@]}" >"$log" 2>&1 || status=$?
 
 # The summary: libFuzzer's final stats and any artefact.
 execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)"
