@@ -333,14 +333,6 @@ fn restart_strip(luma: &[f32], w: usize, h: usize) -> Option<usize> {
     const DIFFER: f32 = 20.0;
     const SMOOTH: f32 = 3.0;
     let at = |y: usize, x: usize| luma[y * w + x];
-    let median8 = |f: &dyn Fn(usize) -> f32, start: usize| {
-        let mut v = [0f32; 8];
-        for (k, slot) in v.iter_mut().enumerate() {
-            *slot = f(start + k);
-        }
-        v.sort_by(f32::total_cmp);
-        (v[3] + v[4]) / 2.0
-    };
     let mut best = 0;
     for band in [8usize, 16] {
         for y0 in (8..h).step_by(8) {
@@ -375,6 +367,16 @@ fn restart_strip(luma: &[f32], w: usize, h: usize) -> Option<usize> {
     (best >= STRIP_BLOCKS).then_some(best)
 }
 
+/// The median of `f(start)` … `f(start + 7)`: one 8-px block along a grid line.
+fn median8(f: &dyn Fn(usize) -> f32, start: usize) -> f32 {
+    let mut v = [0f32; 8];
+    for (k, slot) in v.iter_mut().enumerate() {
+        *slot = f(start + k);
+    }
+    v.sort_by(f32::total_cmp);
+    (v[3] + v[4]) / 2.0
+}
+
 /// The longest runs [`longest_grid_run`] found: with one side backdrop-bright, and anywhere.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct GridRuns {
@@ -404,14 +406,6 @@ fn longest_grid_run(
     smear: usize,
 ) -> GridRuns {
     const FLAT: f32 = 2.0;
-    let median8 = |f: &dyn Fn(usize) -> f32, start: usize| {
-        let mut v = [0f32; 8];
-        for (k, slot) in v.iter_mut().enumerate() {
-            *slot = f(start + k);
-        }
-        v.sort_by(f32::total_cmp);
-        (v[3] + v[4]) / 2.0
-    };
     let mut best = GridRuns::default();
     for i in (8..lines.saturating_sub(1 + smear)).step_by(8) {
         let (top, bottom) = (i - 1 - smear, i + smear);
