@@ -124,7 +124,7 @@ unshare --mount --propagation private -- bash -c '
   mount -t tmpfs -o size=64m tmpfs "$m/tmp"; mount -t proc proc "$m/proc"
   if touch "$m/usr/local/bin/x" 2>/dev/null; then echo "root file system is writable" >&2; exit 1; fi
   env -i PATH=/usr/local/bin XDG_DATA_HOME=/opt/photocheck-data \
-    chroot --userspec=10001:10001 "$m" /usr/local/bin/photocheck check /fixtures --format jsonl
+    "$(command -v chroot)" --userspec=10001:10001 "$m" /usr/local/bin/photocheck check /fixtures --format jsonl
 ' _ "$mnt" "$fixtures" >"$work/readonly.jsonl" 2>"$work/readonly.err" || true
 shell=absent
 for sh in /bin/sh /bin/bash /usr/bin/sh /bin/busybox; do [ -e "$mnt$sh" ] && shell="present ($sh)"; done
