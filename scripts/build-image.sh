@@ -11,7 +11,8 @@
 #      target folder (~/.cache/photocheck/target-release), log in ~/.cache/photocheck/logs;
 #   4. buildah bud --isolation chroot with BUILDER_IMAGE=the debootstrap base and
 #      PREBUILT=prebuilt (a build context holding only the two binaries), tag
-#      localhost/photocheck:VERSION;
+#      localhost/photocheck:VERSION; `--format docker` because buildah ignores SHELL (the
+#      Dockerfile's bash with pipefail) in the OCI format;
 #   5. smoke test (unless --no-smoke): `photocheck check` on the fixtures inside the image (buildah
 #      run, uid 10001) and again in the image's root file system mounted read-only, compared
 #      per photo (verdict and failed codes) with the host build's output; checks that the image
@@ -83,7 +84,7 @@ mkdir -p "$ctx/prebuilt"
 cp "$target/release/photocheck" "$target/release/photocheck-receiver" "$ctx/prebuilt/"
 say "buildah bud -> $tag (log: $logs/image-build.log)"
 i0=$SECONDS
-if ! buildah bud --isolation chroot --layers -f "$repo/deploy/Dockerfile" \
+if ! buildah bud --isolation chroot --layers --format docker -f "$repo/deploy/Dockerfile" \
     --build-arg BUILDER_IMAGE="$base" --build-arg PREBUILT=prebuilt \
     --secret id=registry_ca,src="$registry_ca" \
     -t "$tag" "$ctx" >"$logs/image-build.log" 2>&1; then
