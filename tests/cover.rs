@@ -100,6 +100,13 @@ fn grain(x: u32, y: u32, amp: f32) -> f32 {
     (h as f32 / 999.0 - 0.5) * 2.0 * amp
 }
 
+/// 0–4 px, varying along a painted edge: hair ends in strands, never in a straight line one
+/// pixel sharp (which, on the JPEG's 8×8 grid, is what a DC error looks like to the decoder's
+/// damage check).
+fn jag(x: u32) -> f32 {
+    grain(x, 7, 2.0) + 2.0
+}
+
 fn paint(img: &mut RgbImage, x: u32, y: u32, c: [f32; 3], amp: f32) {
     if x < img.width() && y < img.height() {
         let g = grain(x, y, amp);
@@ -276,8 +283,8 @@ fn a_fringe_of_the_own_hair_over_the_brows_fails() {
             .iter()
             .map(|&i| f.mesh[i][1])
             .fold(f32::MIN, f32::max);
-        for y in top[1] as u32..(brow_low + 0.03 * fw) as u32 {
-            for x in (top[0] - 0.5 * fw) as u32..(top[0] + 0.5 * fw) as u32 {
+        for x in (top[0] - 0.5 * fw) as u32..(top[0] + 0.5 * fw) as u32 {
+            for y in (top[1] - jag(x)) as u32..(brow_low + 0.03 * fw + jag(x)) as u32 {
                 paint(&mut f.img, x, y, hair, 6.0);
             }
         }
@@ -300,8 +307,8 @@ fn hair_over_both_ears_fails_and_one_visible_ear_passes() {
             } else {
                 (c[0] - 0.005 * fw, c[0] + 0.16 * fw)
             };
-            for y in (c[1] - 0.15 * fw) as u32..(c[1] + 0.3 * fw) as u32 {
-                for x in x0.max(0.0) as u32..x1 as u32 {
+            for x in x0.max(0.0) as u32..x1 as u32 {
+                for y in (c[1] - 0.15 * fw - jag(x)) as u32..(c[1] + 0.3 * fw + jag(x)) as u32 {
                     paint(&mut f.img, x, y, hair, 6.0);
                 }
             }

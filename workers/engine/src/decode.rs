@@ -125,6 +125,12 @@ pub fn decode(data: &[u8], header: Header, limits: DecodeLimits) -> Result<Decod
     if let Some(quant) = header.luma_quant {
         // On the stored frame, before orientation, where the 8×8 grid of the scan lies.
         let rgb = img.to_rgb8();
+        if let Some(rows) = uniform_tail(&rgb) {
+            return Err(DecodeError::Damaged(format!(
+                "the last {rows} rows of the decoded image are one flat colour \
+                 (scan data missing)"
+            )));
+        }
         if let Some(run) = block_grid_damage(&rgb, quant[0]) {
             return Err(DecodeError::Damaged(format!(
                 "the decoded image steps along its 8×8 block grid over {run} px \
@@ -317,7 +323,99 @@ pub fn block_grid_damage(rgb: &RgbImage, dc_quant: u16) -> Option<u32> {
     if smeared >= GRID_RUN_BLOCKS_SMEARED {
         return Some(smeared as u32 * 8);
     }
+    let drift = drift_row_run(
+        &luma,
+        w,
+        h,
+        DRIFT_STEP_MIN.max(1.5 * f32::from(dc_quant) / 8.0),
+    );
+    if drift >= DRIFT_RUN_BLOCKS {
+        return Some(drift as u32 * 8);
+    }
     restart_strip(&luma, w, h).map(|blocks| blocks as u32 * 8)
+}
+
+/// Rows' worth of pixels a [`uniform_tail`] must cover.
+const TAIL_ROWS: u32 = 8;
+
+/// The end of the image filled with one flat colour: what both decoders produce when the scan
+/// data stops early or ends in a marker (missing coefficients read as zero, so every later
+/// block repeats the last DC value). Counts the pixels, backwards in raster order from the last
+/// one, that equal it within 2 levels per channel, and returns their extent in rows if it
+/// reaches [`TAIL_ROWS`] full rows and the colour is not clipped white or black (a blown-out
+/// or crushed bottom edge is flat for other reasons and is judged by the exposure checks).
+pub fn uniform_tail(rgb: &RgbImage) -> Option<u32> {
+    let (w, h) = rgb.dimensions();
+    let raw = rgb.as_raw();
+    let last = raw.get(raw.len().checked_sub(3)?..)?;
+    let clipped = last.iter().all(|&c| c >= 245) || last.iter().all(|&c| c <= 10);
+    if clipped || h < 2 * TAIL_ROWS {
+        return None;
+    }
+    let same = raw
+        .chunks_exact(3)
+        .rev()
+        .take_while(|p| p.iter().zip(last).all(|(&a, &b)| a.abs_diff(b) <= 2))
+        .count();
+    let rows = (same / w as usize) as u32;
+    (rows >= TAIL_ROWS).then_some(rows)
+}
+
+/// Blocks a [`drift_row_run`] must span. Measured (`bench/damage/damage.py`, 2026-12-05): the
+/// longest run on any intact photo was 4 blocks (a busy tiled backdrop) and 3 on 1 170
+/// re-encoded crops of the calibration people; every visibly damaged file that the other
+/// steps let through had 5 or more.
+const DRIFT_RUN_BLOCKS: usize = 5;
+/// Least step, in luma levels, of a [`drift_row_run`] block (raised with the DC quantiser).
+const DRIFT_STEP_MIN: f32 = 6.0;
+/// Most median gradient of the rows just above and below the grid line: textured areas such as
+/// skin qualify, hair and fabric weave mostly do not.
+const DRIFT_NEIGHBOUR_MAX: f32 = 5.0;
+/// Luma at which both sides are clipped white: a DC error there cannot show, so such a block
+/// neither extends nor breaks a run.
+const DRIFT_SATURATED: f32 = 250.0;
+
+/// The longest run of 8-px blocks along a horizontal grid line where the image steps by the
+/// same sign, measured against the rows' own gradient (the step across the line less the mean
+/// of the steps one row above and below it), in textured areas too. A DC error that runs on in
+/// raster order (to the end of the scan, or of its restart interval) shifts every later block
+/// by a constant: its top edge is such a line across the face or the clothes, while the white
+/// backdrop, clipped, hides it. [`longest_grid_run`] needs smooth sides and misses these.
+fn drift_row_run(luma: &[f32], w: usize, h: usize, threshold: f32) -> usize {
+    let at = |y: usize, x: usize| luma[y * w + x];
+    let mut best = 0;
+    for y0 in (8..h.saturating_sub(2)).step_by(8) {
+        let (mut run, mut sign) = (0usize, 0f32);
+        for b in 0..w / 8 {
+            let start = b * 8;
+            let clipped = median8(&|x| at(y0 - 1, x), start).min(median8(&|x| at(y0, x), start))
+                >= DRIFT_SATURATED;
+            if clipped {
+                continue;
+            }
+            let above = |x: usize| at(y0 - 1, x) - at(y0 - 2, x);
+            let below = |x: usize| at(y0 + 1, x) - at(y0, x);
+            let step = median8(
+                &|x| at(y0, x) - at(y0 - 1, x) - (above(x) + below(x)) / 2.0,
+                start,
+            );
+            let steps = step.abs() >= threshold
+                && median8(&|x| above(x).abs(), start).max(median8(&|x| below(x).abs(), start))
+                    <= DRIFT_NEIGHBOUR_MAX;
+            if steps {
+                run = if run > 0 && step.signum() == sign {
+                    run + 1
+                } else {
+                    1
+                };
+                sign = step.signum();
+                best = best.max(run);
+            } else {
+                run = 0;
+            }
+        }
+    }
+    best
 }
 
 /// Blocks a [`restart_strip`] must span, counted from the right edge.
@@ -752,6 +850,81 @@ mod tests {
             }
         }
         assert_eq!(restart_strip(&luma(&short), w, h), None);
+    }
+
+    /// A textured grey field (skin-like: neighbouring rows differ by a few levels, never in
+    /// a straight line), brighter by `by` from block row `row`, column `col` on in raster order.
+    fn textured_drift(row: u32, col: u32, by: f32, off_grid: u32) -> RgbImage {
+        RgbImage::from_fn(358, 441, |x, y| {
+            let h = (x.wrapping_mul(73_856_093) ^ y.wrapping_mul(19_349_663)) % 1000;
+            let mut v = 120.0 + (h as f32 / 999.0 - 0.5) * 6.0 + (x as f32 / 40.0).sin() * 8.0;
+            let (br, bc) = ((y.saturating_sub(off_grid)) / 8, x / 8);
+            if br > row || (br == row && bc >= col) {
+                v += by;
+            }
+            image::Rgb([v as u8, (v * 0.8) as u8, (v * 0.7) as u8])
+        })
+    }
+
+    #[test]
+    fn a_dc_drift_across_a_textured_area_is_damage() {
+        let luma = |img: &RgbImage| -> Vec<f32> {
+            img.pixels()
+                .map(|p| {
+                    0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2])
+                })
+                .collect()
+        };
+        let clean = textured_drift(0, 0, 0.0, 0);
+        assert!(drift_row_run(&luma(&clean), 358, 441, DRIFT_STEP_MIN) < DRIFT_RUN_BLOCKS);
+        assert_eq!(block_grid_damage(&clean, 4), None);
+        // Brighter by 20 from block row 12, column 30, on: the line at y = 104 steps over the
+        // first 30 blocks, in texture the smooth-sided grid step does not accept.
+        let drifted = textured_drift(12, 30, 20.0, 0);
+        assert!(drift_row_run(&luma(&drifted), 358, 441, DRIFT_STEP_MIN) >= 30);
+        assert!(block_grid_damage(&drifted, 4).is_some());
+        // The same step three rows off the grid is an edge in the picture.
+        let natural = textured_drift(12, 30, 20.0, 3);
+        assert!(drift_row_run(&luma(&natural), 358, 441, DRIFT_STEP_MIN) < DRIFT_RUN_BLOCKS);
+        // Against a clipped white backdrop the shift cannot show: those blocks do not count.
+        let mut white = drifted.clone();
+        for (x, _, p) in white.enumerate_pixels_mut() {
+            if x < 120 {
+                *p = image::Rgb([255, 255, 255]);
+            }
+        }
+        assert!(drift_row_run(&luma(&white), 358, 441, DRIFT_STEP_MIN) >= 15);
+    }
+
+    #[test]
+    fn a_flat_tail_is_missing_scan_data() {
+        let clean = backdrop_portrait();
+        assert_eq!(uniform_tail(&clean), None);
+        // The decoder's fill from x = 200 of row 300 to the end: the last DC value repeated.
+        let mut tail = clean.clone();
+        for (x, y, p) in tail.enumerate_pixels_mut() {
+            if y > 300 || (y == 300 && x >= 200) {
+                *p = image::Rgb([131, 127, 125]);
+            }
+        }
+        assert_eq!(uniform_tail(&tail), Some(140));
+        let mut data = Vec::new();
+        tail.write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(
+            &mut data, 90,
+        ))
+        .unwrap();
+        match decode(&data, probe(&data, LIMITS).unwrap(), LIMITS) {
+            Err(DecodeError::Damaged(why)) => assert!(why.contains("flat colour"), "{why}"),
+            other => panic!("a flat tail decoded as {other:?}"),
+        }
+        // Clipped white to the bottom edge is an exposure matter, not damage.
+        let mut white = clean.clone();
+        for (_, y, p) in white.enumerate_pixels_mut() {
+            if y > 300 {
+                *p = image::Rgb([255, 255, 255]);
+            }
+        }
+        assert_eq!(uniform_tail(&white), None);
     }
 
     #[test]
