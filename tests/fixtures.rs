@@ -453,3 +453,43 @@ fn the_annotated_picture_marks_a_white_top_and_nothing_on_a_dark_one() {
     assert!(white > 500, "{white} marked pixels on the white top");
     assert_eq!(dark, 0, "the dark top is marked");
 }
+
+#[test]
+fn a_face_larger_than_the_frame_is_too_large_not_missing() {
+    let profile = Profile::ga461();
+    let names = [
+        "pass__pass_034_0.jpg",
+        "pass__pass_099_1.jpg",
+        "pass__pass_137_0.jpg",
+    ];
+    for (name, z) in names
+        .iter()
+        .flat_map(|n| [1.9f32, 2.2, 2.4, 2.7].map(|z| (*n, z)))
+    {
+        let img = image::load_from_memory(&fixture(name)).unwrap().to_rgb8();
+        let (w, h) = img.dimensions();
+        // Zoomed in about the face: wider than the photo allows, the crown cut off; from
+        // about 2.4× on the detectors alone no longer find it.
+        let big = image::imageops::resize(
+            &img,
+            (w as f32 * z) as u32,
+            (h as f32 * z) as u32,
+            image::imageops::FilterType::Triangle,
+        );
+        let (x0, y0) = (
+            ((w as f32 * z) - w as f32) / 2.0,
+            h as f32 * (z - 1.0) * 0.45,
+        );
+        let cut = image::imageops::crop_imm(&big, x0 as u32, y0 as u32, w, h).to_image();
+        let r = engine().check(&jpeg(&cut), &profile).unwrap();
+        let get = |code: CheckCode| r.check(code).unwrap().clone();
+        let count = get(CheckCode::FaceCount);
+        let fw = get(CheckCode::GeometryFaceWidth);
+        eprintln!("{name} {z}: {} | {}", count.message, fw.message);
+        assert_eq!(count.status, Status::Pass, "{name} {z}: {}", count.message);
+        assert_eq!(fw.status, Status::Fail, "{name} {z}: {}", fw.message);
+        assert!(fw.message.contains("头部"), "{name} {z}: {}", fw.message);
+        assert!(fw.message.contains("大"), "{name} {z}: {}", fw.message);
+        assert_eq!(r.verdict, Verdict::Fail, "{name} {z}");
+    }
+}

@@ -177,6 +177,7 @@ fn observation<'a>(
         face_count: Some(face_count),
         face,
         measures: Some(measures),
+        beyond_frame: None,
     }
 }
 

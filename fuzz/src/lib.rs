@@ -196,6 +196,11 @@ pub fn fuzz_engine_rules(data: &[u8]) {
         face_count: image.as_ref().map(|_| 0),
         face: None,
         measures: measures.as_ref(),
+        // A face beyond the frame, from the input's first bytes (any box, inside out included).
+        beyond_frame: data.get(..4).map(|b| {
+            let v = |i: usize| f32::from(b[i]) * 4.0 - 256.0;
+            [v(0), v(1), v(2), v(3)]
+        }),
     };
     let checks = checks::evaluate(&obs, p);
     assert!(!checks.is_empty(), "no checks for an input");

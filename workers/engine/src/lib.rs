@@ -249,6 +249,44 @@ fn detect_faces(set: &mut ModelSet, img: &RgbImage) -> Result<Vec<Detection>, En
     Ok(faces)
 }
 
+/// A face the frame cuts off: a face too large for the photo, or too far off-centre, is often
+/// not found at all, because the detectors were trained on whole faces. When none was found,
+/// the photo is set in a white margin (what a wider shot would show against a white backdrop)
+/// and searched again; one face found there whose box crosses
+/// the photo's edges is that face. Returns its box `[x0, y0, x1, y1]` in the photo's (working
+/// copy's) pixels, reaching outside `0..w`, `0..h`.
+fn face_beyond_frame(set: &mut ModelSet, img: &RgbImage) -> Result<Option<[f32; 4]>, EngineError> {
+    let (w, h) = img.dimensions();
+    // Half the photo's size on each side first, then more when that finds nothing (a face
+    // cut to its middle third needs more room around it to look like a face to the detector).
+    for (mx, my) in [(w / 2, h / 2), (w, h)] {
+        let mut padded = RgbImage::from_pixel(w + 2 * mx, h + 2 * my, image::Rgb([255, 255, 255]));
+        image::imageops::replace(&mut padded, img, i64::from(mx), i64::from(my));
+        let faces = detect_faces(set, &padded)?;
+        let [face] = faces.as_slice() else {
+            continue;
+        };
+        let (mx, my) = (mx as f32, my as f32);
+        let b = [
+            face.bbox[0] - mx,
+            face.bbox[1] - my,
+            face.bbox[2] - mx,
+            face.bbox[3] - my,
+        ];
+        // Crossing an edge by 2 % of the width: a face merely near an edge is found without
+        // help.
+        let margin = 0.02 * w as f32;
+        let crosses = b[0] < -margin
+            || b[1] < -margin
+            || b[2] > w as f32 + margin
+            || b[3] > h as f32 + margin;
+        if crosses {
+            return Ok(Some(b));
+        }
+    }
+    Ok(None)
+}
+
 /// The face geometry from the mesh; the mesh's points move into it (no copy) for the subject
 /// measures.
 fn geometry_from_mesh(det: &Detection, mesh: FaceMesh) -> FaceGeometry {
@@ -338,9 +376,13 @@ fn analyze_with(
     let mut five = None;
     let mut measures = None;
     let mut colourful = None;
+    let mut beyond = None;
     if let Some(img) = &image {
         let t = Instant::now();
         faces = detect_faces(set, img)?;
+        if faces.is_empty() {
+            beyond = face_beyond_frame(set, img)?;
+        }
         timings.insert("detect".to_string(), ms(t));
         if faces.len() == 1 {
             let t = Instant::now();
@@ -410,6 +452,7 @@ fn analyze_with(
         face_count: image.as_ref().map(|_| faces.len()),
         face: face_px.as_ref().or(face.as_ref()),
         measures: measures_px.as_ref().or(measures.as_ref()),
+        beyond_frame: beyond.map(|b: [f32; 4]| b.map(|v| v * scale)),
     };
     let checks = checks::evaluate(&obs, profile);
     timings.insert("rules".to_string(), ms(t));

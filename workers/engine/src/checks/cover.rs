@@ -909,6 +909,7 @@ mod rule_tests {
             size: Some(c.size),
             colourful: Some(0.3),
             face_count: Some(1),
+            beyond_frame: None,
             face: Some(&c.face),
             measures: Some(&c.m),
         };

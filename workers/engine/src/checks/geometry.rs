@@ -3,6 +3,72 @@
 
 use super::*;
 
+/// The placement checks for a face the frame cuts off (`Observation::beyond_frame`, box `b` in
+/// the photo's pixels): each edge it crosses fails the check that bounds that edge: the top
+/// the crown, the bottom the eye line (the eyes cannot then be high enough), the sides the face
+/// width when the face is wider than allowed, else the centring. What cannot be measured on a
+/// cut face is skipped with that reason.
+fn beyond_frame_checks(b: [f32; 4], w: u32, h: u32, p: &Profile) -> Vec<Check> {
+    use CheckCode::*;
+    let why = "人脸超出照片边框，无法检查此项";
+    let (sx, _) = p.scale_to(w, h);
+    let lim = p.face_width_px.scaled(sx);
+    let width = f64::from(b[2] - b[0]);
+    let too_wide = width > lim.max;
+    let cut_side = b[0] < 0.0 || b[2] > w as f32;
+    let face_width = if too_wide {
+        with(
+            check(
+                GeometryFaceWidth,
+                Status::Fail,
+                format!(
+                    "头部过大，脸部超出照片边框（脸宽约 {width:.0} 像素，{}），请远离镜头或缩小头部后重新拍摄",
+                    range_text(lim)
+                ),
+            ),
+            width,
+            Some(lim),
+            "px",
+        )
+    } else {
+        skipped(GeometryFaceWidth, why, false)
+    };
+    let crown = if b[1] < 0.0 {
+        check(
+            GeometryCrown,
+            Status::Fail,
+            "头顶超出照片上边缘，头部不完整，请重新取景，使头顶上方留出空白",
+        )
+    } else {
+        skipped(GeometryCrown, why, false)
+    };
+    let eye_line = if b[3] > h as f32 {
+        check(
+            GeometryEyeLine,
+            Status::Fail,
+            "脸部下方超出照片下边缘，眼睛位置过低，请重新取景",
+        )
+    } else {
+        skipped(GeometryEyeLine, why, false)
+    };
+    let centered = if cut_side && !too_wide {
+        check(
+            GeometryCentered,
+            Status::Fail,
+            "人脸偏向一侧，超出照片边框，请让申请人位于画面中央",
+        )
+    } else {
+        skipped(GeometryCentered, why, false)
+    };
+    vec![
+        face_width,
+        crown,
+        eye_line,
+        centered,
+        skipped(PoseRoll, why, false),
+    ]
+}
+
 pub(crate) fn face_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Check>) {
     use CheckCode::*;
     // face.count
@@ -10,6 +76,12 @@ pub(crate) fn face_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Chec
         None => skipped(FaceCount, "照片无法解码，无法检测人脸", false),
         Some(1) => with(
             check(FaceCount, Status::Pass, "检测到一张人脸"),
+            1.0,
+            None,
+            "faces",
+        ),
+        Some(0) if obs.beyond_frame.is_some() => with(
+            check(FaceCount, Status::Pass, "检测到一张人脸（超出照片边框）"),
             1.0,
             None,
             "faces",
@@ -42,6 +114,10 @@ pub(crate) fn face_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Chec
         GeometryCentered,
         PoseRoll,
     ];
+    if let (Some(0), Some(b), Some((w, h))) = (obs.face_count, obs.beyond_frame, obs.size) {
+        out.extend(beyond_frame_checks(b, w, h, p));
+        return;
+    }
     if let Some((why, unsure)) = no_face_reason(obs) {
         out.extend(geometry.iter().map(|&c| skipped(c, why, unsure)));
         return;
@@ -414,6 +490,43 @@ mod rule_tests {
         ] {
             assert_eq!(c.status(code), Status::Pass, "{code}");
         }
+    }
+
+    #[test]
+    fn a_face_the_frame_cuts_fails_the_edge_it_crosses_not_the_face_count() {
+        use CheckCode::*;
+        let run = |b: [f32; 4]| {
+            let mut c = Case::good();
+            c.faces = 0;
+            c.beyond = Some(b);
+            let checks = c.run();
+            let get = |code: CheckCode| checks.iter().find(|x| x.code == code).unwrap().clone();
+            assert_eq!(get(FaceCount).status, Status::Pass, "{b:?}");
+            assert_eq!(Verdict::from_checks(&checks), Verdict::Fail, "{b:?}");
+            (
+                get(GeometryFaceWidth),
+                get(GeometryCrown),
+                get(GeometryEyeLine),
+                get(GeometryCentered),
+            )
+        };
+        // Wider than the photo and cut at the top: too large, crown missing.
+        let (fw, crown, eyes, centred) = run([-40.0, -30.0, 400.0, 420.0]);
+        assert_eq!(fw.status, Status::Fail);
+        assert!(fw.message.contains("头部过大"), "{}", fw.message);
+        assert_eq!(fw.value, Some(serde_json::json!(440.0)));
+        assert_eq!(crown.status, Status::Fail);
+        assert!(crown.message.contains("头顶超出"), "{}", crown.message);
+        assert_eq!(eyes.status, Status::Skipped);
+        assert_eq!(centred.status, Status::Skipped);
+        // A face of allowed width pushed past the right edge: off-centre, not too large.
+        let (fw, crown, _, centred) = run([250.0, 100.0, 420.0, 300.0]);
+        assert_eq!(fw.status, Status::Skipped);
+        assert_eq!(crown.status, Status::Skipped);
+        assert_eq!(centred.status, Status::Fail);
+        // Cut at the bottom: the eyes cannot be high enough.
+        let (_, _, eyes, _) = run([80.0, 200.0, 280.0, 470.0]);
+        assert_eq!(eyes.status, Status::Fail);
     }
 
     #[test]

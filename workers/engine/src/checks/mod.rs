@@ -64,6 +64,10 @@ pub struct Observation<'a> {
     pub face: Option<&'a FaceGeometry>,
     /// Measurements, when decoded.
     pub measures: Option<&'a Measures>,
+    /// When no face was found in the frame: the box `[x0, y0, x1, y1]` (photo pixels, beyond
+    /// `0..w`, `0..h` where the frame cuts it) of the one face found once the photo was set in
+    /// a margin, i.e. a face too large for the photo or pushed past its edge.
+    pub beyond_frame: Option<[f32; 4]>,
 }
 
 /// Measurements on the decoded image (see [`crate::measure`]).
@@ -159,6 +163,9 @@ fn clothing_check(obs: &Observation<'_>, p: &Profile) -> Check {
 fn no_face_reason(obs: &Observation<'_>) -> Option<(&'static str, bool)> {
     match (obs.decode_error, obs.face_count, obs.face) {
         (Some(_), _, _) | (None, None, _) => Some(("照片无法解码，无法检查此项", false)),
+        (None, Some(0), _) if obs.beyond_frame.is_some() => {
+            Some(("人脸超出照片边框，无法检查此项", false))
+        }
         (None, Some(0), _) => Some(("未检测到人脸，无法检查此项", false)),
         (None, Some(n), _) if n > 1 => Some(("照片中有多张人脸，无法检查此项", false)),
         (None, Some(_), None) => Some(("人脸特征点定位失败，无法检查此项，请人工复核", true)),

@@ -119,6 +119,7 @@ pub(super) struct Case {
     pub(super) file_len: usize,
     pub(super) faces: usize,
     pub(super) size: (u32, u32),
+    pub(super) beyond: Option<[f32; 4]>,
 }
 
 impl Case {
@@ -130,6 +131,7 @@ impl Case {
             file_len: 16_000,
             faces: 1,
             size: (358, 441),
+            beyond: None,
         }
     }
 
@@ -146,6 +148,7 @@ impl Case {
             size: Some(self.size),
             colourful: Some(0.3),
             face_count: Some(self.faces),
+            beyond_frame: self.beyond,
             face: (self.faces == 1).then_some(&self.face),
             measures: Some(&self.m),
         };
