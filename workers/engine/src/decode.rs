@@ -84,6 +84,12 @@ pub fn check_size(header: &Header, limits: DecodeLimits) -> Result<(), DecodeErr
             header.scans
         )));
     }
+    if header.width == 0 || header.height == 0 {
+        return Err(DecodeError::Corrupt(format!(
+            "the image claims no pixels ({}×{})",
+            header.width, header.height
+        )));
+    }
     let pixels = u64::from(header.width) * u64::from(header.height);
     if header.width > limits.max_dimension
         || header.height > limits.max_dimension
@@ -122,6 +128,14 @@ pub fn decode(data: &[u8], header: Header, limits: DecodeLimits) -> Result<Decod
     let mut decoder = reader.into_decoder().map_err(map_image_error)?;
     let orientation = decoder.orientation().ok();
     let mut img = DynamicImage::from_decoder(decoder).map_err(map_image_error)?;
+    if img.width() == 0 || img.height() == 0 {
+        // A GIF's frame can be empty whatever its screen claims (found by fuzzing).
+        return Err(DecodeError::Corrupt(format!(
+            "the image has no pixels ({}×{})",
+            img.width(),
+            img.height()
+        )));
+    }
     if let Some(quant) = header.luma_quant {
         // On the stored frame, before orientation, where the 8×8 grid of the scan lies.
         let rgb = img.to_rgb8();
@@ -925,6 +939,18 @@ mod tests {
             }
         }
         assert_eq!(uniform_tail(&white), None);
+    }
+
+    #[test]
+    fn an_image_without_pixels_is_refused_not_measured() {
+        // Found by fuzzing (`engine_rules`): a GIF whose screen is 783×0 panicked in the
+        // background measure; kept in fuzz/regressions/engine_rules/gif-zero-height.
+        let data = include_bytes!("../../../fuzz/regressions/engine_rules/gif-zero-height");
+        let outcome = probe(data, LIMITS).and_then(|h| decode(data, h, LIMITS));
+        assert!(
+            matches!(outcome, Err(DecodeError::Corrupt(_))),
+            "{outcome:?}"
+        );
     }
 
     #[test]
