@@ -315,10 +315,7 @@ pub fn block_grid_damage(rgb: &RgbImage, dc_quant: u16) -> Option<u32> {
     if w < 24 || h < 24 {
         return None;
     }
-    let luma: Vec<f32> = rgb
-        .pixels()
-        .map(|p| 0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2]))
-        .collect();
+    let luma = luma_plane(rgb);
     let threshold = 5f32.max(1.5 * f32::from(dc_quant) / 8.0);
     let (w, h) = (w as usize, h as usize);
     let rows = |i: usize, j: usize| luma[i * w + j];
@@ -347,6 +344,11 @@ pub fn block_grid_damage(rgb: &RgbImage, dc_quant: u16) -> Option<u32> {
         return Some(drift as u32 * 8);
     }
     restart_strip(&luma, w, h).map(|blocks| blocks as u32 * 8)
+}
+
+/// The Rec. 601 luma of every pixel, row by row ([`crate::color::luma`]).
+fn luma_plane(rgb: &RgbImage) -> Vec<f32> {
+    rgb.pixels().map(|p| crate::color::luma(p.0)).collect()
 }
 
 /// Rows' worth of pixels a [`uniform_tail`] must cover.
@@ -835,15 +837,8 @@ mod tests {
     #[test]
     fn garbage_to_the_end_of_a_restart_interval_is_damage() {
         let clean = backdrop_portrait();
-        let luma = |img: &RgbImage| -> Vec<f32> {
-            img.pixels()
-                .map(|p| {
-                    0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2])
-                })
-                .collect()
-        };
         let (w, h) = (358usize, 441usize);
-        assert_eq!(restart_strip(&luma(&clean), w, h), None);
+        assert_eq!(restart_strip(&luma_plane(&clean), w, h), None);
         // One MCU row of garbage from x = 240 to the right edge, as a restart interval decoded
         // from wrong bytes leaves it: the whole check calls it damage.
         let mut strip = clean.clone();
@@ -853,7 +848,7 @@ mod tests {
                 strip.put_pixel(x, y, image::Rgb([v, v / 2, 255 - v]));
             }
         }
-        assert!(restart_strip(&luma(&strip), w, h).is_some_and(|b| b >= STRIP_BLOCKS));
+        assert!(restart_strip(&luma_plane(&strip), w, h).is_some_and(|b| b >= STRIP_BLOCKS));
         assert!(block_grid_damage(&strip, 4).is_some());
         // The same band stopping short of the edge is not a restart interval's end.
         let mut short = clean.clone();
@@ -863,7 +858,7 @@ mod tests {
                 short.put_pixel(x, y, image::Rgb([v, v / 2, 255 - v]));
             }
         }
-        assert_eq!(restart_strip(&luma(&short), w, h), None);
+        assert_eq!(restart_strip(&luma_plane(&short), w, h), None);
     }
 
     /// A textured grey field (skin-like: neighbouring rows differ by a few levels, never in
@@ -882,24 +877,17 @@ mod tests {
 
     #[test]
     fn a_dc_drift_across_a_textured_area_is_damage() {
-        let luma = |img: &RgbImage| -> Vec<f32> {
-            img.pixels()
-                .map(|p| {
-                    0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2])
-                })
-                .collect()
-        };
         let clean = textured_drift(0, 0, 0.0, 0);
-        assert!(drift_row_run(&luma(&clean), 358, 441, DRIFT_STEP_MIN) < DRIFT_RUN_BLOCKS);
+        assert!(drift_row_run(&luma_plane(&clean), 358, 441, DRIFT_STEP_MIN) < DRIFT_RUN_BLOCKS);
         assert_eq!(block_grid_damage(&clean, 4), None);
         // Brighter by 20 from block row 12, column 30, on: the line at y = 104 steps over the
         // first 30 blocks, in texture the smooth-sided grid step does not accept.
         let drifted = textured_drift(12, 30, 20.0, 0);
-        assert!(drift_row_run(&luma(&drifted), 358, 441, DRIFT_STEP_MIN) >= 30);
+        assert!(drift_row_run(&luma_plane(&drifted), 358, 441, DRIFT_STEP_MIN) >= 30);
         assert!(block_grid_damage(&drifted, 4).is_some());
         // The same step three rows off the grid is an edge in the picture.
         let natural = textured_drift(12, 30, 20.0, 3);
-        assert!(drift_row_run(&luma(&natural), 358, 441, DRIFT_STEP_MIN) < DRIFT_RUN_BLOCKS);
+        assert!(drift_row_run(&luma_plane(&natural), 358, 441, DRIFT_STEP_MIN) < DRIFT_RUN_BLOCKS);
         // Against a clipped white backdrop the shift cannot show: those blocks do not count.
         let mut white = drifted.clone();
         for (x, _, p) in white.enumerate_pixels_mut() {
@@ -907,7 +895,7 @@ mod tests {
                 *p = image::Rgb([255, 255, 255]);
             }
         }
-        assert!(drift_row_run(&luma(&white), 358, 441, DRIFT_STEP_MIN) >= 15);
+        assert!(drift_row_run(&luma_plane(&white), 358, 441, DRIFT_STEP_MIN) >= 15);
     }
 
     #[test]
