@@ -101,7 +101,7 @@ fn stages(c: &mut Criterion) {
     let f = face.as_ref().expect("the compliant photo has a face");
     let bg = measure::border_reference(&img, f.chin[1] as u32);
     g.bench_function("measure_background", |b| {
-        b.iter(|| black_box(measure::background_and_mask(&img, bg, f.chin[1])))
+        b.iter(|| black_box(measure::backdrop(&img, bg, f.chin[1])))
     });
     g.bench_function("measure_luma_noise_blocking", |b| {
         b.iter(|| {

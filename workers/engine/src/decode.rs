@@ -138,18 +138,15 @@ pub fn decode(data: &[u8], header: Header, limits: DecodeLimits) -> Result<Decod
     }
     if let Some(quant) = header.luma_quant {
         // On the stored frame, before orientation, where the 8×8 grid of the scan lies.
-        let rgb = img.to_rgb8();
-        if let Some(rows) = uniform_tail(&rgb) {
-            return Err(DecodeError::Damaged(format!(
-                "the last {rows} rows of the decoded image are one flat colour \
-                 (scan data missing)"
-            )));
-        }
-        if let Some(run) = block_grid_damage(&rgb, quant[0]) {
-            return Err(DecodeError::Damaged(format!(
-                "the decoded image steps along its 8×8 block grid over {run} px \
-                 (scan data decoded out of step)"
-            )));
+        damage_in_pixels(&img.to_rgb8(), quant[0])?;
+        // libjpeg-turbo's pixels too: its upsampling and inverse DCT differ from the `image`
+        // decoder's by a level or two, enough to hide a step on one and show it on the other,
+        // and its pixels are what a viewer at the central system shows.
+        let small = u64::from(header.width) * u64::from(header.height) <= RECHECK_MAX_PIXELS;
+        if header.format == crate::header::Format::Jpeg && small {
+            if let Some(rgb) = libjpeg_rgb(data, &header, header.width, header.height) {
+                damage_in_pixels(&rgb, quant[0])?;
+            }
         }
     }
     if let Some(o) = orientation {
@@ -160,6 +157,29 @@ pub fn decode(data: &[u8], header: Header, limits: DecodeLimits) -> Result<Decod
         other => other.to_rgb8(),
     };
     Ok(Decoded { header, rgb })
+}
+
+/// Largest frame (pixels) whose libjpeg-turbo decode is checked for damage as well: 4 × the
+/// GA 461 canvas (about 1 ms at canvas size); larger captures are decoded reduced where they
+/// can be ([`decode_reduced`]).
+pub const RECHECK_MAX_PIXELS: u64 = 4 * 358 * 441;
+
+/// The image-level damage steps on decoded pixels of the stored frame: a flat tail
+/// ([`uniform_tail`]) or steps along the block grid ([`block_grid_damage`]).
+fn damage_in_pixels(rgb: &RgbImage, dc_quant: u16) -> Result<(), DecodeError> {
+    if let Some(rows) = uniform_tail(rgb) {
+        return Err(DecodeError::Damaged(format!(
+            "the last {rows} rows of the decoded image are one flat colour \
+             (scan data missing)"
+        )));
+    }
+    if let Some(run) = block_grid_damage(rgb, dc_quant) {
+        return Err(DecodeError::Damaged(format!(
+            "the decoded image steps along its 8×8 block grid over {run} px \
+             (scan data decoded out of step)"
+        )));
+    }
+    Ok(())
 }
 
 /// Decodes a large JPEG at a reduced size, in the DCT domain (libjpeg-turbo's scaled decoding,
@@ -212,29 +232,7 @@ fn reduction(w: u32, h: u32, cover: (u32, u32)) -> Option<u32> {
 fn reduced(data: &[u8], header: &Header, eighths: u32) -> Option<(Decoded, f32)> {
     let (w, h) = (header.width, header.height);
     let (sw, sh) = (scaled(w, eighths), scaled(h, eighths));
-    let mut decoder = turbojpeg::Decompressor::new().ok()?;
-    let stored = decoder.read_header(data).ok()?;
-    // The header parser and libjpeg must agree on the frame, or the scale is wrong.
-    if (stored.width, stored.height) != (w as usize, h as usize) {
-        return None;
-    }
-    let mut pixels = vec![0u8; sw as usize * sh as usize * 3];
-    // Given a smaller output, libjpeg-turbo picks the largest of its scales that fits: `sw` ×
-    // `sh` is exactly its size at `eighths`/8. Colour and greyscale files come out as RGB; a
-    // CMYK file, an error or a warning about corrupt data is an `Err` here.
-    decoder
-        .decompress(
-            data,
-            turbojpeg::Image {
-                pixels: pixels.as_mut_slice(),
-                width: sw as usize,
-                pitch: sw as usize * 3,
-                height: sh as usize,
-                format: turbojpeg::PixelFormat::RGB,
-            },
-        )
-        .ok()?;
-    let rgb = RgbImage::from_raw(sw, sh, pixels)?;
+    let rgb = libjpeg_rgb(data, header, sw, sh)?;
     let mut img = DynamicImage::ImageRgb8(rgb);
     if let Some(o) = image::metadata::Orientation::from_exif(header.orientation) {
         img.apply_orientation(o);
@@ -249,6 +247,37 @@ fn reduced(data: &[u8], header: &Header, eighths: u32) -> Option<(Decoded, f32)>
         },
         w as f32 / sw as f32,
     ))
+}
+
+/// libjpeg-turbo's decode of the stored frame (before orientation) at `sw` × `sh`, which must
+/// be exactly its size at one of its scales (`header`'s size for a full decode). Colour and
+/// greyscale files come out as RGB; `None` for a CMYK file, an error, any warning about corrupt
+/// data, a frame that disagrees with `header`, or a panic in the decoder.
+fn libjpeg_rgb(data: &[u8], header: &Header, sw: u32, sh: u32) -> Option<RgbImage> {
+    let mut decoder = turbojpeg::Decompressor::new().ok()?;
+    let stored = decoder.read_header(data).ok()?;
+    // The header parser and libjpeg must agree on the frame, or the scale is wrong.
+    if (stored.width, stored.height) != (header.width as usize, header.height as usize) {
+        return None;
+    }
+    let mut pixels = vec![0u8; sw as usize * sh as usize * 3];
+    // Given a smaller output, libjpeg-turbo picks the largest of its scales that fits.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        decoder.decompress(
+            data,
+            turbojpeg::Image {
+                pixels: pixels.as_mut_slice(),
+                width: sw as usize,
+                pitch: sw as usize * 3,
+                height: sh as usize,
+                format: turbojpeg::PixelFormat::RGB,
+            },
+        )
+    }));
+    match outcome {
+        Ok(Ok(())) => RgbImage::from_raw(sw, sh, pixels),
+        _ => None,
+    }
 }
 
 /// libjpeg-turbo's report on a JPEG's entropy-coded data: the message of a warning or error
@@ -610,6 +639,41 @@ mod tests {
             img.write_with_encoder(enc).unwrap();
         }
         out
+    }
+
+    #[test]
+    fn libjpeg_and_the_image_decoder_see_the_same_photo() {
+        // The damage steps run on both decoders' pixels: they must be the same photo, a
+        // level or two apart, at the stored frame's size.
+        for grey in [false, true] {
+            let data = jpeg_bytes(64, 48, grey);
+            let h = probe(&data, LIMITS).unwrap();
+            let ours = decode(&data, h.clone(), LIMITS).unwrap().rgb;
+            let theirs = libjpeg_rgb(&data, &h, 64, 48).expect("libjpeg decodes it");
+            assert_eq!(theirs.dimensions(), (64, 48));
+            let worst = ours
+                .as_raw()
+                .iter()
+                .zip(theirs.as_raw())
+                .map(|(a, b)| a.abs_diff(*b))
+                .max()
+                .unwrap();
+            let mean = ours
+                .as_raw()
+                .iter()
+                .zip(theirs.as_raw())
+                .map(|(a, b)| f64::from(a.abs_diff(*b)))
+                .sum::<f64>()
+                / ours.as_raw().len() as f64;
+            assert!(
+                mean < 2.0 && worst < 40,
+                "grey {grey}: mean {mean}, worst {worst}"
+            );
+        }
+        // A truncated file is nothing libjpeg can hand back whole.
+        let data = jpeg_bytes(64, 48, false);
+        let h = probe(&data, LIMITS).unwrap();
+        assert!(libjpeg_rgb(&data[..data.len() / 2], &h, 64, 48).is_none());
     }
 
     #[test]

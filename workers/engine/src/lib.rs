@@ -424,6 +424,12 @@ fn analyze_with(
                     let mask = set.segmenter.segment(img, clothing::torso_crop(f))?;
                     clothing::measure(img, f, Some(&mask), &m.background, m.skin.as_ref())
                 });
+                if m.clothing
+                    .as_ref()
+                    .is_some_and(|c| clothing::merges_with_backdrop(c, profile))
+                {
+                    m.backdrop = m.background;
+                }
                 timings.insert("clothing".to_string(), ms(t));
             }
         }
@@ -578,7 +584,11 @@ pub fn measure_all_with_mask(
     // One luma plane for the whole-image measures.
     let luma = measure::Luma::of(img);
     let noise = measure::noise_sigma(&luma);
-    let (background, mask) = measure::background_and_mask(img, bg_ref, limit);
+    let measure::Backdrop {
+        behind_head: background,
+        whole: backdrop,
+        mask,
+    } = measure::backdrop(img, bg_ref, limit);
     let subject = face.and_then(|f| checks::subject::subject(img, &f.mesh));
     let (crown, tone, skin, sharpness) = match face {
         Some(f) => {
@@ -611,6 +621,7 @@ pub fn measure_all_with_mask(
     let measures = Measures {
         crown,
         background,
+        backdrop,
         tone,
         skin,
         sharpness,

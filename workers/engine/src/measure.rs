@@ -193,9 +193,8 @@ pub fn crown_row(
     None
 }
 
-/// Statistics of the background: the region reachable from the border through small steps
-/// (a flood fill that stops at the subject's edges but runs through soft shadows), above
-/// `limit_row` (the chin: below it clothes meet the background).
+/// Statistics of a backdrop region reached from the border through small steps (a flood fill
+/// that stops at the subject's edges but runs through soft shadows; see [`backdrop`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BackgroundStats {
     /// Median L* of the region.
@@ -236,19 +235,186 @@ impl BackgroundMask {
     }
 }
 
-/// Measures the background (see [`BackgroundStats`]), and the region it measured.
-pub fn background_and_mask(
-    img: &RgbImage,
-    bg: [u8; 3],
-    limit_row: f32,
-) -> (BackgroundStats, BackgroundMask) {
+/// The backdrop as the background checks and the head's checks see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Backdrop {
+    /// The backdrop beside and above the head, down to the fill's limit row (the chin): the
+    /// reference the covering and clothing checks compare the person with.
+    pub behind_head: BackgroundStats,
+    /// Every backdrop pixel of the photo: the fill continued below the limit row into the
+    /// backdrop beside the neck and shoulders, where it stops at the clothes' edges as it
+    /// stops at the hair's. Its coverage is `behind_head`'s (clothes reach the side edges at
+    /// the bottom of a well-framed photo).
+    pub whole: BackgroundStats,
+    /// The region measured behind the head.
+    pub mask: BackgroundMask,
+}
+
+/// The fill's state over the whole photo: the region claimed so far and its statistics.
+struct Fill<'a> {
+    raw: &'a [u8],
+    w: usize,
+    seen: Vec<bool>,
+    stack: Vec<u32>,
+    /// Border band width in pixels.
+    band: usize,
+    band_hit: usize,
+    /// L* to the nearest 0.1; 1024 bins (1001 used) so the masked index needs no bounds check.
+    hist: [u32; 1024],
+    cache: LabCache,
+    sa: f64,
+    sb: f64,
+    sampled: usize,
+    count: usize,
+}
+
+/// Largest per-channel difference between neighbours inside the backdrop.
+const FILL_STEP: u8 = 3;
+
+impl Fill<'_> {
+    fn close(&self, a: usize, b: usize) -> bool {
+        let raw = self.raw;
+        (0..3).all(|c| raw[a * 3 + c].abs_diff(raw[b * 3 + c]) <= FILL_STEP)
+    }
+
+    /// Span fill over rows `lo..hi` from the stacked seeds. A popped seed grows into the run
+    /// of its row it reaches through close horizontal steps over unclaimed pixels; the run is
+    /// claimed and measured. In the rows above and below (within `lo..hi`), a pixel vertically
+    /// close to the run is pushed as a seed unless its left neighbour was just pushed and is
+    /// horizontally close to it (that seed's run, or whichever run claims that neighbour
+    /// first, grows into it). So every pixel the 4-neighbour fill reaches is claimed exactly
+    /// once, with about one stack entry per run. Runs count toward the border band only when
+    /// `band_counts`.
+    fn run(&mut self, lo: usize, hi: usize, band_counts: bool) {
+        let (wu, bu) = (self.w, self.band);
+        let raw = self.raw;
+        while let Some(s) = self.stack.pop() {
+            let s = s as usize;
+            if self.seen[s] {
+                continue;
+            }
+            self.seen[s] = true;
+            let (y, x) = (s / wu, s % wu);
+            let row = y * wu;
+            let (mut a, mut b) = (x, x);
+            while a > 0 && !self.seen[row + a - 1] && self.close(row + a, row + a - 1) {
+                a -= 1;
+                self.seen[row + a] = true;
+            }
+            while b + 1 < wu && !self.seen[row + b + 1] && self.close(row + b, row + b + 1) {
+                b += 1;
+                self.seen[row + b] = true;
+            }
+            // Pixels of the run inside the border band: all in the top rows, else those in
+            // the left and right columns of the band.
+            if band_counts {
+                self.band_hit += if y < bu || wu <= 2 * bu {
+                    b - a + 1
+                } else {
+                    (b + 1).min(bu).saturating_sub(a) + (b + 1).saturating_sub(a.max(wu - bu))
+                };
+            }
+            let even_row = y & 1 == 0;
+            for xx in a..=b {
+                let i = row + xx;
+                // L* to the nearest 0.1 (halves up), from the cache with the colour.
+                let (l, bin) = self
+                    .cache
+                    .get_binned([raw[i * 3], raw[i * 3 + 1], raw[i * 3 + 2]]);
+                self.hist[usize::from(bin) & 1023] += 1;
+                // The mean colour needs no more than one pixel in four.
+                if even_row && xx & 1 == 0 {
+                    self.sa += f64::from(l[2]);
+                    self.sb += f64::from(l[3]);
+                    self.sampled += 1;
+                }
+            }
+            self.count += b - a + 1;
+            let above = (y > lo).then(|| row - wu);
+            let below = (y + 1 < hi).then_some(row + wu);
+            for other in above.into_iter().chain(below) {
+                let mut pushed_left = false;
+                for xx in a..=b {
+                    let j = other + xx;
+                    let push = !self.seen[j] && self.close(row + xx, j);
+                    if push && !(pushed_left && self.close(j - 1, j)) {
+                        self.stack.push(j as u32);
+                    }
+                    pushed_left = push;
+                }
+            }
+        }
+    }
+
+    /// The statistics of the region claimed so far, with the given coverage.
+    fn stats(&self, coverage: f32) -> BackgroundStats {
+        if self.count == 0 {
+            return BackgroundStats {
+                lightness: 0.0,
+                a: 0.0,
+                b: 0.0,
+                chroma: 0.0,
+                shadow_drop: 0.0,
+                coverage: 0.0,
+                pixels: 0,
+            };
+        }
+        let pct = |q: f64| -> f32 {
+            let target = (q * self.count as f64).ceil().max(1.0) as u64;
+            let mut acc = 0u64;
+            for (k, &c) in self.hist.iter().enumerate() {
+                acc += u64::from(c);
+                if acc >= target {
+                    return k as f32 / 10.0;
+                }
+            }
+            100.0
+        };
+        let n = self.sampled.max(1) as f64;
+        let (a, b) = ((self.sa / n) as f32, (self.sb / n) as f32);
+        let median = pct(0.5);
+        BackgroundStats {
+            lightness: median,
+            a,
+            b,
+            chroma: a.hypot(b),
+            shadow_drop: median - pct(0.01),
+            coverage,
+            pixels: self.count,
+        }
+    }
+}
+
+/// Largest per-channel difference from the backdrop's colour of a backdrop pixel below the
+/// chin: a shadow deeper than this (about 23 L* on white) already fails
+/// `background.uniformity` over a broad area, so nothing is lost by stopping there.
+const BELOW_MAX_DIFF: u8 = 64;
+/// Largest CIELAB a*b* distance from the backdrop's colour of a backdrop pixel below the chin.
+const BELOW_MAX_TINT: f32 = 5.0;
+
+/// Measures the backdrop (see [`Backdrop`]): a flood fill from the border through small steps
+/// (it stops at the subject's edges but runs through soft shadows) over the rows above
+/// `limit_row` (the chin), then on from there and from the side edges over the rows below it.
+pub fn backdrop(img: &RgbImage, bg: [u8; 3], limit_row: f32) -> Backdrop {
     let (w, h) = img.dimensions();
     let limit = (limit_row.max(2.0) as u32).min(h);
-    let n = (w * limit) as usize;
-    let mut seen = vec![false; n];
-    let mut stack: Vec<u32> = Vec::new();
     const SEED_TOL: u8 = 24;
-    const STEP: u8 = 3;
+    // Border band: 12 px of the reference canvas width.
+    let band = ((w as f32 * 12.0 / 358.0).round() as u32).max(2);
+    let mut fill = Fill {
+        raw: img.as_raw(),
+        w: w as usize,
+        seen: vec![false; (w * h) as usize],
+        stack: Vec::new(),
+        band: band as usize,
+        band_hit: 0,
+        hist: [0; 1024],
+        cache: LabCache::default(),
+        sa: 0.0,
+        sb: 0.0,
+        sampled: 0,
+        count: 0,
+    };
     // Seeds are pushed unclaimed; a pixel is claimed (`seen`) when a run takes it.
     let seed = |x: u32, y: u32, stack: &mut Vec<u32>| {
         if diff(img.get_pixel(x, y), bg) <= SEED_TOL {
@@ -256,126 +422,59 @@ pub fn background_and_mask(
         }
     };
     for x in 0..w {
-        seed(x, 0, &mut stack);
+        seed(x, 0, &mut fill.stack);
     }
     for y in 0..limit {
-        seed(0, y, &mut stack);
-        seed(w - 1, y, &mut stack);
+        seed(0, y, &mut fill.stack);
+        seed(w - 1, y, &mut fill.stack);
     }
-    let raw = img.as_raw();
-    let close =
-        |a: usize, b: usize| (0..3).all(|c| raw[a * 3 + c].abs_diff(raw[b * 3 + c]) <= STEP);
-    // Border band: 12 px of the reference canvas width.
-    let band = ((w as f32 * 12.0 / 358.0).round() as u32).max(2);
+    fill.run(0, limit as usize, true);
     let top = limit.min(band);
     let band_total = (top * w + (limit - top) * w.min(2 * band)) as usize;
-    let mut band_hit = 0usize;
-    // 1024 bins (1001 used) so the masked index needs no bounds check.
-    let mut hist = [0u32; 1024];
-    let mut cache = LabCache::default();
-    let (mut sa, mut sb, mut count, mut sampled) = (0f64, 0f64, 0usize, 0usize);
-    // Span fill: a popped seed grows into the run of its row it reaches through close
-    // horizontal steps over unclaimed pixels; the run is claimed and measured. In the rows
-    // above and below, a pixel vertically close to the run is pushed as a seed unless its left
-    // neighbour was just pushed and is horizontally close to it (that seed's run, or whichever
-    // run claims that neighbour first, grows into it). So every pixel the 4-neighbour fill
-    // reaches is claimed exactly once, with about one stack entry per run.
-    let wu = w as usize;
-    let bu = band as usize;
-    while let Some(s) = stack.pop() {
-        let s = s as usize;
-        if seen[s] {
-            continue;
+    let coverage = fill.band_hit as f32 / band_total.max(1) as f32;
+    let behind_head = fill.stats(coverage);
+    // Below the limit: on from the region's last row, and from the side edges, over pixels
+    // near the backdrop's colour only. Beside the neck a blurred edge can ramp into the skin
+    // or the clothes in steps the fill takes; a shadow on the backdrop keeps its hue.
+    if limit < h {
+        let bg_lab = crate::color::lab(bg);
+        let mut lab = LabCache::default();
+        for i in (limit * w) as usize..(w * h) as usize {
+            let p = [fill.raw[i * 3], fill.raw[i * 3 + 1], fill.raw[i * 3 + 2]];
+            let c = lab.get(p);
+            let far = p
+                .iter()
+                .zip(bg)
+                .any(|(&v, r)| v.abs_diff(r) > BELOW_MAX_DIFF)
+                || (c[2] - bg_lab[1]).hypot(c[3] - bg_lab[2]) > BELOW_MAX_TINT;
+            // Claimed without being measured: the fill does not enter it.
+            fill.seen[i] = far;
         }
-        seen[s] = true;
-        let (y, x) = (s / wu, s % wu);
-        let row = y * wu;
-        let (mut a, mut b) = (x, x);
-        while a > 0 && !seen[row + a - 1] && close(row + a, row + a - 1) {
-            a -= 1;
-            seen[row + a] = true;
-        }
-        while b + 1 < wu && !seen[row + b + 1] && close(row + b, row + b + 1) {
-            b += 1;
-            seen[row + b] = true;
-        }
-        // Pixels of the run inside the border band: all in the top rows, else those in the
-        // left and right columns of the band.
-        band_hit += if (y as u32) < band || wu <= 2 * bu {
-            b - a + 1
-        } else {
-            (b + 1).min(bu).saturating_sub(a) + (b + 1).saturating_sub(a.max(wu - bu))
-        };
-        let even_row = y & 1 == 0;
-        for xx in a..=b {
-            let i = row + xx;
-            // L* to the nearest 0.1 (halves up), from the cache with the colour.
-            let (l, bin) = cache.get_binned([raw[i * 3], raw[i * 3 + 1], raw[i * 3 + 2]]);
-            hist[usize::from(bin) & 1023] += 1;
-            // The mean colour needs no more than one pixel in four.
-            if even_row && xx & 1 == 0 {
-                sa += f64::from(l[2]);
-                sb += f64::from(l[3]);
-                sampled += 1;
+        let last = ((limit - 1) * w) as usize;
+        for x in 0..w as usize {
+            let (i, j) = (last + x, last + x + w as usize);
+            if fill.seen[i] && fill.close(i, j) {
+                fill.stack.push(j as u32);
             }
         }
-        count += b - a + 1;
-        // The rows above and below (within the fill's rows).
-        let above = (y > 0).then(|| row - wu);
-        let below = ((y as u32) + 1 < limit).then_some(row + wu);
-        for other in above.into_iter().chain(below) {
-            let mut pushed_left = false;
-            for xx in a..=b {
-                let j = other + xx;
-                let push = !seen[j] && close(row + xx, j);
-                if push && !(pushed_left && close(j - 1, j)) {
-                    stack.push(j as u32);
-                }
-                pushed_left = push;
-            }
+        for y in limit..h {
+            seed(0, y, &mut fill.stack);
+            seed(w - 1, y, &mut fill.stack);
         }
+        fill.run(limit as usize, h as usize, false);
     }
-    let pct = |q: f64| -> f32 {
-        let target = (q * count as f64).ceil().max(1.0) as u64;
-        let mut acc = 0u64;
-        for (k, &c) in hist.iter().enumerate() {
-            acc += u64::from(c);
-            if acc >= target {
-                return k as f32 / 10.0;
-            }
-        }
-        100.0
-    };
-    let mask = BackgroundMask {
-        seen,
-        width: w,
-        rows: limit,
-    };
-    if count == 0 {
-        let empty = BackgroundStats {
-            lightness: 0.0,
-            a: 0.0,
-            b: 0.0,
-            chroma: 0.0,
-            shadow_drop: 0.0,
-            coverage: 0.0,
-            pixels: 0,
-        };
-        return (empty, mask);
+    let whole = fill.stats(coverage);
+    let mut seen = fill.seen;
+    seen.truncate((w * limit) as usize);
+    Backdrop {
+        behind_head,
+        whole,
+        mask: BackgroundMask {
+            seen,
+            width: w,
+            rows: limit,
+        },
     }
-    let n = sampled.max(1) as f64;
-    let (a, b) = ((sa / n) as f32, (sb / n) as f32);
-    let median = pct(0.5);
-    let stats = BackgroundStats {
-        lightness: median,
-        a,
-        b,
-        chroma: a.hypot(b),
-        shadow_drop: median - pct(0.01),
-        coverage: band_hit as f32 / band_total.max(1) as f32,
-        pixels: count,
-    };
-    (stats, mask)
 }
 
 /// Rows of a polygon's interior, by scanline: calls `f(y, x0, x1)` for each span.
@@ -922,7 +1021,7 @@ mod tests {
 
     #[test]
     fn a_plain_white_background_is_light_neutral_and_covered() {
-        let b = background_and_mask(&portrait(14), [255; 3], 330.0).0;
+        let b = backdrop(&portrait(14), [255; 3], 330.0).behind_head;
         assert!(b.lightness > 99.0 && b.chroma < 0.5, "{b:?}");
         assert!(b.shadow_drop < 1.0 && b.coverage > 0.95, "{b:?}");
         // The fill stops at the head: the subject is not part of the background.
@@ -942,8 +1041,34 @@ mod tests {
                 }
             }
         }
-        let b = background_and_mask(&img, [255; 3], 330.0).0;
+        let b = backdrop(&img, [255; 3], 330.0).behind_head;
         assert!(b.shadow_drop > 20.0, "{b:?}");
+    }
+
+    #[test]
+    fn the_whole_backdrop_reaches_below_the_chin_and_stops_at_the_clothes() {
+        let img = portrait(14);
+        let bd = backdrop(&img, [255; 3], 330.0);
+        // The white beside the neck down to the shoulders joins; the shoulders do not.
+        let white = img.pixels().filter(|p| p.0 == [255; 3]).count();
+        assert_eq!(bd.whole.pixels, white);
+        assert!(bd.whole.pixels > bd.behind_head.pixels);
+        assert_eq!(bd.whole.coverage, bd.behind_head.coverage);
+        // The mask stays the region behind the head.
+        assert_eq!(bd.mask.rows, 330);
+        assert_eq!(bd.mask.seen.len(), (W * 330) as usize);
+        // A shadow (or garbage) beside the shoulders, below the chin: only the whole sees it.
+        let mut img = img;
+        // It deepens 2 levels a row from the chin's row down to the shoulders.
+        for y in 332..380 {
+            for x in 0..150 {
+                let v = (255 - 2 * (y - 332)) as u8;
+                img.put_pixel(x, y, Rgb([v, v, v]));
+            }
+        }
+        let bd = backdrop(&img, [255; 3], 330.0);
+        assert!(bd.behind_head.shadow_drop < 1.0, "{:?}", bd.behind_head);
+        assert!(bd.whole.shadow_drop > 15.0, "{:?}", bd.whole);
     }
 
     #[test]
@@ -952,7 +1077,7 @@ mod tests {
             let v = (((x / 6) + (y / 6)) % 2 * 120 + 60) as u8;
             Rgb([v, v / 2, 255 - v])
         });
-        let b = background_and_mask(&img, border_reference(&img, H), 330.0).0;
+        let b = backdrop(&img, border_reference(&img, H), 330.0).behind_head;
         assert!(b.coverage < 0.3, "{b:?}");
     }
 
@@ -1020,7 +1145,11 @@ mod tests {
             });
             let bg = border_reference(&img, 83);
             let limit = 70;
-            let (stats, mask) = background_and_mask(&img, bg, limit as f32);
+            let Backdrop {
+                behind_head: stats,
+                mask,
+                ..
+            } = backdrop(&img, bg, limit as f32);
             let want = reference_fill(&img, bg, limit);
             assert_eq!(mask.seen, want, "case {case}");
             assert_eq!(

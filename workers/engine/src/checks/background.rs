@@ -10,7 +10,7 @@ pub(crate) fn background_checks(obs: &Observation<'_>, p: &Profile, out: &mut Ve
         out.push(skipped(BackgroundUniformity, why, false));
         return;
     };
-    let b = &m.background;
+    let b = &m.backdrop;
     if b.pixels == 0 {
         let mut c = check(
             BackgroundColor,
@@ -76,23 +76,23 @@ mod rule_tests {
         use CheckCode::*;
         edge(
             BackgroundColor,
-            |c| c.m.background.lightness = 88.5,
-            |c| c.m.background.lightness = 87.5,
+            |c| c.m.backdrop.lightness = 88.5,
+            |c| c.m.backdrop.lightness = 87.5,
         );
         edge(
             BackgroundColor,
-            |c| c.m.background.chroma = 7.9,
-            |c| c.m.background.chroma = 8.1,
+            |c| c.m.backdrop.chroma = 7.9,
+            |c| c.m.backdrop.chroma = 8.1,
         );
         edge(
             BackgroundUniformity,
-            |c| c.m.background.shadow_drop = 14.9,
-            |c| c.m.background.shadow_drop = 15.1,
+            |c| c.m.backdrop.shadow_drop = 14.9,
+            |c| c.m.backdrop.shadow_drop = 15.1,
         );
         edge(
             BackgroundUniformity,
-            |c| c.m.background.coverage = 0.61,
-            |c| c.m.background.coverage = 0.59,
+            |c| c.m.backdrop.coverage = 0.61,
+            |c| c.m.backdrop.coverage = 0.59,
         );
     }
 }

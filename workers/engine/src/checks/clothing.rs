@@ -315,6 +315,14 @@ fn judged_share(m: &ClothingMeasures, p: &Profile) -> Option<f64> {
         .reduce(f64::max)
 }
 
+/// Whether the top merges with the backdrop beyond the profile's limit (what fails
+/// `clothing.color`). Below the neck such a top cannot be told from the backdrop, so the
+/// background checks then judge the backdrop above the chin only: the shading of a white shirt
+/// is not a shadow on the wall.
+pub fn merges_with_backdrop(m: &ClothingMeasures, p: &Profile) -> bool {
+    judged_share(m, p).is_some_and(|v| v > p.clothing_merge_max)
+}
+
 /// Whether a measurement without the person mask already decides the check: judged, and at
 /// least [`DECIDED_MARGIN`] from the limit, so the mask's few sure pixels cannot move it across.
 /// The engine then skips the segmentation (≈ 3 ms).

@@ -75,8 +75,13 @@ pub struct Observation<'a> {
 pub struct Measures {
     /// Crown row, when a face was found and the head top is visible.
     pub crown: Option<f32>,
-    /// Background statistics.
+    /// The backdrop behind the head, above the chin: the reference colour the person is told
+    /// apart from.
     pub background: BackgroundStats,
+    /// Every backdrop pixel of the photo, below the chin too: what the background checks judge
+    /// (the same as `background` when the top merges with the backdrop, see
+    /// [`clothing::merges_with_backdrop`]).
+    pub backdrop: BackgroundStats,
     /// Face tone, when a face was found.
     pub tone: Option<FaceTone>,
     /// Skin samples, when a face was found.

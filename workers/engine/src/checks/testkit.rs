@@ -59,6 +59,15 @@ pub(super) fn measures() -> Measures {
             coverage: 1.0,
             pixels: 50_000,
         },
+        backdrop: BackgroundStats {
+            lightness: 100.0,
+            a: 0.0,
+            b: 0.0,
+            chroma: 0.0,
+            shadow_drop: 1.0,
+            coverage: 1.0,
+            pixels: 50_000,
+        },
         tone: Some(FaceTone {
             mean: 120.0,
             p5: 60.0,

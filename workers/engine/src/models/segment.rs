@@ -67,7 +67,7 @@ impl Person for PersonMask {
 }
 
 /// The person as "everything the background fill did not reach" (see
-/// [`crate::measure::background_and_mask`]): exact on a clean, even backdrop, where it spares
+/// [`crate::measure::backdrop`]): exact on a clean, even backdrop, where it spares
 /// the segmentation model's inference; the engine uses the model whenever the backdrop is not
 /// clean (busy, coloured or shadowed), where a fill cannot tell the person from the backdrop.
 impl Person for crate::measure::BackgroundMask {
