@@ -185,6 +185,15 @@ fn damage_in_pixels(rgb: &RgbImage, dc_quant: u16) -> Result<(), DecodeError> {
              (scan data decoded out of step)"
         )));
     }
+    if dc_quant <= SHIFT_MAX_DC_QUANT {
+        if let Some((y, ratio)) = shifted_rows(rgb) {
+            return Err(DecodeError::Damaged(format!(
+                "the decoded image is shifted sideways by whole blocks from row {y} on \
+                 (rows meet at {:.0}% of their unshifted mismatch: scan data lost or added)",
+                ratio * 100.0
+            )));
+        }
+    }
     let run = chroma_grid_run(rgb, dc_quant);
     if run >= CHROMA_RUN_BLOCKS {
         return Err(DecodeError::Damaged(format!(
@@ -392,6 +401,81 @@ pub fn block_grid_damage(rgb: &RgbImage, dc_quant: u16) -> Option<u32> {
 /// The Rec. 601 luma of every pixel, row by row ([`crate::color::luma`]).
 fn luma_plane(rgb: &RgbImage) -> Vec<f32> {
     rgb.pixels().map(|p| crate::color::luma(p.0)).collect()
+}
+
+/// Largest DC quantiser at which [`shifted_rows`] is judged: coarser files have flat blocks
+/// that match their neighbours at any shift.
+const SHIFT_MAX_DC_QUANT: u16 = 16;
+/// Largest ratio of the shifted to the unshifted mismatch at which a row segment counts as
+/// shifted. Measured (2026-12-05): intact photos of the damage runs 0.245 at the least,
+/// crops of the calibration people 0.25, the fixtures 0.165 (an upscaled low-resolution
+/// photo) apart from the coarsely quantised ones; damaged files that the other steps let
+/// through 0.08–0.12 where a block was lost.
+const SHIFT_RATIO_MAX: f32 = 0.12;
+/// Textured blocks a shifted segment must hold, and their least summed mismatch (levels).
+const SHIFT_MIN_BLOCKS: usize = 4;
+const SHIFT_MIN_MISMATCH: f32 = 600.0;
+/// A block's mismatch below which it is flat (backdrop) and says nothing about a shift.
+const SHIFT_FLAT: f32 = 40.0;
+
+/// Rows shifted sideways against the rows above them by whole blocks: a lost or added block
+/// of scan data moves every later block along in raster order, so from one grid line on (to
+/// the right of the damage, and over the whole width one block row lower) the picture continues
+/// 8 or 16 px out of place. Across a grid line, the segment of the line from either end to
+/// some block is compared with the row above it unshifted and shifted by ±8 and ±16 px: in a
+/// photo the unshifted rows match best, after such damage a shift matches far better.
+/// Returns the line and the lowest ratio of shifted to unshifted mismatch, when below
+/// [`SHIFT_RATIO_MAX`] over at least [`SHIFT_MIN_BLOCKS`] textured blocks.
+pub fn shifted_rows(rgb: &RgbImage) -> Option<(u32, f32)> {
+    let (w, h) = (rgb.width() as usize, rgb.height() as usize);
+    let nb = w / 8;
+    if nb < 2 * SHIFT_MIN_BLOCKS || h < 16 {
+        return None;
+    }
+    let luma = luma_plane(rgb);
+    let mut best: Option<(u32, f32)> = None;
+    let (mut e0, mut es) = (vec![0f32; nb], vec![0f32; nb]);
+    for y0 in (8..h).step_by(8) {
+        let (a, b) = (&luma[(y0 - 1) * w..y0 * w], &luma[y0 * w..(y0 + 1) * w]);
+        for (k, e) in e0.iter_mut().enumerate() {
+            *e = (k * 8..k * 8 + 8).map(|x| (a[x] - b[x]).abs()).sum();
+        }
+        for shift in [8isize, -8, 16, -16] {
+            // Blocks whose shifted partner lies outside the row are left out (NaN).
+            for (k, e) in es.iter_mut().enumerate() {
+                *e = (k * 8..k * 8 + 8)
+                    .map(|x| {
+                        let xs = x as isize + shift;
+                        if (0..w as isize).contains(&xs) {
+                            (a[x] - b[xs as usize]).abs()
+                        } else {
+                            f32::NAN
+                        }
+                    })
+                    .sum();
+            }
+            // Segments from the left end and from the right end.
+            for forward in [true, false] {
+                let (mut s0, mut ss, mut n) = (0f32, 0f32, 0usize);
+                for i in 0..nb {
+                    let k = if forward { i } else { nb - 1 - i };
+                    if es[k].is_nan() || e0[k] < SHIFT_FLAT {
+                        continue;
+                    }
+                    s0 += e0[k];
+                    ss += es[k];
+                    n += 1;
+                    if n >= SHIFT_MIN_BLOCKS && s0 >= SHIFT_MIN_MISMATCH {
+                        let ratio = ss / s0;
+                        if ratio < SHIFT_RATIO_MAX && best.is_none_or(|(_, r)| ratio < r) {
+                            best = Some((y0 as u32, ratio));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    best
 }
 
 /// Blocks a [`chroma_grid_run`] must span. Measured (2026-12-05): intact photos of the damage
@@ -1083,6 +1167,53 @@ mod tests {
             }
         }
         assert!(drift_row_run(&luma_plane(&white), 358, 441, DRIFT_STEP_MIN) >= 15);
+    }
+
+    /// A textured photo (a face with fine detail that changes along the rows and slowly down
+    /// them, as skin and hair do), and with `shift = (row, col, by)` the same with its rows from
+    /// `row` on right of `col`, and all rows from the next block row on, moved left by `by` px:
+    /// a lost block.
+    fn textured_photo(shift: Option<(u32, u32, u32)>) -> RgbImage {
+        let base = backdrop_portrait();
+        let tex = RgbImage::from_fn(base.width(), base.height(), |x, y| {
+            let p = base.get_pixel(x, y).0;
+            if p == [255; 3] {
+                return image::Rgb(p);
+            }
+            let (fx, fy) = (x as f32, y as f32);
+            let n = 25.0 * (0.7 * fx + 0.1 * fy).sin() + 15.0 * (1.3 * fx - 0.05 * fy).sin();
+            image::Rgb(p.map(|c| (f32::from(c) + n).clamp(0.0, 255.0) as u8))
+        });
+        let Some((row, col, by)) = shift else {
+            return tex;
+        };
+        let (w, h) = tex.dimensions();
+        RgbImage::from_fn(w, h, |x, y| {
+            let moved = y >= row + 8 || (y >= row && x >= col);
+            if moved && x + by < w {
+                *tex.get_pixel(x + by, y)
+            } else {
+                *tex.get_pixel(x, y)
+            }
+        })
+    }
+
+    #[test]
+    fn rows_shifted_by_a_lost_block_are_damage() {
+        assert_eq!(shifted_rows(&textured_photo(None)), None);
+        assert_eq!(shifted_rows(&backdrop_portrait()), None);
+        for by in [8, 16] {
+            let lost = textured_photo(Some((160, 96, by)));
+            let (row, ratio) = shifted_rows(&lost).expect("a shifted segment");
+            assert!(row == 160 || row == 168, "row {row}");
+            assert!(ratio < SHIFT_RATIO_MAX);
+            assert!(matches!(
+                damage_in_pixels(&lost, 4),
+                Err(DecodeError::Damaged(_))
+            ));
+        }
+        // Shifted by a few pixels (an edge in the picture, not a block): not this step's.
+        assert_eq!(shifted_rows(&textured_photo(Some((160, 96, 3)))), None);
     }
 
     #[test]
