@@ -137,17 +137,15 @@ pub fn decode(data: &[u8], header: Header, limits: DecodeLimits) -> Result<Decod
         )));
     }
     if let Some(quant) = header.luma_quant {
-        // On the stored frame, before orientation, where the 8×8 grid of the scan lies.
-        damage_in_pixels(&img.to_rgb8(), quant[0])?;
-        // libjpeg-turbo's pixels too: its upsampling and inverse DCT differ from the `image`
-        // decoder's by a level or two, enough to hide a step on one and show it on the other,
-        // and its pixels are what a viewer at the central system shows.
+        // On the stored frame, before orientation, where the 8×8 grid of the scan lies, and on
+        // libjpeg-turbo's pixels where it decodes the file: what a viewer at the central
+        // system shows (its upsampling and inverse DCT differ from the `image` decoder's by a
+        // level or two, enough to hide a step on one and show it on the other).
         let small = u64::from(header.width) * u64::from(header.height) <= RECHECK_MAX_PIXELS;
-        if header.format == crate::header::Format::Jpeg && small {
-            if let Some(rgb) = libjpeg_rgb(data, &header, header.width, header.height) {
-                damage_in_pixels(&rgb, quant[0])?;
-            }
-        }
+        let theirs = (header.format == crate::header::Format::Jpeg && small)
+            .then(|| libjpeg_rgb(data, &header, header.width, header.height))
+            .flatten();
+        damage_in_pixels(&theirs.unwrap_or_else(|| img.to_rgb8()), quant[0])?;
     }
     if let Some(o) = orientation {
         img.apply_orientation(o);
@@ -159,34 +157,37 @@ pub fn decode(data: &[u8], header: Header, limits: DecodeLimits) -> Result<Decod
     Ok(Decoded { header, rgb })
 }
 
-/// Largest frame (pixels) whose libjpeg-turbo decode is checked for damage as well: 4 × the
-/// GA 461 canvas (about 1 ms at canvas size); larger captures are decoded reduced where they
-/// can be ([`decode_reduced`]).
+/// Largest frame (pixels) whose damage steps run on a libjpeg-turbo decode rather than the
+/// `image` decoder's pixels: 4 × the GA 461 canvas (about 1 ms at canvas size); larger
+/// captures are decoded reduced where they can be ([`decode_reduced`]).
 pub const RECHECK_MAX_PIXELS: u64 = 4 * 358 * 441;
 
 /// The image-level damage steps on decoded pixels of the stored frame: a flat tail
-/// ([`uniform_tail`]) or steps along the block grid ([`block_grid_damage`]).
+/// ([`uniform_tail`]), a garbage block ([`garbage_block`]), steps along the block grid
+/// ([`block_grid_damage`]), rows shifted by whole blocks ([`shifted_rows`]) and colour steps
+/// along the grid ([`chroma_grid_run`]).
 fn damage_in_pixels(rgb: &RgbImage, dc_quant: u16) -> Result<(), DecodeError> {
+    let luma = luma_plane(rgb);
     if let Some(rows) = uniform_tail(rgb) {
         return Err(DecodeError::Damaged(format!(
             "the last {rows} rows of the decoded image are one flat colour \
              (scan data missing)"
         )));
     }
-    if let Some((x, y)) = garbage_block(rgb) {
+    if let Some((x, y)) = garbage_block_in(rgb, &luma) {
         return Err(DecodeError::Damaged(format!(
             "the 8×8 block at ({x}, {y}) of the decoded image is a checkerboard the photo \
              around it has nothing like (scan data decoded as garbage)"
         )));
     }
-    if let Some(run) = block_grid_damage(rgb, dc_quant) {
+    if let Some(run) = block_grid_damage_in(rgb, &luma, dc_quant) {
         return Err(DecodeError::Damaged(format!(
             "the decoded image steps along its 8×8 block grid over {run} px \
              (scan data decoded out of step)"
         )));
     }
     if dc_quant <= SHIFT_MAX_DC_QUANT {
-        if let Some((y, ratio)) = shifted_rows(rgb) {
+        if let Some((y, ratio)) = shifted_rows_in(rgb, &luma) {
             return Err(DecodeError::Damaged(format!(
                 "the decoded image is shifted sideways by whole blocks from row {y} on \
                  (rows meet at {:.0}% of their unshifted mismatch: scan data lost or added)",
@@ -194,7 +195,7 @@ fn damage_in_pixels(rgb: &RgbImage, dc_quant: u16) -> Result<(), DecodeError> {
             )));
         }
     }
-    let run = chroma_grid_run(rgb, dc_quant);
+    let run = chroma_grid_run_in(rgb, &luma, dc_quant);
     if run >= CHROMA_RUN_BLOCKS {
         return Err(DecodeError::Damaged(format!(
             "the decoded image changes colour along its 8×8 block grid over {} px \
@@ -363,11 +364,15 @@ const GRID_BRIGHT: f32 = 230.0;
 /// or a column of the grid. Measured on damaged copies of compliant photos
 /// (`bench/damage/damage.py`): no intact photo comes near either run.
 pub fn block_grid_damage(rgb: &RgbImage, dc_quant: u16) -> Option<u32> {
+    block_grid_damage_in(rgb, &luma_plane(rgb), dc_quant)
+}
+
+/// [`block_grid_damage`] on the photo's luma plane.
+fn block_grid_damage_in(rgb: &RgbImage, luma: &[f32], dc_quant: u16) -> Option<u32> {
     let (w, h) = rgb.dimensions();
     if w < 24 || h < 24 {
         return None;
     }
-    let luma = luma_plane(rgb);
     let threshold = 5f32.max(1.5 * f32::from(dc_quant) / 8.0);
     let (w, h) = (w as usize, h as usize);
     let rows = |i: usize, j: usize| luma[i * w + j];
@@ -427,12 +432,16 @@ const SHIFT_FLAT: f32 = 40.0;
 /// Returns the line and the lowest ratio of shifted to unshifted mismatch, when below
 /// [`SHIFT_RATIO_MAX`] over at least [`SHIFT_MIN_BLOCKS`] textured blocks.
 pub fn shifted_rows(rgb: &RgbImage) -> Option<(u32, f32)> {
+    shifted_rows_in(rgb, &luma_plane(rgb))
+}
+
+/// [`shifted_rows`] on the photo's luma plane.
+fn shifted_rows_in(rgb: &RgbImage, luma: &[f32]) -> Option<(u32, f32)> {
     let (w, h) = (rgb.width() as usize, rgb.height() as usize);
     let nb = w / 8;
     if nb < 2 * SHIFT_MIN_BLOCKS || h < 16 {
         return None;
     }
-    let luma = luma_plane(rgb);
     let mut best: Option<(u32, f32)> = None;
     let (mut e0, mut es) = (vec![0f32; nb], vec![0f32; nb]);
     for y0 in (8..h).step_by(8) {
@@ -497,6 +506,11 @@ const CHROMA_LUMA_FLAT: f32 = 3.0;
 /// shirt turned green), often with hardly a luma step. Compared one row further out on each
 /// side, as 4:2:0 upsampling blends the two rows next to the line.
 pub fn chroma_grid_run(rgb: &RgbImage, dc_quant: u16) -> usize {
+    chroma_grid_run_in(rgb, &luma_plane(rgb), dc_quant)
+}
+
+/// [`chroma_grid_run`] on the photo's luma plane.
+fn chroma_grid_run_in(rgb: &RgbImage, luma: &[f32], dc_quant: u16) -> usize {
     let (w, h) = (rgb.width() as usize, rgb.height() as usize);
     if w < 16 || h < 16 {
         return 0;
@@ -507,7 +521,6 @@ pub fn chroma_grid_run(rgb: &RgbImage, dc_quant: u16) -> usize {
             .map(|p| k[0] * f32::from(p[0]) + k[1] * f32::from(p[1]) + k[2] * f32::from(p[2]))
             .collect()
     };
-    let luma = luma_plane(rgb);
     let cb = plane([-0.168_736, -0.331_264, 0.5]);
     let cr = plane([0.5, -0.418_688, -0.081_312]);
     let threshold = CHROMA_STEP_MIN.max(1.5 * f32::from(dc_quant) / 8.0);
@@ -558,12 +571,16 @@ const GARBAGE_RATIO: f32 = 6.0;
 /// that passed every other step had a block of 5.6–22 against a 99th percentile below 0.8.
 /// Returns the block's top-left pixel.
 pub fn garbage_block(rgb: &RgbImage) -> Option<(u32, u32)> {
+    garbage_block_in(rgb, &luma_plane(rgb))
+}
+
+/// [`garbage_block`] on the photo's luma plane.
+fn garbage_block_in(rgb: &RgbImage, luma: &[f32]) -> Option<(u32, u32)> {
     let (w, h) = (rgb.width() as usize, rgb.height() as usize);
     let (bw, bh) = (w / 8, h / 8);
     if bw * bh < 16 {
         return None;
     }
-    let luma = luma_plane(rgb);
     let mut amp = Vec::with_capacity(bw * bh);
     for by in 0..bh {
         for bx in 0..bw {
