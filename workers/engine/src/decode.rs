@@ -392,7 +392,7 @@ fn block_grid_damage_in(rgb: &RgbImage, luma: &[f32], dc_quant: u16) -> Option<u
         return Some(smeared as u32 * 8);
     }
     let drift = drift_row_run(
-        &luma,
+        luma,
         w,
         h,
         DRIFT_STEP_MIN.max(1.5 * f32::from(dc_quant) / 8.0),
@@ -400,7 +400,7 @@ fn block_grid_damage_in(rgb: &RgbImage, luma: &[f32], dc_quant: u16) -> Option<u
     if drift >= DRIFT_RUN_BLOCKS {
         return Some(drift as u32 * 8);
     }
-    restart_strip(&luma, w, h).map(|blocks| blocks as u32 * 8)
+    restart_strip(luma, w, h).map(|blocks| blocks as u32 * 8)
 }
 
 /// The Rec. 601 luma of every pixel, row by row ([`crate::color::luma`]).
