@@ -31,6 +31,7 @@ pub mod lock;
 pub mod metrics;
 pub mod receiver;
 pub mod retention;
+pub mod s3http;
 pub mod store;
 pub mod submit;
 pub mod tls;

@@ -14,7 +14,6 @@ use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
-use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
 use bytes::Bytes;
 use photocheck_config::S3Section;
 use std::future::Future;
@@ -67,32 +66,17 @@ where
     }
 }
 
-/// The HTTPS client trusting the system's roots and the extra ones of `section.ca_file`;
-/// `None` when it names none (the SDK's default client).
-fn https_client(section: &S3Section) -> Result<Option<SharedHttpClient>, TlsError> {
-    let Some(ca_pem) = crate::tls::ca_bundle(&section.ca_file)? else {
-        return Ok(None);
-    };
-    let context = TlsContext::builder()
-        .with_trust_store(TrustStore::default().with_pem_certificate(ca_pem))
-        .build()
-        .map_err(|e| TlsError::invalid("CA bundle", &section.ca_file, e))?;
-    Ok(Some(
-        aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(
-                tls::rustls_provider::CryptoMode::AwsLc,
-            ))
-            .tls_context(context)
-            .build_https(),
-    ))
+/// The HTTP client every gateway's SDK client shares: quick ACKs on each connection
+/// ([`crate::s3http`]), trusting the system's roots and the extra ones of `section.ca_file`
+/// for `https` endpoints.
+fn http_client(section: &S3Section) -> Result<SharedHttpClient, TlsError> {
+    let tls = crate::tls::client_config(&section.ca_file)?;
+    let connect = Duration::from_millis(section.timeout_ms.max(1));
+    Ok(crate::s3http::QuickAckClient::new(tls, connect).shared())
 }
 
 /// A client for one gateway.
-fn client(
-    section: &S3Section,
-    endpoint: &str,
-    http: Option<&SharedHttpClient>,
-) -> aws_sdk_s3::Client {
+fn client(section: &S3Section, endpoint: &str, http: &SharedHttpClient) -> aws_sdk_s3::Client {
     let timeout = Duration::from_millis(section.timeout_ms.max(1));
     let mut builder = aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
@@ -115,9 +99,7 @@ fn client(
     if !endpoint.is_empty() {
         builder = builder.endpoint_url(endpoint.to_owned());
     }
-    if let Some(http) = http {
-        builder = builder.http_client(http.clone());
-    }
+    builder = builder.http_client(http.clone());
     aws_sdk_s3::Client::from_conf(builder.build())
 }
 
@@ -129,7 +111,7 @@ impl Store {
         let endpoints: Vec<&str> = std::iter::once(section.endpoint.as_str())
             .chain(section.failover_endpoints.iter().map(String::as_str))
             .collect();
-        let http = https_client(section)?;
+        let http = http_client(section)?;
         let sse = (!section.sse.is_empty()).then(|| {
             let key = (!section.sse_kms_key_id.is_empty()).then(|| section.sse_kms_key_id.clone());
             (ServerSideEncryption::from(section.sse.as_str()), key)
@@ -138,7 +120,7 @@ impl Store {
             clients: Arc::new(
                 endpoints
                     .iter()
-                    .map(|e| client(section, e, http.as_ref()))
+                    .map(|e| client(section, e, &http))
                     .collect(),
             ),
             preferred: Arc::new(AtomicUsize::new(0)),

@@ -98,6 +98,28 @@ pub fn ca_bundle(path: &str) -> Result<Option<Vec<u8>>, TlsError> {
     read("CA bundle", path).map(Some)
 }
 
+/// The TLS configuration of photocheck's own HTTPS clients (the S3 store): the system's
+/// trusted roots and, when `ca_file` names one, the certificates of that bundle as well.
+pub fn client_config(ca_file: &str) -> Result<rustls::ClientConfig, TlsError> {
+    let mut roots = RootCertStore::empty();
+    // The system's roots, as far as they load (a missing store leaves only the bundle's).
+    let native = rustls_native_certs::load_native_certs();
+    roots.add_parsable_certificates(native.certs);
+    if !ca_file.is_empty() {
+        for cert in certificates("CA bundle", ca_file)? {
+            roots
+                .add(cert)
+                .map_err(|e| TlsError::invalid("CA bundle", ca_file, e))?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError::invalid("CA bundle", ca_file, e))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
 /// The server configuration `section` describes: its certificate chain and key, and a verifier
 /// of client certificates when `client_ca_file` is set. HTTP/1.1 is offered by ALPN.
 pub fn server_config(section: &ServerTlsSection) -> Result<Arc<ServerConfig>, TlsError> {
