@@ -2043,3 +2043,134 @@ mod tests {
         assert_eq!(c.central.url, "http://127.0.0.1:3/results");
     }
 }
+
+/// What `photocheck bench store` measured: sequential reads and writes of one object through
+/// photocheck's own S3 client (one SDK client, its connections reused), with quick ACKs on and
+/// off (see `photocheck_pipeline::s3http`).
+#[derive(Debug, Clone, Serialize)]
+pub struct StoreReport {
+    /// The store, in words.
+    pub store: String,
+    /// Object size in bytes.
+    pub size: usize,
+    /// Requests of each kind per run.
+    pub requests: usize,
+    /// One run per quick-ACK setting.
+    pub runs: Vec<StoreRun>,
+}
+
+/// One run of [`store`].
+#[derive(Debug, Clone, Serialize)]
+pub struct StoreRun {
+    /// Whether reads were acknowledged at once.
+    pub quick_ack: bool,
+    /// Milliseconds per GET.
+    pub get_ms: Percentiles,
+    /// Milliseconds per PUT.
+    pub put_ms: Percentiles,
+}
+
+/// Times `requests` GETs, then `requests` PUTs, of one `size`-byte object, one after another on
+/// one client, with quick ACKs on and then off; in a bucket of its own, emptied at the end.
+pub async fn store(
+    source: &S3Source,
+    config: &Config,
+    requests: usize,
+    size: usize,
+) -> Result<StoreReport> {
+    if requests == 0 {
+        return Err(PipelineBenchError::Options(
+            "--requests must be at least 1".into(),
+        ));
+    }
+    let mut s3 = start_s3(source, config).await?;
+    let outcome = store_runs(&s3, config, requests, size).await;
+    s3.stop(Duration::from_secs(5)).await;
+    Ok(StoreReport {
+        store: s3.label.clone(),
+        size,
+        requests,
+        runs: outcome?,
+    })
+}
+
+async fn store_runs(
+    s3: &S3,
+    config: &Config,
+    requests: usize,
+    size: usize,
+) -> Result<Vec<StoreRun>> {
+    let failed = |e: photocheck_pipeline::error::StoreError| PipelineBenchError::NotReady {
+        what: format!("the S3 store ({e})"),
+        waited_s: 0,
+    };
+    let body = Bytes::from((0..size).map(|_| fastrand::u8(..)).collect::<Vec<u8>>());
+    let mut runs = Vec::new();
+    for quick_ack in [true, false] {
+        let mut section = config.s3.clone();
+        section.endpoint = s3.endpoint.clone();
+        section.failover_endpoints.clear();
+        section.quick_ack = quick_ack;
+        let id = uuid::Uuid::now_v7().simple().to_string();
+        section.bucket = format!("photocheck-bench-store-{}", &id[id.len() - 12..]);
+        let store = photocheck_pipeline::store::Store::new(&section)
+            .map_err(|e| PipelineBenchError::Options(e.to_string()))?;
+        store.ensure_bucket().await.map_err(failed)?;
+        let key = "bench/object";
+        // The first request opens the connection (and reads the bucket's location): unmeasured.
+        store
+            .put(key, body.clone(), "application/octet-stream")
+            .await
+            .map_err(failed)?;
+        store.get(key).await.map_err(failed)?;
+        let mut gets = Vec::with_capacity(requests);
+        for _ in 0..requests {
+            let t = Instant::now();
+            store.get(key).await.map_err(failed)?;
+            gets.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        let mut puts = Vec::with_capacity(requests);
+        for _ in 0..requests {
+            let t = Instant::now();
+            store
+                .put(key, body.clone(), "application/octet-stream")
+                .await
+                .map_err(failed)?;
+            puts.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        store.delete(key).await.map_err(failed)?;
+        runs.push(StoreRun {
+            quick_ack,
+            get_ms: percentiles(gets),
+            put_ms: percentiles(puts),
+        });
+    }
+    Ok(runs)
+}
+
+/// The store report as Markdown.
+pub fn store_markdown(r: &StoreReport) -> String {
+    let mut md = format!(
+        "# photocheck bench store\n\n{} · {} requests of each kind · object {} bytes · \
+         one client, connections reused\n\n\
+         | quick ACK | GET p50 ms | GET p95 | GET p99 | GET max | PUT p50 ms | PUT p95 | PUT p99 | PUT max |\n\
+         |---|---|---|---|---|---|---|---|---|\n",
+        r.store, r.requests, r.size
+    );
+    for run in &r.runs {
+        let (g, p) = (&run.get_ms, &run.put_ms);
+        md.push_str(&format!(
+            "| {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |\n",
+            if run.quick_ack { "on" } else { "off" },
+            g.p50,
+            g.p95,
+            g.p99,
+            g.max,
+            p.p50,
+            p.p95,
+            p.p99,
+            p.max
+        ));
+    }
+    md
+}

@@ -126,6 +126,26 @@ enum BenchWhat {
     /// End to end through the real API, RabbitMQ and S3 with N local worker processes:
     /// photos/s by worker count, submit→delivered latency at a fixed rate, worker memory.
     Pipeline(PipelineArgs),
+    /// photocheck's own S3 client against a store: GET and PUT latency of one object, one
+    /// request after another on reused connections, with quick ACKs on and off.
+    Store {
+        /// Use the S3 store at this endpoint (credentials and region from the config) instead
+        /// of starting a Garage node.
+        #[arg(long)]
+        s3_endpoint: Option<String>,
+        /// The script that starts a one-node Garage store.
+        #[arg(long, default_value = "scripts/s3-server.sh")]
+        s3_script: PathBuf,
+        /// Requests of each kind per run.
+        #[arg(long, default_value_t = 200)]
+        requests: usize,
+        /// Object size in bytes (a GA 461 photo is 14–60 KB).
+        #[arg(long, default_value_t = 30_000)]
+        size: usize,
+        /// Folder for bench-store.json and bench-store.md.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+    },
 }
 
 #[derive(clap::Args)]
@@ -502,6 +522,37 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench {
             what: BenchWhat::Pipeline(args),
         } => bench_pipeline(config, &data_dir, args),
+        Command::Bench {
+            what:
+                BenchWhat::Store {
+                    s3_endpoint,
+                    s3_script,
+                    requests,
+                    size,
+                    out,
+                },
+        } => {
+            use photocheck::bench_pipeline as bp;
+            let source = match s3_endpoint {
+                Some(url) => bp::S3Source::Endpoint(url),
+                None => bp::S3Source::Start(s3_script),
+            };
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let report = runtime
+                .block_on(bp::store(&source, &config, requests, size))
+                .map_err(|e| anyhow::anyhow!("[{}] {e}", e.code()))?;
+            std::fs::create_dir_all(&out)?;
+            std::fs::write(
+                out.join("bench-store.json"),
+                serde_json::to_string_pretty(&report)?,
+            )?;
+            let md = bp::store_markdown(&report);
+            std::fs::write(out.join("bench-store.md"), &md)?;
+            print!("{md}");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Models {
             action: ModelsAction::Fetch { force },
         } => {

@@ -342,6 +342,11 @@ pub struct S3Section {
     pub sse: String,
     /// KMS key id for `sse = "aws:kms"`; empty = the store's default key.
     pub sse_kms_key_id: String,
+    /// Acknowledge every read from the store at once (Linux `TCP_QUICKACK`): a store that
+    /// writes a response's head and body apart with Nagle's algorithm on (Garage) otherwise
+    /// holds each body for the client's delayed ACK, up to 40 ms on a reused connection. Off
+    /// only to measure the difference (`photocheck bench store`).
+    pub quick_ack: bool,
 }
 
 impl Default for S3Section {
@@ -360,6 +365,7 @@ impl Default for S3Section {
             ca_file: String::new(),
             sse: String::new(),
             sse_kms_key_id: String::new(),
+            quick_ack: true,
         }
     }
 }

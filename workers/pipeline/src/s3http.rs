@@ -34,14 +34,15 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::net::TcpStream;
 
-/// A TCP stream that asks the kernel for an immediate ACK after every read.
+/// A TCP stream that asks the kernel for an immediate ACK after every read (when its flag
+/// is set).
 #[derive(Debug)]
-pub struct QuickAckStream(TokioIo<TcpStream>);
+pub struct QuickAckStream(TokioIo<TcpStream>, bool);
 
 impl QuickAckStream {
     fn quick_ack(&self) {
         #[cfg(any(target_os = "linux", target_os = "android"))]
-        {
+        if self.1 {
             // Best effort: a failure leaves the connection as it was (delayed ACKs).
             let _ = socket2::SockRef::from(self.0.inner()).set_tcp_quickack(true);
         }
@@ -98,9 +99,10 @@ impl Connection for QuickAckStream {
     }
 }
 
-/// hyper-util's TCP connector, handing out [`QuickAckStream`]s.
+/// hyper-util's TCP connector, handing out [`QuickAckStream`]s (quick ACKs on when the flag
+/// is set).
 #[derive(Debug, Clone)]
-pub struct QuickAckConnector(TcpConnector);
+pub struct QuickAckConnector(TcpConnector, bool);
 
 type ConnectFuture = Pin<
     Box<
@@ -120,7 +122,8 @@ impl tower_service::Service<http::Uri> for QuickAckConnector {
 
     fn call(&mut self, uri: http::Uri) -> Self::Future {
         let connecting = tower_service::Service::<http::Uri>::call(&mut self.0, uri);
-        Box::pin(async move { Ok(QuickAckStream(connecting.await?)) })
+        let quick = self.1;
+        Box::pin(async move { Ok(QuickAckStream(connecting.await?, quick)) })
     }
 }
 
@@ -134,9 +137,13 @@ pub struct QuickAckClient {
 }
 
 impl QuickAckClient {
-    /// A client that trusts `tls` for `https` endpoints (plain `http` needs no TLS) and gives
-    /// up connecting after `connect_timeout`.
-    pub fn new(tls: rustls::ClientConfig, connect_timeout: Duration) -> QuickAckClient {
+    /// A client that trusts `tls` for `https` endpoints (plain `http` needs no TLS), gives up
+    /// connecting after `connect_timeout`, and acknowledges reads at once when `quick_ack`.
+    pub fn new(
+        tls: rustls::ClientConfig,
+        connect_timeout: Duration,
+        quick_ack: bool,
+    ) -> QuickAckClient {
         let mut tcp = TcpConnector::new();
         tcp.enforce_http(false);
         tcp.set_nodelay(true);
@@ -145,7 +152,7 @@ impl QuickAckClient {
             .with_tls_config(tls)
             .https_or_http()
             .enable_http1()
-            .wrap_connector(QuickAckConnector(tcp));
+            .wrap_connector(QuickAckConnector(tcp, quick_ack));
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(90))
             .build(https);

@@ -72,7 +72,7 @@ where
 fn http_client(section: &S3Section) -> Result<SharedHttpClient, TlsError> {
     let tls = crate::tls::client_config(&section.ca_file)?;
     let connect = Duration::from_millis(section.timeout_ms.max(1));
-    Ok(crate::s3http::QuickAckClient::new(tls, connect).shared())
+    Ok(crate::s3http::QuickAckClient::new(tls, connect, section.quick_ack).shared())
 }
 
 /// A client for one gateway.
