@@ -493,3 +493,35 @@ fn a_face_larger_than_the_frame_is_too_large_not_missing() {
         assert_eq!(r.verdict, Verdict::Fail, "{name} {z}");
     }
 }
+
+#[test]
+fn the_annotated_picture_lists_an_uncertain_check_in_amber() {
+    let profile = Profile::ga461();
+    let amber_at_bottom = |a: &photocheck_engine::Analysis| {
+        let img = photocheck_engine::annotate::render(a, &profile).unwrap();
+        let h = img.height();
+        // The list at the bottom-left corner; the face's amber landmarks are far above it.
+        img.enumerate_pixels()
+            .filter(|&(x, y, p)| y + 40 >= h && x < 400 && p.0 == [240, 160, 0])
+            .count()
+    };
+    let mut a = engine()
+        .analyze(&fixture("pass__pass_034_0.jpg"), &profile)
+        .unwrap();
+    assert_eq!(
+        amber_at_bottom(&a),
+        0,
+        "a clear pass lists nothing to review"
+    );
+    let pitch = a
+        .result
+        .checks
+        .iter_mut()
+        .find(|c| c.code == CheckCode::PosePitch)
+        .expect("the pitch check");
+    pitch.uncertain = true;
+    assert!(
+        amber_at_bottom(&a) > 100,
+        "the uncertain check is not listed"
+    );
+}

@@ -1,7 +1,9 @@
 //! Annotated pictures for the clerk and the reviewer: the photo at twice its size with the face
 //! box, the landmarks, the GA 461 guide lines (crown band, eye-line limit, face-width band,
-//! centre line) and the measured values, red where a check failed, with the failed check codes
-//! listed at the bottom.
+//! centre line) and the measured values, red where a check failed and amber where it is
+//! uncertain (sent to review) or a warning, with the failed check codes listed at the bottom
+//! and, under them, each uncertain check with its value and limits (the reason for a
+//! `review`).
 
 use crate::measure::FaceGeometry;
 use crate::{Analysis, Profile};
@@ -46,9 +48,11 @@ pub fn render(a: &Analysis, profile: &Profile) -> Option<RgbImage> {
         image::imageops::FilterType::Triangle,
     );
     let status = |code: CheckCode| a.result.check(code).map(|c| c.status);
+    let uncertain = |code: CheckCode| a.result.check(code).is_some_and(|c| c.uncertain);
     let colour = |code: CheckCode| match status(code) {
         Some(Status::Fail) => RED,
         Some(Status::Warn) => AMBER,
+        _ if uncertain(code) => AMBER,
         _ => GREEN,
     };
     let s = SCALE as f32;
@@ -96,26 +100,63 @@ pub fn render(a: &Analysis, profile: &Profile) -> Option<RgbImage> {
             hatch_runs(&mut img, &c.merging, RED);
         }
     }
-    // Failed checks, listed at the bottom.
+    // Failed checks listed at the bottom in red, then the uncertain ones in amber with their
+    // values: what a reviewer has to decide on.
     let failed: Vec<&str> = a.result.failed_codes().iter().map(|c| c.as_str()).collect();
-    let lines: Vec<String> = if failed.is_empty() {
-        vec![format!(
-            "{}: {}",
-            a.result.profile,
-            a.result.verdict.as_str().to_uppercase()
+    let mut lines: Vec<(String, Rgb<u8>)> = if failed.is_empty() {
+        vec![(
+            format!(
+                "{}: {}",
+                a.result.profile,
+                a.result.verdict.as_str().to_uppercase()
+            ),
+            GREEN,
         )]
     } else {
         std::iter::once(format!("FAIL ({})", failed.len()))
             .chain(failed.iter().map(|c| c.to_string()))
+            .map(|l| (l, RED))
             .collect()
     };
+    let unsure: Vec<String> = a
+        .result
+        .checks
+        .iter()
+        .filter(|c| c.uncertain && c.status != Status::Fail)
+        .map(uncertain_line)
+        .collect();
+    if !unsure.is_empty() {
+        lines.push((format!("REVIEW ({})", unsure.len()), AMBER));
+        lines.extend(unsure.into_iter().map(|l| (l, AMBER)));
+    }
     let top = (h * SCALE).saturating_sub(12 * lines.len() as u32 + 6);
-    for (i, line) in lines.iter().enumerate() {
+    for (i, (line, c)) in lines.iter().enumerate() {
         let y = top + 3 + 12 * i as u32;
-        let c = if failed.is_empty() { GREEN } else { RED };
-        text(&mut img, 6, y, line, c);
+        text(&mut img, 6, y, line, *c);
     }
     Some(img)
+}
+
+/// An uncertain check as one ASCII line: its code, value and limits, e.g.
+/// `pose.pitch 11.2 deg [-13..13]`.
+fn uncertain_line(c: &photocheck_types::Check) -> String {
+    let mut line = c.code.as_str().to_owned();
+    if let Some(v) = &c.value {
+        match v {
+            serde_json::Value::String(s) => line.push_str(&format!(" {s}")),
+            other => line.push_str(&format!(" {other}")),
+        }
+    }
+    if let Some(u) = &c.unit {
+        line.push_str(&format!(" {u}"));
+    }
+    match (c.min, c.max) {
+        (Some(lo), Some(hi)) => line.push_str(&format!(" [{lo}..{hi}]")),
+        (Some(lo), None) => line.push_str(&format!(" [>={lo}]")),
+        (None, Some(hi)) => line.push_str(&format!(" [<={hi}]")),
+        (None, None) => {}
+    }
+    line
 }
 
 fn draw_face(
@@ -311,4 +352,25 @@ pub fn write(a: &Analysis, profile: &Profile, path: &Path) -> Result<(), Annotat
             path: path.to_path_buf(),
             source,
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_uncertain_check_reads_as_code_value_unit_and_limits() {
+        let c: photocheck_types::Check = serde_json::from_value(serde_json::json!({
+            "code": "pose.pitch", "status": "pass", "value": 11.2, "min": -13.0, "max": 13.0,
+            "unit": "deg", "message": "…", "uncertain": true
+        }))
+        .unwrap();
+        assert_eq!(uncertain_line(&c), "pose.pitch 11.2 deg [-13..13]");
+        let c: photocheck_types::Check = serde_json::from_value(serde_json::json!({
+            "code": "background.color", "status": "pass", "value": 88.6, "min": 88.0,
+            "unit": "L*", "message": "…", "uncertain": true
+        }))
+        .unwrap();
+        assert_eq!(uncertain_line(&c), "background.color 88.6 L* [>=88]");
+    }
 }
