@@ -25,7 +25,7 @@ use aws_smithy_types::body::SdkBody;
 use hyper::rt::{Read, ReadBufCursor, Write};
 use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector as TcpConnector};
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
@@ -153,8 +153,10 @@ impl QuickAckClient {
             .https_or_http()
             .enable_http1()
             .wrap_connector(QuickAckConnector(tcp, quick_ack));
+        // Idle connections are closed after 90 s (the timer drives the pool's reaper).
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(90))
+            .pool_timer(TokioTimer::new())
             .build(https);
         QuickAckClient {
             client: Arc::new(client),
@@ -193,5 +195,97 @@ impl HttpClient for QuickAckClient {
         // Timeouts: the connect timeout is the connector's; the SDK's operation attempt
         // timeout bounds the rest (store.rs sets both from `s3.timeout_ms`).
         SharedHttpConnector::new(self.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A server that answers every request on a connection with the head and the body in two
+    /// writes (as Garage does), counting the connections it accepted.
+    async fn split_writes_server() -> (String, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = Arc::clone(&accepted);
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 4096];
+                    let mut n = 0;
+                    loop {
+                        let Ok(r) = sock.read(&mut buf[n..]).await else {
+                            return;
+                        };
+                        if r == 0 {
+                            return;
+                        }
+                        n += r;
+                        if !buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
+                            continue;
+                        }
+                        n = 0;
+                        let body = vec![b'x'; 30_000];
+                        let head =
+                            format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", body.len());
+                        if sock.write_all(head.as_bytes()).await.is_err()
+                            || sock.write_all(&body).await.is_err()
+                        {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (url, accepted)
+    }
+
+    #[tokio::test]
+    async fn requests_share_a_connection_and_read_whole_bodies() {
+        let (url, accepted) = split_writes_server().await;
+        let tls = crate::tls::client_config("").unwrap();
+        for quick_ack in [true, false] {
+            let before = accepted.load(Ordering::SeqCst);
+            let client = QuickAckClient::new(tls.clone(), Duration::from_secs(5), quick_ack);
+            for _ in 0..3 {
+                let request = HttpRequest::get(format!("{url}/bucket/key")).unwrap();
+                let response = client.call(request).await.unwrap();
+                assert_eq!(response.status().as_u16(), 200);
+                let body = aws_sdk_s3::primitives::ByteStream::new(response.into_body())
+                    .collect()
+                    .await
+                    .unwrap()
+                    .into_bytes();
+                assert_eq!(body.len(), 30_000);
+                assert!(body.iter().all(|&b| b == b'x'));
+            }
+            // Kept alive: three requests, one connection.
+            assert_eq!(
+                accepted.load(Ordering::SeqCst) - before,
+                1,
+                "quick_ack {quick_ack}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_an_io_error_the_sdk_retries() {
+        // A port nobody listens on.
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let client = QuickAckClient::new(
+            crate::tls::client_config("").unwrap(),
+            Duration::from_secs(5),
+            true,
+        );
+        let request = HttpRequest::get(format!("http://127.0.0.1:{port}/b/k")).unwrap();
+        let err = client.call(request).await.unwrap_err();
+        assert!(err.is_io(), "{err:?}");
     }
 }
