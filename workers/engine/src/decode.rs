@@ -529,7 +529,7 @@ fn chroma_grid_run_in(rgb: &RgbImage, luma: &[f32], dc_quant: u16) -> usize {
     for c in [&cb, &cr] {
         let at = |r: usize, x: usize| c[r * w + x];
         for y0 in (8..h - 3).step_by(8) {
-            let (mut run, mut sign) = (0usize, 0f32);
+            let mut line = SignRun::default();
             for b in 0..w / 8 {
                 let s = b * 8;
                 let step = median8(&|x| at(y0 + 1, x) - at(y0 - 2, x), s);
@@ -538,18 +538,9 @@ fn chroma_grid_run_in(rgb: &RgbImage, luma: &[f32], dc_quant: u16) -> usize {
                     && median8(&|x| (at(y0 + 2, x) - at(y0 + 1, x)).abs(), s) <= CHROMA_FLAT
                     && median8(&|x| (ya(y0 - 2, x) - ya(y0 - 3, x)).abs(), s) <= CHROMA_LUMA_FLAT
                     && median8(&|x| (ya(y0 + 2, x) - ya(y0 + 1, x)).abs(), s) <= CHROMA_LUMA_FLAT;
-                if steps {
-                    run = if run > 0 && step.signum() == sign {
-                        run + 1
-                    } else {
-                        1
-                    };
-                    sign = step.signum();
-                    best = best.max(run);
-                } else {
-                    run = 0;
-                }
+                line.push(steps.then_some(step));
             }
+            best = best.max(line.best);
         }
     }
     best
@@ -634,6 +625,32 @@ pub fn uniform_tail(rgb: &RgbImage) -> Option<u32> {
     (rows >= TAIL_ROWS).then_some(rows)
 }
 
+/// The longest run of consecutive blocks along a line that step with one sign.
+#[derive(Debug, Default)]
+struct SignRun {
+    run: usize,
+    sign: f32,
+    best: usize,
+}
+
+impl SignRun {
+    /// The next block: its step, or `None` when it does not step (the run ends).
+    fn push(&mut self, step: Option<f32>) {
+        match step {
+            Some(s) => {
+                self.run = if self.run > 0 && s.signum() == self.sign {
+                    self.run + 1
+                } else {
+                    1
+                };
+                self.sign = s.signum();
+                self.best = self.best.max(self.run);
+            }
+            None => self.run = 0,
+        }
+    }
+}
+
 /// Blocks a [`drift_row_run`] must span. Measured (`bench/damage/damage.py`, 2026-12-05): the
 /// longest run on any intact photo was 4 blocks (a busy tiled backdrop) and 3 on 1 170
 /// re-encoded crops of the calibration people; every visibly damaged file that the other
@@ -658,7 +675,7 @@ fn drift_row_run(luma: &[f32], w: usize, h: usize, threshold: f32) -> usize {
     let at = |y: usize, x: usize| luma[y * w + x];
     let mut best = 0;
     for y0 in (8..h.saturating_sub(2)).step_by(8) {
-        let (mut run, mut sign) = (0usize, 0f32);
+        let mut line = SignRun::default();
         for b in 0..w / 8 {
             let start = b * 8;
             let clipped = median8(&|x| at(y0 - 1, x), start).min(median8(&|x| at(y0, x), start))
@@ -675,18 +692,9 @@ fn drift_row_run(luma: &[f32], w: usize, h: usize, threshold: f32) -> usize {
             let steps = step.abs() >= threshold
                 && median8(&|x| above(x).abs(), start).max(median8(&|x| below(x).abs(), start))
                     <= DRIFT_NEIGHBOUR_MAX;
-            if steps {
-                run = if run > 0 && step.signum() == sign {
-                    run + 1
-                } else {
-                    1
-                };
-                sign = step.signum();
-                best = best.max(run);
-            } else {
-                run = 0;
-            }
+            line.push(steps.then_some(step));
         }
+        best = best.max(line.best);
     }
     best
 }

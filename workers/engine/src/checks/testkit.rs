@@ -48,26 +48,20 @@ pub(super) fn face(width: f32, eye_y: f32, mid_x: f32, roll_deg: f32) -> FaceGeo
 }
 
 pub(super) fn measures() -> Measures {
+    // A clean white backdrop, behind the head and over the whole photo alike.
+    let backdrop = BackgroundStats {
+        lightness: 100.0,
+        a: 0.0,
+        b: 0.0,
+        chroma: 0.0,
+        shadow_drop: 1.0,
+        coverage: 1.0,
+        pixels: 50_000,
+    };
     Measures {
         crown: Some(14.0),
-        background: BackgroundStats {
-            lightness: 100.0,
-            a: 0.0,
-            b: 0.0,
-            chroma: 0.0,
-            shadow_drop: 1.0,
-            coverage: 1.0,
-            pixels: 50_000,
-        },
-        backdrop: BackgroundStats {
-            lightness: 100.0,
-            a: 0.0,
-            b: 0.0,
-            chroma: 0.0,
-            shadow_drop: 1.0,
-            coverage: 1.0,
-            pixels: 50_000,
-        },
+        background: backdrop,
+        backdrop,
         tone: Some(FaceTone {
             mean: 120.0,
             p5: 60.0,
