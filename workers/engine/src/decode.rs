@@ -165,7 +165,8 @@ pub const RECHECK_MAX_PIXELS: u64 = 4 * 358 * 441;
 /// The image-level damage steps on decoded pixels of the stored frame: a flat tail
 /// ([`uniform_tail`]), a garbage block ([`garbage_block`]), steps along the block grid
 /// ([`block_grid_damage`]), rows shifted by whole blocks ([`shifted_rows`]) and colour steps
-/// along the grid ([`chroma_grid_run`]).
+/// along the grid ([`chroma_grid_run`]). The luma plane is computed here once; each step takes
+/// the frame and that plane.
 fn damage_in_pixels(rgb: &RgbImage, dc_quant: u16) -> Result<(), DecodeError> {
     let luma = luma_plane(rgb);
     if let Some(rows) = uniform_tail(rgb) {
@@ -174,20 +175,20 @@ fn damage_in_pixels(rgb: &RgbImage, dc_quant: u16) -> Result<(), DecodeError> {
              (scan data missing)"
         )));
     }
-    if let Some((x, y)) = garbage_block_in(rgb, &luma) {
+    if let Some((x, y)) = garbage_block(rgb, &luma) {
         return Err(DecodeError::Damaged(format!(
             "the 8×8 block at ({x}, {y}) of the decoded image is a checkerboard the photo \
              around it has nothing like (scan data decoded as garbage)"
         )));
     }
-    if let Some(run) = block_grid_damage_in(rgb, &luma, dc_quant) {
+    if let Some(run) = block_grid_damage(rgb, &luma, dc_quant) {
         return Err(DecodeError::Damaged(format!(
             "the decoded image steps along its 8×8 block grid over {run} px \
              (scan data decoded out of step)"
         )));
     }
     if dc_quant <= SHIFT_MAX_DC_QUANT {
-        if let Some((y, ratio)) = shifted_rows_in(rgb, &luma) {
+        if let Some((y, ratio)) = shifted_rows(rgb, &luma) {
             return Err(DecodeError::Damaged(format!(
                 "the decoded image is shifted sideways by whole blocks from row {y} on \
                  (rows meet at {:.0}% of their unshifted mismatch: scan data lost or added)",
@@ -195,7 +196,7 @@ fn damage_in_pixels(rgb: &RgbImage, dc_quant: u16) -> Result<(), DecodeError> {
             )));
         }
     }
-    let run = chroma_grid_run_in(rgb, &luma, dc_quant);
+    let run = chroma_grid_run(rgb, &luma, dc_quant);
     if run >= CHROMA_RUN_BLOCKS {
         return Err(DecodeError::Damaged(format!(
             "the decoded image changes colour along its 8×8 block grid over {} px \
@@ -363,12 +364,7 @@ const GRID_BRIGHT: f32 = 230.0;
 /// (or [`GRID_RUN_BLOCKS_SMEARED`] for a step smeared by upsampling against white), along a row
 /// or a column of the grid. Measured on damaged copies of compliant photos
 /// (`bench/damage/damage.py`): no intact photo comes near either run.
-pub fn block_grid_damage(rgb: &RgbImage, dc_quant: u16) -> Option<u32> {
-    block_grid_damage_in(rgb, &luma_plane(rgb), dc_quant)
-}
-
-/// [`block_grid_damage`] on the photo's luma plane.
-fn block_grid_damage_in(rgb: &RgbImage, luma: &[f32], dc_quant: u16) -> Option<u32> {
+pub(crate) fn block_grid_damage(rgb: &RgbImage, luma: &[f32], dc_quant: u16) -> Option<u32> {
     let (w, h) = rgb.dimensions();
     if w < 24 || h < 24 {
         return None;
@@ -431,12 +427,7 @@ const SHIFT_FLAT: f32 = 40.0;
 /// photo the unshifted rows match best, after such damage a shift matches far better.
 /// Returns the line and the lowest ratio of shifted to unshifted mismatch, when below
 /// [`SHIFT_RATIO_MAX`] over at least [`SHIFT_MIN_BLOCKS`] textured blocks.
-pub fn shifted_rows(rgb: &RgbImage) -> Option<(u32, f32)> {
-    shifted_rows_in(rgb, &luma_plane(rgb))
-}
-
-/// [`shifted_rows`] on the photo's luma plane.
-fn shifted_rows_in(rgb: &RgbImage, luma: &[f32]) -> Option<(u32, f32)> {
+pub(crate) fn shifted_rows(rgb: &RgbImage, luma: &[f32]) -> Option<(u32, f32)> {
     let (w, h) = (rgb.width() as usize, rgb.height() as usize);
     let nb = w / 8;
     if nb < 2 * SHIFT_MIN_BLOCKS || h < 16 {
@@ -505,12 +496,7 @@ const CHROMA_LUMA_FLAT: f32 = 3.0;
 /// order tints the rest of the scan (a cream or pink backdrop from one block row down, a
 /// shirt turned green), often with hardly a luma step. Compared one row further out on each
 /// side, as 4:2:0 upsampling blends the two rows next to the line.
-pub fn chroma_grid_run(rgb: &RgbImage, dc_quant: u16) -> usize {
-    chroma_grid_run_in(rgb, &luma_plane(rgb), dc_quant)
-}
-
-/// [`chroma_grid_run`] on the photo's luma plane.
-fn chroma_grid_run_in(rgb: &RgbImage, luma: &[f32], dc_quant: u16) -> usize {
+pub(crate) fn chroma_grid_run(rgb: &RgbImage, luma: &[f32], dc_quant: u16) -> usize {
     let (w, h) = (rgb.width() as usize, rgb.height() as usize);
     if w < 16 || h < 16 {
         return 0;
@@ -565,12 +551,7 @@ const GARBAGE_RATIO: f32 = 6.0;
 /// files of seeds 2–5 that passed every other step, 7 had a block of 5.6–22 against a 99th
 /// percentile below 0.8, 2 of them at 12 or more.
 /// Returns the block's top-left pixel.
-pub fn garbage_block(rgb: &RgbImage) -> Option<(u32, u32)> {
-    garbage_block_in(rgb, &luma_plane(rgb))
-}
-
-/// [`garbage_block`] on the photo's luma plane.
-fn garbage_block_in(rgb: &RgbImage, luma: &[f32]) -> Option<(u32, u32)> {
+pub(crate) fn garbage_block(rgb: &RgbImage, luma: &[f32]) -> Option<(u32, u32)> {
     let (w, h) = (rgb.width() as usize, rgb.height() as usize);
     let (bw, bh) = (w / 8, h / 8);
     if bw * bh < 16 {
@@ -1119,19 +1100,19 @@ mod tests {
     #[test]
     fn a_dc_drift_along_the_block_grid_is_damage() {
         let clean = backdrop_portrait();
-        assert_eq!(block_grid_damage(&clean, 4), None);
+        assert_eq!(block_grid_damage(&clean, &luma_plane(&clean), 4), None);
         let drifted = dc_drift(&clean, 40, 20, 60);
-        assert!(block_grid_damage(&drifted, 4).is_some_and(|run| run >= 32));
+        assert!(block_grid_damage(&drifted, &luma_plane(&drifted), 4).is_some_and(|run| run >= 32));
         // The same step off the grid is a natural edge, however long.
         let mut shifted = RgbImage::new(358, 441);
         for (x, y, p) in shifted.enumerate_pixels_mut() {
             *p = *drifted.get_pixel(x, y.saturating_sub(3));
         }
-        assert_eq!(block_grid_damage(&shifted, 4), None);
+        assert_eq!(block_grid_damage(&shifted, &luma_plane(&shifted), 4), None);
         // A step one DC quantisation step could make in a heavily compressed file is not.
         let slight = dc_drift(&clean, 40, 20, 12);
-        assert!(block_grid_damage(&slight, 4).is_some());
-        assert_eq!(block_grid_damage(&slight, 80), None);
+        assert!(block_grid_damage(&slight, &luma_plane(&slight), 4).is_some());
+        assert_eq!(block_grid_damage(&slight, &luma_plane(&slight), 80), None);
     }
 
     #[test]
@@ -1149,7 +1130,7 @@ mod tests {
             }
         }
         assert!(restart_strip(&luma_plane(&strip), w, h).is_some_and(|b| b >= STRIP_BLOCKS));
-        assert!(block_grid_damage(&strip, 4).is_some());
+        assert!(block_grid_damage(&strip, &luma_plane(&strip), 4).is_some());
         // The same band stopping short of the edge is not a restart interval's end.
         let mut short = clean.clone();
         for y in 96..112 {
@@ -1179,12 +1160,12 @@ mod tests {
     fn a_dc_drift_across_a_textured_area_is_damage() {
         let clean = textured_drift(0, 0, 0.0, 0);
         assert!(drift_row_run(&luma_plane(&clean), 358, 441, DRIFT_STEP_MIN) < DRIFT_RUN_BLOCKS);
-        assert_eq!(block_grid_damage(&clean, 4), None);
+        assert_eq!(block_grid_damage(&clean, &luma_plane(&clean), 4), None);
         // Brighter by 20 from block row 12, column 30, on: the line at y = 104 steps over the
         // first 30 blocks, in texture the smooth-sided grid step does not accept.
         let drifted = textured_drift(12, 30, 20.0, 0);
         assert!(drift_row_run(&luma_plane(&drifted), 358, 441, DRIFT_STEP_MIN) >= 30);
-        assert!(block_grid_damage(&drifted, 4).is_some());
+        assert!(block_grid_damage(&drifted, &luma_plane(&drifted), 4).is_some());
         // The same step three rows off the grid is an edge in the picture.
         let natural = textured_drift(12, 30, 20.0, 3);
         assert!(drift_row_run(&luma_plane(&natural), 358, 441, DRIFT_STEP_MIN) < DRIFT_RUN_BLOCKS);
@@ -1229,11 +1210,12 @@ mod tests {
 
     #[test]
     fn rows_shifted_by_a_lost_block_are_damage() {
-        assert_eq!(shifted_rows(&textured_photo(None)), None);
-        assert_eq!(shifted_rows(&backdrop_portrait()), None);
+        for clean in [textured_photo(None), backdrop_portrait()] {
+            assert_eq!(shifted_rows(&clean, &luma_plane(&clean)), None);
+        }
         for by in [8, 16] {
             let lost = textured_photo(Some((160, 96, by)));
-            let (row, ratio) = shifted_rows(&lost).expect("a shifted segment");
+            let (row, ratio) = shifted_rows(&lost, &luma_plane(&lost)).expect("a shifted segment");
             assert!(row == 160 || row == 168, "row {row}");
             assert!(ratio < SHIFT_RATIO_MAX);
             assert!(matches!(
@@ -1242,52 +1224,43 @@ mod tests {
             ));
         }
         // Shifted by a few pixels (an edge in the picture, not a block): not this step's.
-        assert_eq!(shifted_rows(&textured_photo(Some((160, 96, 3)))), None);
+        let edge = textured_photo(Some((160, 96, 3)));
+        assert_eq!(shifted_rows(&edge, &luma_plane(&edge)), None);
     }
 
     #[test]
     fn a_colour_drift_along_the_grid_is_damage() {
         let clean = backdrop_portrait();
-        assert!(chroma_grid_run(&clean, 4) < CHROMA_RUN_BLOCKS);
-        // From block row 25 on, the rest of the scan tinted (white becomes cream): a wrong
-        // chroma DC term.
-        let mut tinted = clean.clone();
-        for y in 200..441 {
-            for x in 0..358 {
-                let [r, g, b] = tinted.get_pixel(x, y).0;
-                tinted.put_pixel(
-                    x,
-                    y,
-                    image::Rgb([r, g.saturating_sub(3), b.saturating_sub(14)]),
-                );
+        assert!(chroma_grid_run(&clean, &luma_plane(&clean), 4) < CHROMA_RUN_BLOCKS);
+        // Every row from `from` on tinted: white becomes cream.
+        let tint = |from: u32| {
+            let mut img = clean.clone();
+            for (_, y, p) in img.enumerate_pixels_mut() {
+                if y >= from {
+                    let [r, g, b] = p.0;
+                    *p = image::Rgb([r, g.saturating_sub(3), b.saturating_sub(14)]);
+                }
             }
-        }
-        assert!(chroma_grid_run(&tinted, 4) >= CHROMA_RUN_BLOCKS);
+            img
+        };
+        // From block row 25 on, the rest of the scan tinted: a wrong chroma DC term.
+        let tinted = tint(200);
+        assert!(chroma_grid_run(&tinted, &luma_plane(&tinted), 4) >= CHROMA_RUN_BLOCKS);
         assert!(matches!(
             damage_in_pixels(&tinted, 4),
             Err(DecodeError::Damaged(_))
         ));
         // The same tint off the grid is an edge in the picture, not a decoding error; a file
         // quantised as coarsely as that tint is not judged by it.
-        let mut off = clean.clone();
-        for y in 203..441 {
-            for x in 0..358 {
-                let [r, g, b] = off.get_pixel(x, y).0;
-                off.put_pixel(
-                    x,
-                    y,
-                    image::Rgb([r, g.saturating_sub(3), b.saturating_sub(14)]),
-                );
-            }
-        }
-        assert!(chroma_grid_run(&off, 4) < CHROMA_RUN_BLOCKS);
-        assert!(chroma_grid_run(&tinted, 80) < CHROMA_RUN_BLOCKS);
+        let off = tint(203);
+        assert!(chroma_grid_run(&off, &luma_plane(&off), 4) < CHROMA_RUN_BLOCKS);
+        assert!(chroma_grid_run(&tinted, &luma_plane(&tinted), 80) < CHROMA_RUN_BLOCKS);
     }
 
     #[test]
     fn a_checkerboard_block_is_garbage_and_noise_is_not() {
         let smooth = backdrop_portrait();
-        assert_eq!(garbage_block(&smooth), None);
+        assert_eq!(garbage_block(&smooth, &luma_plane(&smooth)), None);
         // One block of decoded garbage in the face: alternate ±20 levels.
         let mut bad = smooth.clone();
         for y in 160..168 {
@@ -1298,7 +1271,7 @@ mod tests {
                 bad.put_pixel(x, y, image::Rgb(v));
             }
         }
-        assert_eq!(garbage_block(&bad), Some((176, 160)));
+        assert_eq!(garbage_block(&bad, &luma_plane(&bad)), Some((176, 160)));
         // Strong noise everywhere gives some blocks that amplitude too: not damage.
         let mut seed = 12345u32;
         let noisy = RgbImage::from_fn(smooth.width(), smooth.height(), |x, y| {
@@ -1307,7 +1280,7 @@ mod tests {
             let n = ((seed >> 16) % 121) as i16 - 60;
             image::Rgb(p.map(|c| (i16::from(c) + n).clamp(0, 255) as u8))
         });
-        assert_eq!(garbage_block(&noisy), None);
+        assert_eq!(garbage_block(&noisy, &luma_plane(&noisy)), None);
     }
 
     #[test]
