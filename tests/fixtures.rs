@@ -282,7 +282,9 @@ fn mesh_pose_is_near_frontal_on_good_photos_and_follows_mirroring_and_rotation()
         assert!(pitch.abs() <= 11.0, "{}: pitch {pitch}", e.file);
     }
     // The most turned of them (yaw about -3°): its mirror image turns the other way by the
-    // same amount, with the same pitch.
+    // same amount, with the same pitch. The mesh model is not exactly mirror-symmetric: over
+    // the 20 compliant fixtures, yaw + mirrored yaw is -0.8° on average (SD 0.8°, largest
+    // 2.1°; docs/checks.md), hence 2.5°.
     let img = image::load_from_memory(&fixture("pass__pass_119_0.jpg"))
         .unwrap()
         .to_rgb8();
@@ -292,7 +294,7 @@ fn mesh_pose_is_near_frontal_on_good_photos_and_follows_mirroring_and_rotation()
         .unwrap();
     let (yaw, yaw_m) = (value(&r, CheckCode::PoseYaw), value(&m, CheckCode::PoseYaw));
     assert!(yaw < -2.0, "yaw {yaw}");
-    assert!((yaw + yaw_m).abs() <= 1.5, "yaw {yaw}, mirrored {yaw_m}");
+    assert!((yaw + yaw_m).abs() <= 2.5, "yaw {yaw}, mirrored {yaw_m}");
     assert!(yaw_m > 1.5, "mirrored yaw {yaw_m}");
     let (pitch, pitch_m) = (
         value(&r, CheckCode::PosePitch),

@@ -216,3 +216,70 @@ fn the_backdrop_fill_gives_the_segmentation_models_cover_measures_on_clean_backd
     }
     assert_eq!(compared, 20);
 }
+
+/// The canonical face as shipped: MediaPipe's 33 Procrustes landmarks on the rigid part of the
+/// face, a mirror-symmetric set (each point off the midline has its twin at −x with the same
+/// weight), and a fit of the canonical to itself, turned by known angles, returns them.
+#[test]
+fn the_canonical_face_is_symmetric_and_a_turned_copy_gives_back_its_angles() {
+    use photocheck_engine::pose::{head_pose, CanonicalFace};
+    let s = setup();
+    let c = CanonicalFace::parse(&load(&s, "canonical_face").bytes).unwrap();
+    let basis = c.basis();
+    assert_eq!(basis.len(), 33);
+    for &(i, p, w) in basis {
+        if p[0].abs() < 1e-6 {
+            continue;
+        }
+        let twin = basis.iter().find(|b| {
+            (b.1[0] + p[0]).abs() < 1e-4
+                && (b.1[1] - p[1]).abs() < 1e-4
+                && (b.1[2] - p[2]).abs() < 1e-4
+        });
+        let twin = twin.unwrap_or_else(|| panic!("point {i} has no mirror twin"));
+        assert!(
+            (twin.2 - w).abs() < 1e-9,
+            "point {i}: weight {w} vs {}",
+            twin.2
+        );
+    }
+    // The canonical points placed in an image (14 px a centimetre, y down, z away from the
+    // camera) after turning them: yaw about y, then pitch, then roll (contract signs).
+    let turned = |yaw: f64, pitch: f64, roll: f64| {
+        let (sa, ca) = yaw.to_radians().sin_cos();
+        let (sb, cb) = (-pitch).to_radians().sin_cos();
+        let (sc, cc) = (-roll).to_radians().sin_cos();
+        let mut mesh = vec![[0.0f32; 3]; 468];
+        for &(i, p, _) in basis {
+            // Rz, then Rx, then Ry.
+            let (x, y) = (cc * p[0] - sc * p[1], sc * p[0] + cc * p[1]);
+            let (y, z) = (cb * y - sb * p[2], sb * y + cb * p[2]);
+            let (x, z) = (ca * x + sa * z, -sa * x + ca * z);
+            mesh[i] = [
+                (179.0 + 14.0 * x) as f32,
+                (200.0 - 14.0 * y) as f32,
+                (-14.0 * z) as f32,
+            ];
+        }
+        mesh
+    };
+    for (yaw, pitch, roll) in [
+        (0.0, 0.0, 0.0),
+        (12.0, 0.0, 0.0),
+        (0.0, -9.0, 0.0),
+        (0.0, 0.0, 6.0),
+        (-20.0, 15.0, -5.0),
+    ] {
+        let p = head_pose(&turned(yaw, pitch, roll), &c).unwrap();
+        let err = [
+            f64::from(p.yaw_deg) - yaw,
+            f64::from(p.pitch_deg) - pitch,
+            f64::from(p.roll_deg) - roll,
+        ];
+        assert!(
+            err.iter().all(|e| e.abs() < 0.01),
+            "{yaw} {pitch} {roll}: {p:?}"
+        );
+        assert!(p.misfit < 1e-4, "{p:?}");
+    }
+}

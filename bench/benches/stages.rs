@@ -114,7 +114,7 @@ fn stages(c: &mut Criterion) {
         b.iter(|| black_box(measure::sharpness(&luma, f.bbox, f.face_width() / 207.0)))
     });
     g.bench_function("measure_subject", |b| {
-        b.iter(|| black_box(checks::subject::subject(&img, &f.mesh)))
+        b.iter(|| black_box(checks::subject::subject(&img, &f.mesh, f.pose)))
     });
     let m = measure_all_with_mask(&img, face.as_ref()).0;
     // One selfie-segmentation inference on the head crop plus the glasses, covering and

@@ -203,7 +203,27 @@ fn obtain(entry: &Entry, cache: &Path) -> Result<Vec<u8>, FetchError> {
     if let Some(want) = &entry.archive_sha256 {
         check_sha(archive_name, want, &bytes)?;
     }
-    extract(&bytes, archive_name, &entry.path)
+    let file = extract(&bytes, archive_name, &entry.path)?;
+    let len = file.len();
+    match entry.range {
+        None => Ok(file),
+        Some(r) => slice(file, r).ok_or_else(|| {
+            FetchError::Manifest(format!(
+                "{}: range {}..{} is outside {} ({len} bytes)",
+                entry.name, r[0], r[1], entry.path
+            ))
+        }),
+    }
+}
+
+/// Bytes `[start, end)` of a file, when the range lies inside it.
+fn slice(mut file: Vec<u8>, [start, end]: [u64; 2]) -> Option<Vec<u8>> {
+    let (start, end) = (usize::try_from(start).ok()?, usize::try_from(end).ok()?);
+    if start >= end || end > file.len() {
+        return None;
+    }
+    file.truncate(end);
+    Some(file.split_off(start))
 }
 
 fn run(cmd: &mut Command) -> Result<(), FetchError> {
@@ -280,6 +300,16 @@ mod tests {
             let (_, bytes) = REPO_FILES.iter().find(|(p, _)| *p == e.path).unwrap();
             assert_eq!(sha256_hex(bytes), e.sha256, "{}", e.name);
         }
+    }
+
+    #[test]
+    fn a_range_cuts_one_packed_file_out_and_a_bad_range_is_refused() {
+        let file = b"0123456789".to_vec();
+        assert_eq!(slice(file.clone(), [2, 5]).unwrap(), b"234");
+        assert_eq!(slice(file.clone(), [0, 10]).unwrap(), file);
+        assert!(slice(file.clone(), [5, 5]).is_none());
+        assert!(slice(file.clone(), [6, 11]).is_none());
+        assert!(slice(file, [7, 3]).is_none());
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub mod imgops;
 pub mod manifest;
 pub mod measure;
 pub mod models;
+pub mod pose;
 pub mod profile;
 
 pub use error::EngineError;
@@ -43,7 +44,7 @@ use image::RgbImage;
 use photocheck_types::{CheckResult, EngineInfo, FaceInfo, Landmarks, Verdict};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// Version of the engine, reported in every result.
@@ -91,6 +92,7 @@ struct Models {
     onet: LoadedModel,
     mesh: LoadedModel,
     segment: LoadedModel,
+    canonical: Arc<pose::CanonicalFace>,
 }
 
 /// The check engine. Create once per process; share by reference or `Arc`.
@@ -134,12 +136,14 @@ impl Engine {
         let manifest = Manifest::builtin()?;
         let runtime = Runtime::load(&cfg.ort_dylib, cfg.intra_threads)?;
         let load = |role: &str| LoadedModel::load(&cfg.models_dir, manifest.by_role(role)?);
+        let canonical_file = load("canonical_face")?;
         let models = Models {
             front: load("face_detector")?,
             back: load("face_detector_small")?,
             onet: load("landmarks")?,
             mesh: load("face_mesh")?,
             segment: load("segmentation")?,
+            canonical: Arc::new(pose::CanonicalFace::parse(&canonical_file.bytes)?),
         };
         let mut tags = BTreeMap::new();
         for (role, m) in [
@@ -148,6 +152,7 @@ impl Engine {
             ("landmarks", &models.onet),
             ("face_mesh", &models.mesh),
             ("segmentation", &models.segment),
+            ("canonical_face", &canonical_file),
         ] {
             tags.insert(role.to_string(), m.entry.tag());
         }
@@ -181,6 +186,7 @@ impl Engine {
                 &self.runtime,
                 &self.models.segment,
             )?),
+            canonical: Arc::clone(&self.models.canonical),
         })
     }
 
@@ -289,9 +295,14 @@ fn face_beyond_frame(set: &mut ModelSet, img: &RgbImage) -> Result<Option<[f32; 
 
 /// The face geometry from the mesh; the mesh's points move into it (no copy) for the subject
 /// measures.
-fn geometry_from_mesh(det: &Detection, mesh: FaceMesh) -> FaceGeometry {
+fn geometry_from_mesh(
+    det: &Detection,
+    mesh: FaceMesh,
+    canonical: &pose::CanonicalFace,
+) -> FaceGeometry {
     use models::mesh_idx as idx;
     FaceGeometry {
+        pose: pose::head_pose(&mesh.points, canonical),
         bbox: det.bbox,
         score: det.score,
         left_eye: mesh.left_eye(),
@@ -394,7 +405,7 @@ fn analyze_with(
                 .mesh
                 .mesh(img, det.bbox, points.points[0], points.points[1])?;
             if mesh.presence >= MESH_PRESENCE_MIN {
-                face = Some(geometry_from_mesh(&det, mesh));
+                face = Some(geometry_from_mesh(&det, mesh, &set.canonical));
             }
             five = Some(points);
             timings.insert("landmarks".to_string(), ms(t));
@@ -589,7 +600,7 @@ pub fn measure_all_with_mask(
         whole: backdrop,
         mask,
     } = measure::backdrop(img, bg_ref, limit);
-    let subject = face.and_then(|f| checks::subject::subject(img, &f.mesh));
+    let subject = face.and_then(|f| checks::subject::subject(img, &f.mesh, f.pose));
     let (crown, tone, skin, sharpness) = match face {
         Some(f) => {
             let fw = f.face_width();

@@ -30,6 +30,10 @@ pub struct Entry {
     pub archive_sha256: Option<String>,
     /// Path inside the archive (or inside the repository for `repo`).
     pub path: String,
+    /// Byte range `[start, end)` of `path` that is the installed file, when the package packs
+    /// several files into one.
+    #[serde(default)]
+    pub range: Option<[u64; 2]>,
     /// sha256 of the installed file.
     pub sha256: String,
     /// Licence as recorded.
@@ -91,6 +95,7 @@ mod tests {
             "landmarks",
             "face_mesh",
             "segmentation",
+            "canonical_face",
         ] {
             let e = m.by_role(role).unwrap();
             assert_eq!(e.sha256.len(), 64, "{role}");

@@ -39,6 +39,8 @@ pub struct FaceGeometry {
     /// The full face mesh (468 points: x, y in image pixels, z in the same scale, larger
     /// farther from the camera), or empty when the geometry was not measured by the mesh.
     pub mesh: Vec<[f32; 3]>,
+    /// The head pose fitted to the mesh, when there is one.
+    pub pose: Option<crate::pose::HeadPose>,
 }
 
 impl FaceGeometry {
@@ -56,6 +58,7 @@ impl FaceGeometry {
             chin: p(self.chin),
             oval: self.oval.iter().map(|&v| p(v)).collect(),
             mesh: self.mesh.iter().map(|v| v.map(|c| c * k)).collect(),
+            pose: self.pose,
         }
     }
 
@@ -77,8 +80,12 @@ impl FaceGeometry {
         dist(self.cheeks[0], self.cheeks[1])
     }
 
-    /// Head roll in degrees: positive when the image-right eye is lower.
+    /// Head roll in degrees: positive when the image-right eye is lower. From the head pose
+    /// fitted to the mesh when there is one, else the angle of the line through the eyes.
     pub fn roll_deg(&self) -> f32 {
+        if let Some(pose) = self.pose {
+            return pose.roll_deg;
+        }
         let (dx, dy) = (
             self.right_eye[0] - self.left_eye[0],
             self.right_eye[1] - self.left_eye[1],
@@ -1267,6 +1274,7 @@ mod tests {
             chin: [179.0, 320.0],
             oval,
             mesh: Vec::new(),
+            pose: None,
         };
         let s = skin(&img, &face).unwrap();
         assert!(s.side_stops() < 0.01);

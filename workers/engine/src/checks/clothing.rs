@@ -407,6 +407,7 @@ mod tests {
             chin: [179.0, 260.0],
             oval: Vec::new(),
             mesh: Vec::new(),
+            pose: None,
         }
     }
 

@@ -5,6 +5,7 @@
 use super::*;
 use crate::color::lab;
 use crate::measure::{dist, for_each_span};
+use crate::pose::HeadPose;
 use ::image::RgbImage;
 
 /// Mesh indices the subject measures use (MediaPipe face mesh topology).
@@ -28,12 +29,6 @@ pub mod subject_idx {
     pub const INNER_LIP_POLYGON: [usize; 20] = [
         78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178, 88, 95,
     ];
-    /// Symmetric pairs on the face contour (image-left, image-right) for yaw.
-    pub const YAW_PAIRS: [[usize; 2]; 4] = [[234, 454], [127, 356], [93, 323], [132, 361]];
-    /// Midline points above (forehead: 10, 151) and below (chin: 152) for pitch.
-    pub const PITCH_UPPER: [usize; 2] = [10, 151];
-    /// Chin.
-    pub const PITCH_LOWER: usize = 152;
 }
 
 /// Teeth are at least this light (L*), and this much lighter than the lips around them.
@@ -41,12 +36,6 @@ const TEETH_MIN_L: f32 = 50.0;
 const TEETH_OVER_LIPS: f32 = 10.0;
 /// Teeth are nearly colourless (C*).
 const TEETH_MAX_CHROMA: f32 = 20.0;
-
-/// Pitch of the line forehead (mean of 10, 151) → chin (152) in the canonical MediaPipe face
-/// model (`canonical_face_model.obj`: forehead (y 7.40, z 4.75), chin (y −9.40, z 4.26), in
-/// cm): the forehead stands 0.49 cm in front of the chin over 16.8 cm, so a frontal face
-/// measures −1.67° before this correction.
-pub const CANONICAL_PITCH_DEG: f32 = 1.67;
 
 /// What the face mesh says about the subject: eyes, mouth, expression and head pose. All
 /// ratios are scale-free (relative to a length of the same face), angles in degrees.
@@ -65,9 +54,10 @@ pub struct SubjectMeasures {
     /// Teeth: pixels inside the inner-lip contour that are bright, nearly colourless and
     /// clearly lighter than the lips (L* ≥ max(50, lips + 10), C* ≤ 20), ÷ mouth width².
     pub teeth: f32,
-    /// Yaw: positive when the face turns toward the image's right (the nose moves right).
+    /// Yaw: positive when the face turns toward the image's right (the nose moves right); from
+    /// the mesh fitted to the canonical face ([`crate::pose`]).
     pub yaw_deg: f32,
-    /// Pitch: positive when the head is raised (chin up).
+    /// Pitch: positive when the head is raised (chin up); from the same fit.
     pub pitch_deg: f32,
 }
 
@@ -88,9 +78,15 @@ fn ear(mesh: &[[f32; 3]], ids: [usize; 6]) -> f32 {
 }
 
 /// Measures the subject on a 468-point face mesh (image pixels; z in the same scale, larger
-/// farther from the camera); `None` when the mesh is not a full MediaPipe mesh.
-pub fn subject(img: &RgbImage, mesh: &[[f32; 3]]) -> Option<SubjectMeasures> {
+/// farther from the camera) and the head pose fitted to it; `None` when the mesh is not a full
+/// MediaPipe mesh or no pose could be fitted.
+pub fn subject(
+    img: &RgbImage,
+    mesh: &[[f32; 3]],
+    pose: Option<HeadPose>,
+) -> Option<SubjectMeasures> {
     use subject_idx as s;
+    let pose = pose?;
     if mesh.len() != 468 {
         return None;
     }
@@ -157,32 +153,14 @@ pub fn subject(img: &RgbImage, mesh: &[[f32; 3]]) -> Option<SubjectMeasures> {
         }
     }
 
-    // Yaw from the depth difference of symmetric contour points; pitch from the depth
-    // difference of forehead and chin.
-    let (mut dx, mut dz) = (0.0, 0.0);
-    for [a, b] in s::YAW_PAIRS {
-        dx += mesh[b][0] - mesh[a][0];
-        dz += mesh[b][2] - mesh[a][2];
-    }
-    let yaw = dz.atan2(dx).to_degrees();
-    let upper = s::PITCH_UPPER.map(|i| mesh[i]);
-    let (uy, uz) = (
-        (upper[0][1] + upper[1][1]) / 2.0,
-        (upper[0][2] + upper[1][2]) / 2.0,
-    );
-    let chin = mesh[s::PITCH_LOWER];
-    let ux = (upper[0][0] + upper[1][0]) / 2.0;
-    // Along the face's vertical axis (roll removed) so a tilted head does not count as pitch.
-    let down = up_xy(ux, uy) - up_xy(chin[0], chin[1]);
-    let pitch = (uz - chin[2]).atan2(down).to_degrees() + CANONICAL_PITCH_DEG;
     Some(SubjectMeasures {
         eye_open: [ear(mesh, s::LEFT_EYE_EAR), ear(mesh, s::RIGHT_EYE_EAR)],
         mouth_gap: dist(xy(s::INNER_LIP[0]), xy(s::INNER_LIP[1])) / face_w,
         smile: (corners - centre) / mouth_w,
         mouth_width: mouth_w / face_w,
         teeth: teeth as f32 / (mouth_w * mouth_w),
-        yaw_deg: yaw,
-        pitch_deg: pitch,
+        yaw_deg: pose.yaw_deg,
+        pitch_deg: pose.pitch_deg,
     })
 }
 

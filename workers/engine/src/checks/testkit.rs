@@ -44,6 +44,7 @@ pub(super) fn face(width: f32, eye_y: f32, mid_x: f32, roll_deg: f32) -> FaceGeo
         chin: [mid_x, eye_y + 140.0],
         oval: vec![],
         mesh: vec![],
+        pose: None,
     }
 }
 

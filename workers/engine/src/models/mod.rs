@@ -93,6 +93,8 @@ pub struct ModelSet {
     pub resizer: fast_image_resize::Resizer,
     /// Person segmentation.
     pub segmenter: Box<dyn Segmenter>,
+    /// The reference head the mesh is fitted to for the head pose.
+    pub canonical: std::sync::Arc<crate::pose::CanonicalFace>,
 }
 
 /// Intersection over union of two `[x0, y0, x1, y1]` boxes.
