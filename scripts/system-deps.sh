@@ -2,6 +2,7 @@
 # Installs the Debian packages photocheck builds against, when they are missing:
 #   libturbojpeg0-dev  libjpeg-turbo (SIMD) for the scaled decoding of large JPEGs
 #   pkg-config         how the build finds it
+#   fonts-wqy-microhei the Chinese labels of the annotated pictures (`check --annotate`)
 # and, with --tests, what the test suite runs besides the project's own binaries:
 #   stunnel4           the TLS terminator in front of Garage in the TLS end-to-end test
 # Idempotent and quiet when everything is there; uses sudo when not run as root.
@@ -23,6 +24,7 @@ command -v pkg-config >/dev/null || missing+=(pkg-config)
 if ! command -v pkg-config >/dev/null || ! pkg-config --exists 'libturbojpeg >= 2.0'; then
   missing+=(libturbojpeg0-dev)
 fi
+[ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
 if [ "$tests" = 1 ] && ! command -v stunnel4 >/dev/null && ! command -v stunnel >/dev/null; then
   missing+=(stunnel4)
 fi

@@ -197,7 +197,8 @@ fn a_file_that_cannot_be_read_fails_with_why_not_as_an_empty_file() {
     let dir = tempfile::tempdir().unwrap();
     let folder = dir.path().join("photo.jpg");
     std::fs::create_dir(&folder).unwrap();
-    let r = photocheck::check::check_file(engine(), &folder, &Profile::ga461(), None).unwrap();
+    let r =
+        photocheck::check::check_file(engine(), &folder, &Profile::ga461(), None, None).unwrap();
     assert_eq!(r.verdict, Verdict::Fail);
     let decodable = r.check(CheckCode::FileDecodable).unwrap();
     assert_eq!(decodable.status, Status::Fail);

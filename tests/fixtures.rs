@@ -443,7 +443,7 @@ fn the_annotated_picture_marks_a_white_top_and_nothing_on_a_dark_one() {
     let profile = Profile::ga461();
     let red_below = |file: &str, row: u32| {
         let a = engine().analyze(&fixture(file), &profile).unwrap();
-        let img = photocheck_engine::annotate::render(&a, &profile).unwrap();
+        let img = photocheck_engine::annotate::render(&a, &profile, None).unwrap();
         // Pure marking red, in the picture's rows below `row` of the photo (it is drawn at
         // twice the size), left of the failed-codes list at the bottom-left corner.
         img.enumerate_pixels()
@@ -500,7 +500,7 @@ fn a_face_larger_than_the_frame_is_too_large_not_missing() {
 fn the_annotated_picture_lists_an_uncertain_check_in_amber() {
     let profile = Profile::ga461();
     let amber_at_bottom = |a: &photocheck_engine::Analysis| {
-        let img = photocheck_engine::annotate::render(a, &profile).unwrap();
+        let img = photocheck_engine::annotate::render(a, &profile, None).unwrap();
         let h = img.height();
         // The list at the bottom-left corner; the face's amber landmarks are far above it.
         img.enumerate_pixels()
@@ -525,5 +525,55 @@ fn the_annotated_picture_lists_an_uncertain_check_in_amber() {
     assert!(
         amber_at_bottom(&a) > 100,
         "the uncertain check is not listed"
+    );
+}
+
+/// The Chinese labels (with the CJK font `scripts/system-deps.sh` installs): an uncertain check
+/// is listed in amber in glyphs about 20 px tall on the 2× picture, a failed one in red; a clear
+/// pass lists neither.
+#[test]
+fn the_annotated_picture_labels_checks_in_chinese_at_a_readable_size() {
+    let config = photocheck_config::Config::default();
+    let font = photocheck::label_font(&config)
+        .unwrap()
+        .expect("a CJK font installed (scripts/system-deps.sh: fonts-wqy-microhei)");
+    assert!(font.covers("头部正对镜头（左右转动 3.1°，允许 ±5°）"));
+    let profile = Profile::ga461();
+    // Rows of the bottom band holding pixels of exactly this colour (glyph cores).
+    let rows_of = |a: &photocheck_engine::Analysis, c: [u8; 3]| {
+        let img = photocheck_engine::annotate::render(a, &profile, Some(&font)).unwrap();
+        let h = img.height();
+        (h / 2..h)
+            .filter(|&y| (0..img.width()).any(|x| img.get_pixel(x, y).0 == c))
+            .count()
+    };
+    const AMBER: [u8; 3] = [240, 160, 0];
+    const RED: [u8; 3] = [230, 30, 30];
+    let mut a = engine()
+        .analyze(&fixture("pass__pass_034_0.jpg"), &profile)
+        .unwrap();
+    let clear = (rows_of(&a, AMBER), rows_of(&a, RED));
+    let pitch = a
+        .result
+        .checks
+        .iter_mut()
+        .find(|c| c.code == CheckCode::PosePitch)
+        .unwrap();
+    pitch.uncertain = true;
+    // Two lines (the heading and the check's message): glyph cores over 2 × 15 rows or more.
+    let amber = rows_of(&a, AMBER);
+    assert!(
+        amber >= 30 + clear.0,
+        "amber rows {amber} (clear pass: {})",
+        clear.0
+    );
+    let f = engine()
+        .analyze(&fixture("subject__white_top_037_1.jpg"), &profile)
+        .unwrap();
+    let red = rows_of(&f, RED);
+    assert!(
+        red >= 30 + clear.1,
+        "red rows {red} (clear pass: {})",
+        clear.1
     );
 }

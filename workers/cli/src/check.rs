@@ -1,6 +1,7 @@
 //! `photocheck check`: checks local files and folders in parallel, printing results in input
 //! order.
 
+use photocheck_engine::annotate::LabelFont;
 use photocheck_engine::{Engine, EngineError, Profile};
 use photocheck_types::{CheckCode, CheckResult, Status, Verdict};
 use rayon::prelude::*;
@@ -68,7 +69,8 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Checks one file, writing its annotated picture to `annotate` if given. A file that cannot
+/// Checks one file, writing its annotated picture to `annotate` if given (Chinese labels with
+/// `font`). A file that cannot
 /// be read (permissions, an I/O error) is a photo that fails `file.decodable` (CONTRACT §1),
 /// with the reason it could not be read rather than as an empty file.
 pub fn check_file(
@@ -76,6 +78,7 @@ pub fn check_file(
     path: &Path,
     profile: &Profile,
     annotate: Option<&Path>,
+    font: Option<&LabelFont>,
 ) -> Result<CheckResult, EngineError> {
     let (data, unreadable) = match std::fs::read(path) {
         Ok(data) => (data, None),
@@ -84,7 +87,7 @@ pub fn check_file(
     let mut result = match annotate {
         Some(out) if unreadable.is_none() => {
             let analysis = engine.analyze(&data, profile)?;
-            if let Err(e) = photocheck_engine::annotate::write(&analysis, profile, out) {
+            if let Err(e) = photocheck_engine::annotate::write(&analysis, profile, font, out) {
                 tracing::warn!(error = %e, "cannot write the annotated picture");
             }
             analysis.result
@@ -172,6 +175,8 @@ pub struct RunOptions<'a> {
     pub jobs: usize,
     /// Folder for annotated pictures, if wanted.
     pub annotate: Option<&'a Path>,
+    /// Font for the pictures' Chinese labels (ASCII labels without one).
+    pub label_font: Option<&'a LabelFont>,
     /// Show a progress bar on stderr.
     pub progress: bool,
 }
@@ -188,6 +193,7 @@ pub fn run(
         format,
         jobs,
         annotate,
+        label_font,
         progress,
     } = *opts;
     let annotated = match annotate {
@@ -225,7 +231,7 @@ pub fn run(
                     .enumerate()
                     .for_each_with(tx, |tx, (i, path)| {
                         let out = annotated.as_ref().map(|a| a[i].as_path());
-                        let r = check_file(engine, path, profile, out);
+                        let r = check_file(engine, path, profile, out, label_font);
                         let _ = tx.send((i, r));
                     });
             });

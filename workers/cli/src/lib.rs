@@ -32,6 +32,35 @@ pub fn engine_config(config: &Config, data_dir: &Path) -> Result<EngineConfig, E
     )
 }
 
+/// Where the usual CJK fonts are installed on Debian and Ubuntu (`fonts-wqy-microhei`,
+/// `fonts-noto-cjk`, `fonts-wqy-zenhei`), in the order they are tried.
+pub const LABEL_FONTS: [&str; 3] = [
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+];
+
+/// The font for the annotated pictures' Chinese labels: `check.label_font` if set (an error if
+/// it cannot be used), else the first of [`LABEL_FONTS`] that loads; `Ok(None)` when none is
+/// installed (the pictures then carry ASCII labels).
+pub fn label_font(
+    config: &Config,
+) -> anyhow::Result<Option<photocheck_engine::annotate::LabelFont>> {
+    use anyhow::Context;
+    use photocheck_engine::annotate::LabelFont;
+    if let Some(path) = &config.check.label_font {
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("cannot read check.label_font {}", path.display()))?;
+        let font = LabelFont::from_bytes(bytes)
+            .with_context(|| format!("check.label_font {}", path.display()))?;
+        return Ok(Some(font));
+    }
+    Ok(LABEL_FONTS
+        .iter()
+        .filter_map(|p| std::fs::read(p).ok())
+        .find_map(|b| LabelFont::from_bytes(b).ok()))
+}
+
 /// Starts the engine, turning a missing installation into an actionable message.
 pub fn start_engine(config: &Config, data_dir: &Path) -> anyhow::Result<Engine> {
     let cfg = engine_config(config, data_dir)?;

@@ -367,6 +367,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
             let engine = photocheck::start_engine(&config, &data_dir)?;
+            let label_font = match args.annotate {
+                Some(_) => {
+                    let font = photocheck::label_font(&config)?;
+                    if font.is_none() {
+                        tracing::warn!(
+                            "no Chinese font found (install fonts-wqy-microhei or set check.label_font): the annotated pictures get ASCII labels"
+                        );
+                    }
+                    font
+                }
+                None => None,
+            };
             let progress = std::io::stderr().is_terminal() && files.len() >= 20;
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
@@ -375,6 +387,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 format,
                 jobs,
                 annotate: args.annotate.as_deref(),
+                label_font: label_font.as_ref(),
                 progress,
             };
             let summary = check::run(&engine, &files, &opts, &mut out)?;

@@ -182,6 +182,10 @@ pub struct CheckSection {
     pub jobs: usize,
     /// Output format: `jsonl`, `csv` or `table`.
     pub format: String,
+    /// Font for the annotated pictures' Chinese labels (TrueType/OpenType or a collection's
+    /// first font); unset: the first installed of the usual CJK fonts (WenQuanYi Micro Hei,
+    /// Noto Sans CJK, WenQuanYi Zen Hei).
+    pub label_font: Option<PathBuf>,
 }
 
 impl Default for CheckSection {
@@ -189,6 +193,7 @@ impl Default for CheckSection {
         CheckSection {
             jobs: 0,
             format: "table".into(),
+            label_font: None,
         }
     }
 }

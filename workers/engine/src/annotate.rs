@@ -1,9 +1,10 @@
 //! Annotated pictures for the clerk and the reviewer: the photo at twice its size with the face
 //! box, the landmarks, the GA 461 guide lines (crown band, eye-line limit, face-width band,
 //! centre line) and the measured values, red where a check failed and amber where it is
-//! uncertain (sent to review) or a warning, with the failed check codes listed at the bottom
-//! and, under them, each uncertain check with its value and limits (the reason for a
-//! `review`).
+//! uncertain (sent to review) or a warning. At the bottom, the verdict, each failed check and,
+//! under them, each uncertain check with its value and limits (the reason for a `review`): in
+//! Chinese, the checks' own messages, when a CJK font is given ([`LabelFont`]: 22-px text on
+//! the 2× picture, readable at arm's length); else as ASCII codes in an 8×8 bitmap font.
 
 use crate::measure::FaceGeometry;
 use crate::{Analysis, Profile};
@@ -26,6 +27,9 @@ pub enum AnnotateError {
     /// The photo could not be decoded: nothing to draw on.
     #[error("the photo could not be decoded")]
     NoImage,
+    /// The label font could not be used.
+    #[error("the label font cannot be used: {0}")]
+    Font(String),
     /// Writing the PNG failed.
     #[error("cannot write {path}: {source}")]
     Write {
@@ -37,8 +41,46 @@ pub enum AnnotateError {
     },
 }
 
-/// Renders the annotated picture of an analysis.
-pub fn render(a: &Analysis, profile: &Profile) -> Option<RgbImage> {
+/// Height of a label line in pixels of the 2× picture, and the glyphs' size in it.
+const LABEL_LINE: u32 = 28;
+const LABEL_PX: f32 = 22.0;
+
+/// A font for the picture's Chinese labels (any TrueType/OpenType font with CJK glyphs, or the
+/// first font of a collection, e.g. WenQuanYi Micro Hei's `wqy-microhei.ttc`), parsed once and
+/// shared by every picture.
+pub struct LabelFont(ab_glyph::FontVec);
+
+impl std::fmt::Debug for LabelFont {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LabelFont")
+    }
+}
+
+impl LabelFont {
+    /// Parses a font file's bytes (the first face of a collection). Refuses a font without
+    /// the glyphs of the labels' common characters (合格, 复核), so a Latin-only font is not
+    /// taken for a CJK one.
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<LabelFont, AnnotateError> {
+        let font = ab_glyph::FontVec::try_from_vec_and_index(bytes, 0)
+            .map_err(|e| AnnotateError::Font(e.to_string()))?;
+        let font = LabelFont(font);
+        if !font.covers("不合格需人工复核") {
+            return Err(AnnotateError::Font("the font has no Chinese glyphs".into()));
+        }
+        Ok(font)
+    }
+
+    /// Whether every character of `s` (but spaces) has a glyph.
+    pub fn covers(&self, s: &str) -> bool {
+        use ab_glyph::Font;
+        s.chars()
+            .filter(|c| !c.is_whitespace())
+            .all(|c| self.0.glyph_id(c).0 != 0)
+    }
+}
+
+/// Renders the annotated picture of an analysis, with Chinese labels if `font` is given.
+pub fn render(a: &Analysis, profile: &Profile, font: Option<&LabelFont>) -> Option<RgbImage> {
     let src = a.image.as_ref()?;
     let (w, h) = src.dimensions();
     let mut img = image::imageops::resize(
@@ -100,8 +142,121 @@ pub fn render(a: &Analysis, profile: &Profile) -> Option<RgbImage> {
             hatch_runs(&mut img, &c.merging, RED);
         }
     }
-    // Failed checks listed at the bottom in red, then the uncertain ones in amber with their
-    // values: what a reviewer has to decide on.
+    match font {
+        Some(font) => chinese_labels(&mut img, a, font),
+        None => ascii_labels(&mut img, a),
+    }
+    Some(img)
+}
+
+/// The verdict, the failed checks' messages in red and the uncertain checks' messages (with
+/// their values and limits) in amber, at the bottom of the picture, wrapped to its width.
+fn chinese_labels(img: &mut RgbImage, a: &Analysis, font: &LabelFont) {
+    let failed: Vec<&photocheck_types::Check> = a
+        .result
+        .checks
+        .iter()
+        .filter(|c| c.status == Status::Fail)
+        .collect();
+    let unsure: Vec<&photocheck_types::Check> = a
+        .result
+        .checks
+        .iter()
+        .filter(|c| c.uncertain && c.status != Status::Fail)
+        .collect();
+    let mut lines: Vec<(String, Rgb<u8>)> = Vec::new();
+    if failed.is_empty() && unsure.is_empty() {
+        lines.push(("合格".to_string(), GREEN));
+    }
+    if !failed.is_empty() {
+        lines.push((format!("不合格（{} 项）", failed.len()), RED));
+        lines.extend(failed.iter().map(|c| (format!("× {}", c.message), RED)));
+    }
+    if !unsure.is_empty() {
+        lines.push((format!("需人工复核（{} 项）", unsure.len()), AMBER));
+        lines.extend(unsure.iter().map(|c| (format!("？{}", c.message), AMBER)));
+    }
+    let width = img.width().saturating_sub(16) as f32;
+    let wrapped: Vec<(String, Rgb<u8>)> = lines
+        .into_iter()
+        .flat_map(|(l, c)| wrap(font, &l, width).into_iter().map(move |w| (w, c)))
+        .collect();
+    let h = img.height();
+    let top = h.saturating_sub(LABEL_LINE * wrapped.len() as u32 + 8);
+    // A dark band behind the labels (85 % black) so they read on any photo.
+    for y in top..h {
+        for x in 0..img.width() {
+            let p = img.get_pixel_mut(x, y);
+            p.0 = p.0.map(|v| (f32::from(v) * 0.15) as u8);
+        }
+    }
+    for (i, (line, c)) in wrapped.iter().enumerate() {
+        let baseline = top + 4 + LABEL_LINE * i as u32 + (LABEL_PX * 0.85) as u32;
+        draw_text(img, font, 8.0, baseline as f32, line, *c);
+    }
+}
+
+/// Splits `s` into lines no wider than `width` pixels (at any character: Chinese has no spaces).
+fn wrap(font: &LabelFont, s: &str, width: f32) -> Vec<String> {
+    use ab_glyph::{Font, ScaleFont};
+    let scaled = font.0.as_scaled(LABEL_PX);
+    let mut out = Vec::new();
+    let (mut line, mut w) = (String::new(), 0.0);
+    for ch in s.chars() {
+        let adv = scaled.h_advance(scaled.glyph_id(ch));
+        if w + adv > width && !line.is_empty() {
+            out.push(std::mem::take(&mut line));
+            w = 0.0;
+        }
+        line.push(ch);
+        w += adv;
+    }
+    if !line.is_empty() {
+        out.push(line);
+    }
+    out
+}
+
+/// Draws one line of text with its baseline at `y`, blending each glyph's coverage.
+fn draw_text(img: &mut RgbImage, font: &LabelFont, x: f32, y: f32, s: &str, c: Rgb<u8>) {
+    use ab_glyph::{Font, ScaleFont};
+    let scaled = font.0.as_scaled(LABEL_PX);
+    let (w, h) = img.dimensions();
+    let mut pen = x;
+    let mut prev = None;
+    for ch in s.chars() {
+        let id = scaled.glyph_id(ch);
+        if let Some(p) = prev {
+            pen += scaled.kern(p, id);
+        }
+        let glyph = id.with_scale_and_position(LABEL_PX, ab_glyph::point(pen, y));
+        pen += scaled.h_advance(id);
+        prev = Some(id);
+        let Some(outline) = font.0.outline_glyph(glyph) else {
+            continue;
+        };
+        let b = outline.px_bounds();
+        outline.draw(|gx, gy, cov| {
+            let (px, py) = (
+                b.min.x as i64 + i64::from(gx),
+                b.min.y as i64 + i64::from(gy),
+            );
+            if px < 0 || py < 0 || px >= i64::from(w) || py >= i64::from(h) {
+                return;
+            }
+            let p = img.get_pixel_mut(px as u32, py as u32);
+            let k = cov.clamp(0.0, 1.0);
+            for (v, t) in p.0.iter_mut().zip(c.0) {
+                *v = (f32::from(*v) * (1.0 - k) + f32::from(t) * k).round() as u8;
+            }
+        });
+    }
+}
+
+/// The ASCII fallback: failed check codes in red, then each uncertain check's code, value and
+/// limits in amber, in an 8×8 bitmap font.
+fn ascii_labels(img: &mut RgbImage, a: &Analysis) {
+    let h = img.height();
     let failed: Vec<&str> = a.result.failed_codes().iter().map(|c| c.as_str()).collect();
     let mut lines: Vec<(String, Rgb<u8>)> = if failed.is_empty() {
         vec![(
@@ -129,12 +284,11 @@ pub fn render(a: &Analysis, profile: &Profile) -> Option<RgbImage> {
         lines.push((format!("REVIEW ({})", unsure.len()), AMBER));
         lines.extend(unsure.into_iter().map(|l| (l, AMBER)));
     }
-    let top = (h * SCALE).saturating_sub(12 * lines.len() as u32 + 6);
+    let top = h.saturating_sub(12 * lines.len() as u32 + 6);
     for (i, (line, c)) in lines.iter().enumerate() {
         let y = top + 3 + 12 * i as u32;
-        text(&mut img, 6, y, line, *c);
+        text(img, 6, y, line, *c);
     }
-    Some(img)
 }
 
 /// An uncertain check as one ASCII line: its code, value and limits, e.g.
@@ -344,9 +498,14 @@ fn text(img: &mut RgbImage, x: u32, y: u32, s: &str, c: Rgb<u8>) {
     }
 }
 
-/// Renders and writes the annotated picture as PNG.
-pub fn write(a: &Analysis, profile: &Profile, path: &Path) -> Result<(), AnnotateError> {
-    let img = render(a, profile).ok_or(AnnotateError::NoImage)?;
+/// Renders and writes the annotated picture as PNG (Chinese labels if `font` is given).
+pub fn write(
+    a: &Analysis,
+    profile: &Profile,
+    font: Option<&LabelFont>,
+    path: &Path,
+) -> Result<(), AnnotateError> {
+    let img = render(a, profile, font).ok_or(AnnotateError::NoImage)?;
     img.save_with_format(path, image::ImageFormat::Png)
         .map_err(|source| AnnotateError::Write {
             path: path.to_path_buf(),
@@ -357,6 +516,13 @@ pub fn write(a: &Analysis, profile: &Profile, path: &Path) -> Result<(), Annotat
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bytes_that_are_not_a_font_are_refused() {
+        let e = LabelFont::from_bytes(b"not a font at all".to_vec()).unwrap_err();
+        assert!(matches!(e, AnnotateError::Font(_)), "{e}");
+        assert!(LabelFont::from_bytes(Vec::new()).is_err());
+    }
 
     #[test]
     fn an_uncertain_check_reads_as_code_value_unit_and_limits() {
