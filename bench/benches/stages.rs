@@ -116,6 +116,12 @@ fn stages(c: &mut Criterion) {
     g.bench_function("measure_subject", |b| {
         b.iter(|| black_box(checks::subject::subject(&img, &f.mesh, f.pose)))
     });
+    // The head pose: the mesh fitted to the canonical face.
+    let canonical = photocheck_engine::pose::CanonicalFace::parse(&load("canonical_face").bytes)
+        .expect("the canonical face installed");
+    g.bench_function("head_pose", |b| {
+        b.iter(|| black_box(photocheck_engine::pose::head_pose(&f.mesh, &canonical)))
+    });
     let m = measure_all_with_mask(&img, face.as_ref()).0;
     // One selfie-segmentation inference on the head crop plus the glasses, covering and
     // occlusion measures: what the three cover checks add per photo.

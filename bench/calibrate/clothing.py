@@ -313,13 +313,20 @@ def shirt_mask(m, pts):
 
 
 # ---------------------------------------------------------------- placement
-def placement(pts, contours):
+def placement(pts, contours, crown_y=None, eye_line_min=None):
+    """Scale and box of the GA 461 canvas on the original; the crown is the top of template
+    line 29 (the skull outline) unless `crown_y` is given. With `eye_line_min`, a head too tall
+    for its eyes to stay that far above the bottom edge is moved up until they do (the eye
+    rule wins over the crown band, as GA 461 says)."""
     fw = float(np.linalg.norm(pts[110] - pts[113]))
     s = FACE_W / fw
     eye = (pts[0] + pts[1]) / 2
-    crown_y = float(pts[contours[29]][:, 1].min())
+    if crown_y is None:
+        crown_y = float(pts[contours[29]][:, 1].min())
     x0 = eye[0] - EYE_X / s
     y0 = crown_y - CROWN_Y / s
+    if eye_line_min is not None and (eye[1] - y0) * s > CANVAS_H - eye_line_min:
+        y0 = eye[1] - (CANVAS_H - eye_line_min) / s
     return s, (x0, y0, x0 + CANVAS_W / s, y0 + CANVAS_H / s), fw
 
 
@@ -345,13 +352,26 @@ def variants():
     return out
 
 
-def render_person(pid, seg, outdir: Path, debug: bool):
+def hair_top(alpha, pts):
+    """The top of the hair: the first row where the person mask (alpha >= 0.5) covers 3 or
+    more pixels between the face's sides (template points 110, 113)."""
+    x0, x1 = sorted((int(pts[110][0]), int(pts[113][0])))
+    rows = np.nonzero((alpha[:, x0:x1] >= 0.5).sum(axis=1) >= 3)[0]
+    return float(rows.min()) if len(rows) else None
+
+
+def render_person(pid, seg, outdir: Path, debug: bool, crown_from_hair=False, only=None):
+    """Writes the person's variants (all, or those named in `only`); the crown is placed at
+    14 px from the skull outline of the template, or with `crown_from_hair` from the top of
+    the hair as the person mask shows it, moved up where needed to keep the eyes 212 px above
+    the bottom edge (a placement that meets GA 461: the eye rule wins over the crown band)."""
     img = Image.open(LONDON / f"{pid}_03.jpg").convert("RGB")
     pts, contours = read_tem(LONDON / f"{pid}_03.tem")
-    s, box, fw = placement(pts, contours)
+    m = person_masks(img, pts, seg)
+    crown = hair_top(m["alpha"], pts) if crown_from_hair else None
+    s, box, fw = placement(pts, contours, crown, 212.0 if crown_from_hair else None)
     h, w = img.size[1], img.size[0]
     pad_rows = max(0, math.ceil((box[3] - h) * s))
-    m = person_masks(img, pts, seg)
     shirt, neck_c = shirt_mask(m, pts)
     soft = np.clip(ndi.gaussian_filter(shirt.astype(float), 1.0), 0, 1)
     # Shirt pixels inside the canvas: their median luminance is the reference.
@@ -379,6 +399,8 @@ def render_person(pid, seg, outdir: Path, debug: bool):
     soft_r = soft[ry0:ry1, rx0:rx1]
     ys, xs = np.nonzero(soft_r > 0)
     for name, target in variants():
+        if only is not None and name not in only:
+            continue
         fg = fg0.copy()
         if target is not None and len(ys):
             t = srgb_to_lin(np.array(target))
