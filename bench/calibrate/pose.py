@@ -43,6 +43,9 @@ import onnxruntime as ort
 from PIL import Image
 from scipy import ndimage as ndi
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from clothing import read_tem  # noqa: E402
+
 HERE = Path(__file__).resolve()
 LONDON = HERE.parents[3] / "shared" / "calibration" / "london"
 if not LONDON.is_dir():
@@ -56,19 +59,6 @@ for a in (5, 10, 15, 20, 30):
     for s in (-1, 1):
         POSES += [(s * a, 0.0, 0.0), (0.0, s * a, 0.0), (0.0, 0.0, s * a)]
 POSES += [(15.0, 10.0, 0.0), (-15.0, -10.0, 0.0), (20.0, -5.0, 5.0), (-10.0, 15.0, -8.0)]
-
-
-def read_tem(path: Path) -> tuple[np.ndarray, list[list[int]]]:
-    rows = path.read_text().split("\n")
-    n = int(rows[0])
-    pts = np.array([[float(v) for v in rows[1 + i].split()] for i in range(n)])
-    at = 1 + n
-    lines = []
-    for _ in range(int(rows[at])):
-        count = int(rows[at + 2])
-        lines.append([int(v) for v in rows[at + 3].split()][:count])
-        at += 3
-    return pts, lines
 
 
 def triangles() -> np.ndarray:
