@@ -577,3 +577,32 @@ fn the_annotated_picture_labels_checks_in_chinese_at_a_readable_size() {
         clear.1
     );
 }
+
+/// An intact photo saved at a very low JPEG quality is over-compressed, not damaged: its blocks
+/// step along the 8×8 grid like a decoding error would, so the damage steps must leave it to
+/// `quality.compression`, whose message tells the clerk to export it again at quality 70
+/// (found on the calibration people at quality 10-25: `bench/calibrate/jpeg.py`).
+#[test]
+fn an_over_compressed_photo_fails_its_compression_not_as_damaged() {
+    let profile = Profile::ga461();
+    let mut refused = Vec::new();
+    for e in expectations().into_iter().filter(|e| e.category == "pass") {
+        let img = image::load_from_memory(&fixture(&e.file))
+            .unwrap()
+            .to_rgb8();
+        for q in [8u8, 12, 16, 20, 25] {
+            let r = engine().check(&jpeg_q(&img, q), &profile).unwrap();
+            let decodable = r.check(CheckCode::FileDecodable).unwrap();
+            if decodable.status != Status::Pass {
+                refused.push(format!("{} q{q}: {:?}", e.file, decodable.value));
+            }
+            let c = r.check(CheckCode::QualityCompression).unwrap();
+            assert_eq!(c.status, Status::Fail, "{} q{q}: {}", e.file, c.message);
+        }
+    }
+    assert!(
+        refused.is_empty(),
+        "{} refused as damaged: {refused:#?}",
+        refused.len()
+    );
+}

@@ -136,7 +136,10 @@ pub fn decode(data: &[u8], header: Header, limits: DecodeLimits) -> Result<Decod
             img.height()
         )));
     }
-    if let Some(quant) = header.luma_quant {
+    if let Some(quant) = header
+        .luma_quant
+        .filter(|q| q[0] <= PIXEL_STEPS_MAX_DC_QUANT)
+    {
         // On the stored frame, before orientation, where the 8×8 grid of the scan lies, and on
         // libjpeg-turbo's pixels where it decodes the file: what a viewer at the central
         // system shows (its upsampling and inverse DCT differ from the `image` decoder's by a
@@ -403,6 +406,14 @@ pub(crate) fn block_grid_damage(rgb: &RgbImage, luma: &[f32], dc_quant: u16) -> 
 fn luma_plane(rgb: &RgbImage) -> Vec<f32> {
     rgb.pixels().map(|p| crate::color::luma(p.0)).collect()
 }
+
+/// Largest luma DC quantiser at which the pixel damage steps run: 27 is IJG quality 30, the
+/// compression limit (`quality.compression`, `jpeg_quality_min`). Below it, an intact photo's
+/// blocks step along the grid and its flat areas quantise to one colour much as a decoding
+/// error leaves them (intact calibration photos at quality 10–25 were refused as damaged,
+/// `bench/calibrate/jpeg.py`); such a file fails `quality.compression` instead, with the
+/// message to export it again at quality 70. The decoders' own warnings still count.
+const PIXEL_STEPS_MAX_DC_QUANT: u16 = 27;
 
 /// Largest DC quantiser at which [`shifted_rows`] is judged: coarser files have flat blocks
 /// that match their neighbours at any shift.
