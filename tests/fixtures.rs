@@ -606,3 +606,56 @@ fn an_over_compressed_photo_fails_its_compression_not_as_damaged() {
         refused.len()
     );
 }
+
+/// A whole photo two stops too dark (a quarter of the light) fails `quality.exposure` whatever
+/// the skin tone: the backdrop reads grey and the whites of the eyes are dark with it. A grey
+/// backdrop in good light is the backdrop's fault only (`bench/calibrate/graded.py` measures
+/// the same on the 39 calibration people: 39 of 39 at two stops, 0 at none).
+#[test]
+fn an_under_exposed_photo_fails_its_exposure_and_a_grey_backdrop_alone_does_not() {
+    let profile = Profile::ga461();
+    let lin = |v: u8| {
+        let c = f32::from(v) / 255.0;
+        if c <= 0.04045 {
+            c / 12.92
+        } else {
+            ((c + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    let srgb = |c: f32| {
+        let s = if c <= 0.003_130_8 {
+            12.92 * c
+        } else {
+            1.055 * c.powf(1.0 / 2.4) - 0.055
+        };
+        (s * 255.0).round().clamp(0.0, 255.0) as u8
+    };
+    let mut missed = Vec::new();
+    for e in expectations().into_iter().filter(|e| e.category == "pass") {
+        let mut img = image::load_from_memory(&fixture(&e.file))
+            .unwrap()
+            .to_rgb8();
+        for p in img.pixels_mut() {
+            p.0 = p.0.map(|v| srgb(lin(v) * 0.25));
+        }
+        let r = engine().check(&jpeg_q(&img, 92), &profile).unwrap();
+        let c = r.check(CheckCode::QualityExposure).unwrap();
+        if c.status != Status::Fail {
+            missed.push(format!("{}: {}", e.file, c.message));
+        }
+    }
+    assert!(missed.is_empty(), "two stops under, not found: {missed:#?}");
+    for file in [
+        "background__bg_grey_099_1.jpg",
+        "background__bg_grey_137_0.jpg",
+        "background__bg_grey_172_2.jpg",
+    ] {
+        let r = engine().check(&fixture(file), &profile).unwrap();
+        assert_eq!(
+            r.check(CheckCode::BackgroundColor).unwrap().status,
+            Status::Fail
+        );
+        let c = r.check(CheckCode::QualityExposure).unwrap();
+        assert_eq!(c.status, Status::Pass, "{file}: {}", c.message);
+    }
+}

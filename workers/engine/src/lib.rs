@@ -621,7 +621,10 @@ pub fn measure_all_with_mask(
             let ob = oval_bbox(&f.oval);
             (
                 crown,
-                measure::face_tone(&luma, &f.oval),
+                measure::face_tone(&luma, &f.oval).map(|t| measure::FaceTone {
+                    eye_white: measure::eye_white(&luma, &f.mesh),
+                    ..t
+                }),
                 measure::skin(img, f),
                 measure::sharpness(&luma, ob, fw / 207.0),
             )

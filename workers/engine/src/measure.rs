@@ -530,6 +530,44 @@ pub struct FaceTone {
     pub p95: f32,
     /// Share of pixels at ≤ 5 or ≥ 250.
     pub clipped: f32,
+    /// The whites of the eyes: the 90th percentile of luma inside each eye's contour on the
+    /// mesh, the brighter eye; `None` without a mesh or where an eye covers under 20 pixels.
+    pub eye_white: Option<f32>,
+}
+
+/// Eye contours on the MediaPipe mesh (image-left eye, image-right eye), each a closed loop.
+const EYE_CONTOURS: [[usize; 16]; 2] = [
+    [
+        33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246,
+    ],
+    [
+        263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466,
+    ],
+];
+
+/// The whites of the eyes (see [`FaceTone::eye_white`]) on a 468-point mesh.
+pub fn eye_white(luma: &Luma, mesh: &[[f32; 3]]) -> Option<f32> {
+    if mesh.len() != 468 {
+        return None;
+    }
+    let (w, h) = (luma.width as u32, luma.height as u32);
+    EYE_CONTOURS
+        .iter()
+        .filter_map(|ids| {
+            let poly: Vec<[f32; 2]> = ids.iter().map(|&i| [mesh[i][0], mesh[i][1]]).collect();
+            let mut v: Vec<i32> = Vec::new();
+            for_each_span(&poly, w, h, |y, x0, x1| {
+                let row = &luma.data[y as usize * luma.width..(y as usize + 1) * luma.width];
+                v.extend_from_slice(&row[x0 as usize..x1 as usize]);
+            });
+            if v.len() < 20 {
+                return None;
+            }
+            let k = ((v.len() - 1) as f32 * 0.9).round() as usize;
+            let (_, p90, _) = v.select_nth_unstable(k);
+            Some(*p90 as f32 / 1000.0)
+        })
+        .reduce(f32::max)
 }
 
 /// Tonal statistics inside `oval`; `None` when the outline covers no pixel.
@@ -567,6 +605,7 @@ pub fn face_tone(luma: &Luma, oval: &[[f32; 2]]) -> Option<FaceTone> {
         p5: pct(0.05),
         p95: pct(0.95),
         clipped,
+        eye_white: None,
     })
 }
 

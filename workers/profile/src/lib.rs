@@ -161,6 +161,10 @@ pub struct Profile {
     pub exposure_mean: Range,
     /// Largest share of face pixels clipped at black (≤ 5) or white (≥ 250).
     pub exposure_clipped_max: f64,
+    /// Least luma of the whites of the eyes (90th percentile inside the eye contours, the
+    /// brighter eye) when the backdrop reads grey: below it the whole photo is under-exposed
+    /// (the backdrop and the eyes darkened together), not only the backdrop grey.
+    pub eye_white_min: f64,
     /// Least tonal spread on the face: 95th minus 5th percentile of luma.
     pub dynamic_range_min: f64,
     /// Largest lighting difference between the cheeks, in stops (log2 of the ratio).

@@ -93,6 +93,24 @@ pub(crate) fn quality_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<C
                     Some(Range::new(0.0, p.exposure_clipped_max * 100.0)),
                     "%",
                 )
+            } else if let Some(e) = under_exposed(m, &t, p) {
+                // The backdrop reads grey and the whites of the eyes are dark with it: the
+                // whole photo lacks light (a face of any skin tone; docs/checks.md, Quality).
+                let mut c = with(
+                    check(
+                        QualityExposure,
+                        Status::Fail,
+                        format!(
+                            "照片整体偏暗（背景发灰，眼白亮度仅 {e:.0}，至少 {:.0}），请增加灯光或调整曝光后重新拍摄",
+                            p.eye_white_min
+                        ),
+                    ),
+                    e,
+                    Some(Range::new(p.eye_white_min, 255.0)),
+                    "luma",
+                );
+                c.uncertain = e >= p.eye_white_min - EYE_WHITE_UNCERTAINTY;
+                c
             } else {
                 with(
                     check(
@@ -239,11 +257,51 @@ pub(crate) fn quality_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<C
     ));
 }
 
+/// Luma levels within which the whites of the eyes are too close to their limit to be sure.
+const EYE_WHITE_UNCERTAINTY: f64 = 5.0;
+
+/// The whites of the eyes' luma when the whole photo is under-exposed: the backdrop behind the
+/// head is neutral but darker than the white it must be, and the eyes' whites are below
+/// `eye_white_min`. A grey backdrop in good light leaves the eyes' whites bright (compliant
+/// photos: 106–191), and a dark face with bright eyes is dark skin, so neither alone is taken
+/// for under-exposure.
+fn under_exposed(m: &Measures, t: &FaceTone, p: &Profile) -> Option<f64> {
+    let grey = f64::from(m.background.lightness) < p.background_lightness_min
+        && f64::from(m.background.chroma) <= p.background_chroma_max;
+    let e = f64::from(t.eye_white?);
+    (grey && e < p.eye_white_min).then_some(e)
+}
+
 #[cfg(test)]
 mod rule_tests {
     //! The rules at the edges of their limits, on hand-made observations.
     use super::super::testkit::*;
     use super::super::*;
+
+    #[test]
+    fn a_grey_backdrop_with_dark_eye_whites_is_under_exposure_and_either_alone_is_not() {
+        let case = |lightness: f32, chroma: f32, eye: f32| {
+            let mut c = Case::good();
+            c.m.background.lightness = lightness;
+            c.m.background.chroma = chroma;
+            c.m.tone.as_mut().unwrap().eye_white = Some(eye);
+            find(&c, CheckCode::QualityExposure)
+        };
+        let e = case(70.0, 1.0, 80.0);
+        assert_eq!(e.status, Status::Fail, "{e:?}");
+        assert!(e.message.contains("偏暗"), "{}", e.message);
+        assert_eq!(e.value.as_ref().and_then(|v| v.as_f64()), Some(80.0));
+        assert!(!e.uncertain);
+        // Just under the limit: a fail the measurement cannot be sure of.
+        let e = case(70.0, 1.0, 102.0);
+        assert_eq!(e.status, Status::Fail);
+        assert!(e.uncertain);
+        // A grey backdrop in good light (bright eyes), a white backdrop with dark eyes, a
+        // coloured backdrop: not under-exposure.
+        assert_eq!(case(70.0, 1.0, 140.0).status, Status::Pass);
+        assert_eq!(case(95.0, 1.0, 80.0).status, Status::Pass);
+        assert_eq!(case(70.0, 20.0, 80.0).status, Status::Pass);
+    }
 
     #[test]
     fn a_failed_exposure_reports_the_measure_that_failed() {

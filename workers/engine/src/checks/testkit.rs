@@ -68,6 +68,7 @@ pub(super) fn measures() -> Measures {
             p5: 60.0,
             p95: 170.0,
             clipped: 0.0,
+            eye_white: Some(150.0),
         }),
         skin: Some(SkinSample {
             left_luma: 130.0,
