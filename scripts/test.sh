@@ -27,6 +27,8 @@ bash scripts/s3-server.sh --install-only
 
 step "build"
 cargo build --workspace --all-targets
+# The README's first command is `cargo run`: it must resolve to the command line.
+cargo run -q -- --version >/dev/null
 
 step "ONNX Runtime and models"
 "$CARGO_TARGET_DIR/debug/photocheck" models fetch
