@@ -251,6 +251,20 @@ fn jpeg_q(img: &image::RgbImage, quality: u8) -> Vec<u8> {
     out
 }
 
+/// The compliant fixtures, decoded: (file name, pixels).
+fn compliant_photos() -> Vec<(String, image::RgbImage)> {
+    expectations()
+        .into_iter()
+        .filter(|e| e.category == "pass")
+        .map(|e| {
+            let img = image::load_from_memory(&fixture(&e.file))
+                .unwrap()
+                .to_rgb8();
+            (e.file, img)
+        })
+        .collect()
+}
+
 /// `img` rotated by `deg` about its centre (nearest neighbour, white outside).
 fn rotated(img: &image::RgbImage, deg: f32) -> image::RgbImage {
     let (w, h) = img.dimensions();
@@ -411,10 +425,7 @@ fn a_large_capture_is_checked_like_the_photo_it_shows() {
 fn low_contrast_good_photos_keep_a_neutral_expression() {
     let profile = Profile::ga461();
     let mut wrong = Vec::new();
-    for e in expectations().into_iter().filter(|e| e.category == "pass") {
-        let img = image::load_from_memory(&fixture(&e.file))
-            .unwrap()
-            .to_rgb8();
+    for (file, img) in compliant_photos() {
         let mean = img
             .pixels()
             .map(|p| f32::from(p[0]) + f32::from(p[1]) + f32::from(p[2]))
@@ -430,7 +441,7 @@ fn low_contrast_good_photos_keep_a_neutral_expression() {
         let r = engine().check(&jpeg_q(&flat, 80), &profile).unwrap();
         for code in [CheckCode::FaceExpression, CheckCode::FaceMouthClosed] {
             if r.check(code).unwrap().status == Status::Fail {
-                wrong.push(format!("{}: {}", e.file, code.as_str()));
+                wrong.push(format!("{}: {}", file, code.as_str()));
             }
         }
     }
@@ -586,18 +597,15 @@ fn the_annotated_picture_labels_checks_in_chinese_at_a_readable_size() {
 fn an_over_compressed_photo_fails_its_compression_not_as_damaged() {
     let profile = Profile::ga461();
     let mut refused = Vec::new();
-    for e in expectations().into_iter().filter(|e| e.category == "pass") {
-        let img = image::load_from_memory(&fixture(&e.file))
-            .unwrap()
-            .to_rgb8();
+    for (file, img) in compliant_photos() {
         for q in [8u8, 12, 16, 20, 25] {
             let r = engine().check(&jpeg_q(&img, q), &profile).unwrap();
             let decodable = r.check(CheckCode::FileDecodable).unwrap();
             if decodable.status != Status::Pass {
-                refused.push(format!("{} q{q}: {:?}", e.file, decodable.value));
+                refused.push(format!("{} q{q}: {:?}", file, decodable.value));
             }
             let c = r.check(CheckCode::QualityCompression).unwrap();
-            assert_eq!(c.status, Status::Fail, "{} q{q}: {}", e.file, c.message);
+            assert_eq!(c.status, Status::Fail, "{} q{q}: {}", file, c.message);
         }
     }
     assert!(
@@ -631,17 +639,14 @@ fn an_under_exposed_photo_fails_its_exposure_and_a_grey_backdrop_alone_does_not(
         (s * 255.0).round().clamp(0.0, 255.0) as u8
     };
     let mut missed = Vec::new();
-    for e in expectations().into_iter().filter(|e| e.category == "pass") {
-        let mut img = image::load_from_memory(&fixture(&e.file))
-            .unwrap()
-            .to_rgb8();
+    for (file, mut img) in compliant_photos() {
         for p in img.pixels_mut() {
             p.0 = p.0.map(|v| srgb(lin(v) * 0.25));
         }
         let r = engine().check(&jpeg_q(&img, 92), &profile).unwrap();
         let c = r.check(CheckCode::QualityExposure).unwrap();
         if c.status != Status::Fail {
-            missed.push(format!("{}: {}", e.file, c.message));
+            missed.push(format!("{}: {}", file, c.message));
         }
     }
     assert!(missed.is_empty(), "two stops under, not found: {missed:#?}");

@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
@@ -34,7 +32,9 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage as ndi
 
-HERE = Path(__file__).resolve()
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from runcheck import DEFAULT_BIN, check_folder, files_dir  # noqa: E402
+
 DEFECTS = {
     "noise": ([0, 1, 2, 3, 4, 6, 8, 12], ["quality.noise"]),
     "blur": ([0, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0], ["quality.sharpness"]),
@@ -73,13 +73,10 @@ def main() -> int:
     ap.add_argument(
         "--photocheck",
         type=Path,
-        default=Path.home() / ".cache/photocheck/target/debug/photocheck",
+        default=DEFAULT_BIN,
     )
     a = ap.parse_args()
-    if HERE.parents[2] in a.out.resolve().parents:
-        sys.exit("--out must be outside the repository")
-    files = a.out / "files"
-    files.mkdir(parents=True, exist_ok=True)
+    files = files_dir(a.out)
     made = []
     for i, src in enumerate(sorted(a.photos.glob("*.jpg"))):
         rgb = np.asarray(Image.open(src).convert("RGB"), dtype=np.float64)
@@ -89,17 +86,7 @@ def main() -> int:
                 name = f"{src.stem}_{kind}_{s:+g}.jpg"
                 Image.fromarray(out).save(files / name, quality=92, subsampling=2, dpi=(350, 350))
                 made.append((src.stem, kind, s, name))
-    proc = subprocess.run(
-        [str(a.photocheck), "check", "--format", "jsonl", str(files)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    res = {}
-    for line in proc.stdout.splitlines():
-        if line.startswith("{"):
-            r = json.loads(line)
-            res[Path(r["source"]).name] = {c["code"]: c for c in r["checks"]}
+    res = check_folder(a.photocheck, files)
     rows = []
     for photo, kind, s, name in made:
         for code in DEFECTS[kind][1]:

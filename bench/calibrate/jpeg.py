@@ -22,9 +22,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import json
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
@@ -32,7 +30,9 @@ import numpy as np
 from PIL import Image
 
 QUALITIES = [10, 20, 25, 30, 40, 50, 60, 70, 80, 90]
-HERE = Path(__file__).resolve()
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from runcheck import DEFAULT_BIN, check_folder, files_dir  # noqa: E402
+
 
 
 def luma(img: Image.Image) -> np.ndarray:
@@ -54,13 +54,10 @@ def main() -> int:
     ap.add_argument(
         "--photocheck",
         type=Path,
-        default=Path.home() / ".cache/photocheck/target/debug/photocheck",
+        default=DEFAULT_BIN,
     )
     a = ap.parse_args()
-    if HERE.parents[2] in a.out.resolve().parents:
-        sys.exit("--out must be outside the repository")
-    files = a.out / "files"
-    files.mkdir(parents=True, exist_ok=True)
+    files = files_dir(a.out)
     rows = []
     for src in sorted(a.photos.glob("*.jpg")):
         ref_img = Image.open(src).convert("RGB")
@@ -74,17 +71,7 @@ def main() -> int:
             rows.append(
                 dict(photo=src.stem, quality=q, kb=len(buf.getvalue()) / 1000, psnr=face_psnr(ref, back), name=name)
             )
-    proc = subprocess.run(
-        [str(a.photocheck), "check", "--format", "jsonl", str(files)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    res = {}
-    for line in proc.stdout.splitlines():
-        if line.startswith("{"):
-            r = json.loads(line)
-            res[Path(r["source"]).name] = {c["code"]: c for c in r["checks"]}
+    res = check_folder(a.photocheck, files)
     for r in rows:
         c = res.get(r["name"], {}).get("quality.compression", {})
         r["status"] = c.get("status")

@@ -32,9 +32,7 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import struct
-import subprocess
 import sys
 from pathlib import Path
 
@@ -45,6 +43,7 @@ from scipy import ndimage as ndi
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from clothing import read_tem  # noqa: E402
+from runcheck import DEFAULT_BIN, check_folder, files_dir  # noqa: E402
 
 HERE = Path(__file__).resolve()
 LONDON = HERE.parents[3] / "shared" / "calibration" / "london"
@@ -276,14 +275,11 @@ def main() -> int:
     ap.add_argument(
         "--photocheck",
         type=Path,
-        default=Path.home() / ".cache/photocheck/target/debug/photocheck",
+        default=DEFAULT_BIN,
     )
     ap.add_argument("--people", type=int, default=39)
     a = ap.parse_args()
-    if HERE.parents[2] in a.out.resolve().parents:
-        sys.exit("--out must be outside the repository")
-    files = a.out / "files"
-    files.mkdir(parents=True, exist_ok=True)
+    files = files_dir(a.out)
     sess = ort.InferenceSession(str(DATA / "face_landmark.onnx"), providers=["CPUExecutionProvider"])
     seg = ort.InferenceSession(
         str(DATA / "selfie_segmentation.onnx"), providers=["CPUExecutionProvider"]
@@ -304,23 +300,10 @@ def main() -> int:
             Image.fromarray(out).resize((358, 441), Image.LANCZOS).save(
                 files / name, quality=92, dpi=(350, 350)
             )
-    proc = subprocess.run(
-        [str(a.photocheck), "check", "--format", "jsonl", str(files)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    measured: dict[str, dict[str, float]] = {}
-    for line in proc.stdout.splitlines():
-        if not line.strip():
-            continue
-        r = json.loads(line)
-        v = {c["code"]: c.get("value") for c in r["checks"]}
-        measured[Path(r["source"]).stem] = {
-            "yaw": v.get("pose.yaw"),
-            "pitch": v.get("pose.pitch"),
-            "roll": v.get("pose.roll"),
-        }
+    measured: dict[str, dict[str, float]] = {
+        Path(name).stem: {axis: checks.get(f"pose.{axis}", {}).get("value") for axis in ("yaw", "pitch", "roll")}
+        for name, checks in check_folder(a.photocheck, files).items()
+    }
     rows = []
     for src in people:
         base = measured.get(f"{src.stem}_y+0_p+0_r+0")
