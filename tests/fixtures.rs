@@ -419,6 +419,65 @@ fn a_large_capture_is_checked_like_the_photo_it_shows() {
     assert!((wb / ws - 4.0).abs() < 0.12, "face width {ws} vs {wb}");
 }
 
+/// Gaussian noise of `sigma` levels on every channel of every pixel (a fixed seed).
+fn noised(img: &image::RgbImage, sigma: f32) -> image::RgbImage {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut uniform = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    };
+    let mut out = img.clone();
+    for v in out.iter_mut() {
+        let g = (-2.0 * uniform().ln()).sqrt() * (std::f64::consts::TAU * uniform()).cos();
+        *v = (f64::from(*v) + g * f64::from(sigma))
+            .round()
+            .clamp(0.0, 255.0) as u8;
+    }
+    out
+}
+
+/// A compliant photo captured at 8× the canvas (2864 × 3528) is checked on a 1/8 decode, where
+/// every 8 × 8 block is one pixel: sensor noise and JPEG blocking of the capture itself would
+/// vanish there. They are measured on the face at the capture's own resolution instead, so
+/// the noisy capture fails `quality.noise`, the capture compressed to blocks and saved again at
+/// quality 95 fails `quality.compression`, and the clean capture fails neither (issue 21).
+#[test]
+fn a_large_capture_is_judged_on_its_own_noise_and_blocking() {
+    let profile = Profile::ga461();
+    let img = image::load_from_memory(&fixture("pass__pass_094_0.jpg"))
+        .unwrap()
+        .to_rgb8();
+    let big = image::imageops::resize(
+        &img,
+        358 * 8,
+        441 * 8,
+        image::imageops::FilterType::Triangle,
+    );
+    let status = |bytes: &[u8], code: CheckCode| {
+        let r = engine().check(bytes, &profile).expect("engine runs");
+        let c = r.check(code).unwrap().clone();
+        (c.status, c.value)
+    };
+    let clean = jpeg_q(&big, 92);
+    for code in [CheckCode::QualityNoise, CheckCode::QualityCompression] {
+        let (s, v) = status(&clean, code);
+        assert_eq!(s, Status::Pass, "clean capture, {code}: {v:?}");
+    }
+    let (s, v) = status(&jpeg_q(&noised(&big, 12.0), 92), CheckCode::QualityNoise);
+    assert_eq!(s, Status::Fail, "noise σ 12 at 8×: {v:?}");
+    let blocky = image::load_from_memory(&jpeg_q(&big, 12))
+        .unwrap()
+        .to_rgb8();
+    let (s, v) = status(&jpeg_q(&blocky, 95), CheckCode::QualityCompression);
+    assert_eq!(
+        s,
+        Status::Fail,
+        "quality 12 saved again at 95, at 8×: {v:?}"
+    );
+}
+
 /// Pale lips are not teeth: every compliant photo with its contrast lowered by 15 % (as a
 /// flatter camera would give) still has a neutral expression and a closed mouth.
 #[test]

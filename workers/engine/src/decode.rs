@@ -308,6 +308,118 @@ fn libjpeg_rgb(data: &[u8], header: &Header, sw: u32, sh: u32) -> Option<RgbImag
     }
 }
 
+/// A rectangle of a photo's luma at the photo's own resolution, in the stored frame (before
+/// EXIF orientation): what the resolution-bound measures (noise, JPEG blocking) read on a large
+/// capture that the checks otherwise see reduced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LumaCrop {
+    /// Row-major luma, 0–255 (JPEG's Y, i.e. Rec. 601 luma).
+    pub luma: Vec<u8>,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Left edge in the stored frame: a multiple of 8, so the crop's 8 × 8 grid is the file's.
+    pub x: u32,
+    /// Top edge in the stored frame (a multiple of 8).
+    pub y: u32,
+}
+
+/// The luma of `rect` (`[x0, y0, x1, y1]`, stored-frame pixels) of a JPEG at full resolution,
+/// without decoding the rest: libjpeg-turbo crops the file losslessly in the DCT domain (its
+/// edges moved out to whole MCUs), drops the colour, and decodes only that. `None` when the
+/// file is not a JPEG libjpeg-turbo can crop, the rectangle is empty, or it reports damage.
+pub fn jpeg_luma_crop(data: &[u8], header: &Header, rect: [u32; 4]) -> Option<LumaCrop> {
+    if header.format != crate::header::Format::Jpeg || !header.complete {
+        return None;
+    }
+    std::panic::catch_unwind(|| luma_crop(data, header, rect)).ok()?
+}
+
+fn luma_crop(data: &[u8], header: &Header, rect: [u32; 4]) -> Option<LumaCrop> {
+    let mut decoder = turbojpeg::Decompressor::new().ok()?;
+    let stored = decoder.read_header(data).ok()?;
+    if (stored.width, stored.height) != (header.width as usize, header.height as usize) {
+        return None;
+    }
+    let (mw, mh) = (
+        stored.subsamp.mcu_width() as u32,
+        stored.subsamp.mcu_height() as u32,
+    );
+    let x1 = rect[2].min(header.width);
+    let y1 = rect[3].min(header.height);
+    let x0 = rect[0].min(x1) / mw * mw;
+    let y0 = rect[1].min(y1) / mh * mh;
+    if x1 <= x0 + 16 || y1 <= y0 + 16 {
+        return None;
+    }
+    let transform = turbojpeg::Transform {
+        op: turbojpeg::TransformOp::None,
+        crop: Some(turbojpeg::TransformCrop {
+            x: x0 as usize,
+            y: y0 as usize,
+            width: Some((x1 - x0) as usize),
+            height: Some((y1 - y0) as usize),
+        }),
+        gray: true,
+        copy_none: true,
+        ..turbojpeg::Transform::default()
+    };
+    let small = turbojpeg::Transformer::new()
+        .ok()?
+        .transform_to_vec(&transform, data)
+        .ok()?;
+    let head = decoder.read_header(&small).ok()?;
+    let (w, h) = (head.width, head.height);
+    let mut luma = vec![0u8; w * h];
+    decoder
+        .decompress(
+            &small,
+            turbojpeg::Image {
+                pixels: luma.as_mut_slice(),
+                width: w,
+                pitch: w,
+                height: h,
+                format: turbojpeg::PixelFormat::GRAY,
+            },
+        )
+        .ok()?;
+    Some(LumaCrop {
+        luma,
+        width: w as u32,
+        height: h as u32,
+        x: x0,
+        y: y0,
+    })
+}
+
+/// `rect` (`[x0, y0, x1, y1]`) of the photo as shown (after EXIF `orientation`) in the stored
+/// frame of `stored_w` × `stored_h` pixels.
+pub fn oriented_rect_to_stored(
+    rect: [f32; 4],
+    orientation: u8,
+    stored_w: u32,
+    stored_h: u32,
+) -> [f32; 4] {
+    let (w, h) = (stored_w as f32, stored_h as f32);
+    // Where a point of the shown photo lies in the stored frame (edges, not pixel centres).
+    let map = |x: f32, y: f32| -> (f32, f32) {
+        match orientation {
+            2 => (w - x, y),
+            3 => (w - x, h - y),
+            4 => (x, h - y),
+            5 => (y, x),
+            6 => (y, h - x),
+            7 => (w - y, h - x),
+            8 => (w - y, x),
+            _ => (x, y),
+        }
+    };
+    let (ax, ay) = map(rect[0], rect[1]);
+    let (bx, by) = map(rect[2], rect[3]);
+    [ax.min(bx), ay.min(by), ax.max(bx), ay.max(by)]
+}
+
 /// libjpeg-turbo's report on a JPEG's entropy-coded data: the message of a warning or error
 /// that means the data is damaged, or `None`. The file is decoded at 1/8 scale, where the
 /// inverse DCT is a single term per block but Huffman decoding still reads every coefficient,
@@ -867,6 +979,55 @@ mod tests {
             img.write_with_encoder(enc).unwrap();
         }
         out
+    }
+
+    #[test]
+    fn a_luma_crop_is_the_full_decode_s_luma_on_the_file_s_grid() {
+        for grey in [false, true] {
+            let data = jpeg_bytes(300, 200, grey);
+            let h = probe(&data, LIMITS).unwrap();
+            let full = turbojpeg::decompress(&data, turbojpeg::PixelFormat::GRAY).unwrap();
+            let c = jpeg_luma_crop(&data, &h, [37, 45, 250, 180]).expect("crops");
+            // Moved out to whole MCUs (8 or 16 px), so the crop's block grid is the file's.
+            let mcu = turbojpeg::read_header(&data).unwrap().subsamp.mcu_size();
+            assert_eq!(
+                (c.x, c.y),
+                (
+                    37 / mcu.0 as u32 * mcu.0 as u32,
+                    45 / mcu.1 as u32 * mcu.1 as u32
+                )
+            );
+            assert_eq!((c.width, c.height), (250 - c.x, 180 - c.y));
+            for y in 0..c.height {
+                for x in 0..c.width {
+                    let want = full.pixels[(c.y + y) as usize * full.pitch + (c.x + x) as usize];
+                    let got = c.luma[(y * c.width + x) as usize];
+                    assert!(
+                        want.abs_diff(got) <= 1,
+                        "({x}, {y}) of the crop: {got}, the full decode {want}"
+                    );
+                }
+            }
+            assert!(jpeg_luma_crop(&data, &h, [100, 100, 110, 300]).is_none());
+            assert!(jpeg_luma_crop(b"not a jpeg", &h, [0, 0, 100, 100]).is_none());
+        }
+    }
+
+    #[test]
+    fn a_rectangle_of_the_shown_photo_maps_to_the_stored_frame() {
+        let stored = RgbImage::from_fn(5, 3, |x, y| image::Rgb([x as u8, y as u8, 0]));
+        for o in 1..=8u8 {
+            let mut shown = DynamicImage::ImageRgb8(stored.clone());
+            shown.apply_orientation(image::metadata::Orientation::from_exif(o).unwrap());
+            let shown = shown.to_rgb8();
+            for (x, y, p) in shown.enumerate_pixels() {
+                let r = [x as f32, y as f32, x as f32 + 1.0, y as f32 + 1.0];
+                let s = oriented_rect_to_stored(r, o, 5, 3);
+                assert_eq!((s[2] - s[0], s[3] - s[1]), (1.0, 1.0), "orientation {o}");
+                let q = stored.get_pixel(s[0] as u32, s[1] as u32);
+                assert_eq!(p, q, "orientation {o}: shown ({x}, {y}) is stored {s:?}");
+            }
+        }
     }
 
     #[test]

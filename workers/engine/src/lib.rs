@@ -372,14 +372,21 @@ fn analyze_with(
         (Some(i), _) => Some(i.dimensions()),
         (None, _) => None,
     };
+    // A decoded photo that is shrunk is kept until its face region has been measured at its
+    // own resolution (`native_quality`).
+    let mut full = None;
     let image = image.map(|img| {
         let t = Instant::now();
-        let (work, k) = working_copy(set, img, profile.canvas);
-        if k > 1.0 {
-            scale *= k;
-            timings.insert("resize".to_string(), ms(t));
+        let (work, k) = working_copy(set, &img, profile.canvas);
+        match work {
+            Some(work) => {
+                scale *= k;
+                timings.insert("resize".to_string(), ms(t));
+                full = Some(img);
+                work
+            }
+            None => img,
         }
-        work
     });
 
     let mut faces = Vec::new();
@@ -444,6 +451,17 @@ fn analyze_with(
                 timings.insert("clothing".to_string(), ms(t));
             }
         }
+        if scale > 1.0 {
+            if let Some(f) = &face {
+                let t = Instant::now();
+                if let Some(q) = native_quality(data, header.as_ref(), full.as_ref(), f, scale) {
+                    m.noise = q.noise;
+                    m.blockiness = q.blockiness;
+                }
+                timings.insert("native".to_string(), ms(t));
+            }
+        }
+        drop(full);
         measures = Some(m);
     }
 
@@ -544,25 +562,86 @@ fn clean_backdrop(b: &measure::BackgroundStats, p: &Profile) -> bool {
 /// Photos with more than this many times the canvas's pixels are checked on a smaller copy.
 const LARGE_PHOTO: f32 = 4.0;
 
-/// The photo itself, or for a large capture a copy scaled (area-correct, SIMD) so that it just
-/// covers the canvas, with the factor from copy pixels to photo pixels.
-fn working_copy(set: &mut ModelSet, img: RgbImage, canvas: (u32, u32)) -> (RgbImage, f32) {
+/// For a large capture, a copy scaled (area-correct, SIMD) so that it just covers the canvas,
+/// with the factor from copy pixels to photo pixels; `None` when the photo is checked as it is.
+fn working_copy(set: &mut ModelSet, img: &RgbImage, canvas: (u32, u32)) -> (Option<RgbImage>, f32) {
     let (w, h) = img.dimensions();
     let area = |a: u32, b: u32| a as f32 * b as f32;
     if area(w, h) <= LARGE_PHOTO * area(canvas.0, canvas.1) {
-        return (img, 1.0);
+        return (None, 1.0);
     }
     let k = (w as f32 / canvas.0 as f32).min(h as f32 / canvas.1 as f32);
     if k <= 1.0 {
-        return (img, 1.0);
+        return (None, 1.0);
     }
     let (sw, sh) = (
         ((w as f32 / k).round() as u32).max(1),
         ((h as f32 / k).round() as u32).max(1),
     );
-    let small = imgops::shrink(&mut set.resizer, &img, sw, sh);
+    let small = imgops::shrink(&mut set.resizer, img, sw, sh);
     // The exact factor per axis differs from k by rounding only; use the width's.
-    (small, w as f32 / sw as f32)
+    (Some(small), w as f32 / sw as f32)
+}
+
+/// Noise and JPEG blocking measured where they arise: at the photo's own resolution.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct NativeQuality {
+    noise: f32,
+    blockiness: f32,
+}
+
+/// The face region of a large capture, with a margin of 15 % of the face width on each side
+/// (the hairline, the ears, a little backdrop), in the pixels of the photo as shown.
+fn native_region(face: &FaceGeometry, scale: f32) -> [f32; 4] {
+    let b = oval_bbox(&face.oval);
+    let m = 0.15 * face.face_width();
+    [b[0] - m, b[1] - m, b[2] + m, b[3] + m].map(|v| v.max(0.0) * scale)
+}
+
+/// Sensor noise and JPEG blocking of a large capture, measured on its face region at the
+/// photo's own resolution: the working copy averages 2–8 × 2–8 pixels into one, which divides
+/// noise σ by as much and puts several 8 × 8 blocks into one pixel (issue 21). A JPEG is
+/// cropped in the DCT domain and only the crop is decoded (`decode::jpeg_luma_crop`, on the
+/// file's own 8 × 8 grid); another format is read from the decoded photo. `None` when neither
+/// can give the region: the working copy's measures then stand.
+fn native_quality(
+    data: &[u8],
+    header: Option<&Header>,
+    full: Option<&RgbImage>,
+    face: &FaceGeometry,
+    scale: f32,
+) -> Option<NativeQuality> {
+    let region = native_region(face, scale);
+    let from_jpeg = header
+        .filter(|h| h.format == header::Format::Jpeg)
+        .and_then(|h| {
+            let r = decode::oriented_rect_to_stored(region, h.orientation, h.width, h.height);
+            decode::jpeg_luma_crop(data, h, r.map(|v| v.round() as u32))
+        })
+        .map(|c| measure::Luma {
+            data: c.luma.iter().map(|&v| i32::from(v) * 1000).collect(),
+            width: c.width as usize,
+            height: c.height as usize,
+        });
+    let luma = match from_jpeg {
+        Some(l) => l,
+        None => {
+            let img = full?;
+            let (w, h) = img.dimensions();
+            let x0 = (region[0] as u32).min(w) / 8 * 8;
+            let y0 = (region[1] as u32).min(h) / 8 * 8;
+            let x1 = (region[2].ceil() as u32).min(w);
+            let y1 = (region[3].ceil() as u32).min(h);
+            if x1 <= x0 + 16 || y1 <= y0 + 16 {
+                return None;
+            }
+            measure::Luma::of(&image::imageops::crop_imm(img, x0, y0, x1 - x0, y1 - y0).to_image())
+        }
+    };
+    Some(NativeQuality {
+        noise: measure::noise_sigma(&luma),
+        blockiness: measure::blockiness(&luma),
+    })
 }
 
 fn bbox_xywh(b: [f32; 4]) -> [f32; 4] {
