@@ -361,12 +361,12 @@ def hair_top(alpha, pts):
     return float(rows.min()) if len(rows) else None
 
 
-def render_person(pid, seg, outdir: Path, debug: bool, crown_from_hair=False, only=None, k=None):
+def render_person(pid, seg, outdir: Path, debug: bool, crown_from_hair=False, only=None, size_k=None):
     """Writes the person's variants (all, or those named in `only`); the crown is placed at
     14 px from the skull outline of the template, or with `crown_from_hair` from the top of
     the hair as the person mask shows it, moved up where needed to keep the eyes 212 px above
     the bottom edge (a placement that meets GA 461: the eye rule wins over the crown band).
-    With `k`, the photo is k times the canvas on each side (a large capture); k = "native"
+    With `size_k`, the photo is that many times the canvas on each side (a large capture); "native"
     takes the original's own scale (face width 207 px x k = the template's), at least 2."""
     img = Image.open(LONDON / f"{pid}_03.jpg").convert("RGB")
     pts, contours = read_tem(LONDON / f"{pid}_03.tem")
@@ -387,11 +387,11 @@ def render_person(pid, seg, outdir: Path, debug: bool, crown_from_hair=False, on
     Y = lum(m["fg"])
     ymed = float(np.median(Y[ref])) if ref.any() else 1.0
     ratio = (Y / max(ymed, 1e-4))[..., None]
-    if k == "native":
-        k = max(2.0, fw / FACE_W)
-    k = k or 1.0
-    shirt_canvas = np.asarray(to_canvas(soft.astype(np.float32), box, fill=0, resample=Image.BILINEAR, k=k))
-    alpha_canvas = np.asarray(to_canvas(m["alpha"].astype(np.float32), box, fill=0, resample=Image.BILINEAR, k=k))
+    if size_k == "native":
+        size_k = max(2.0, fw / FACE_W)
+    size_k = float(size_k or 1.0)
+    shirt_canvas = np.asarray(to_canvas(soft.astype(np.float32), box, fill=0, resample=Image.BILINEAR, k=size_k))
+    alpha_canvas = np.asarray(to_canvas(m["alpha"].astype(np.float32), box, fill=0, resample=Image.BILINEAR, k=size_k))
     shirt_px = int(((shirt_canvas > 0.9) & (alpha_canvas > 0.9)).sum())
     rows = []
     # Per variant, work only on the part of the original the canvas shows (plus a margin for
@@ -415,7 +415,7 @@ def render_person(pid, seg, outdir: Path, debug: bool, crown_from_hair=False, on
             fg[ys, xs] = k * new + (1 - k) * fg[ys, xs]
         out_lin = a * fg + (1 - a) * 1.0
         out8 = np.round(lin_to_srgb(out_lin) * 255).astype(np.uint8)
-        canvas = to_canvas(out8, rbox, k=k)
+        canvas = to_canvas(out8, rbox, k=size_k)
         d = outdir / "photos" / name
         d.mkdir(parents=True, exist_ok=True)
         canvas.save(d / f"{pid}.jpg", "JPEG", quality=85, dpi=(350, 350), optimize=False, progressive=False)

@@ -23,8 +23,10 @@ a quality-92 JPEG (4:2:0):
 Runs the `native_measures` example on every file and writes OUT/large.csv and OUT/large.md:
 per defect, strength and base, the median of each measure three ways (`full`: the whole photo
 decoded at full size, the face's sharpness at full size; `engine`: what `photocheck check`
-reports; `reduced`: the working copy) and how many photos each way fails the limit (noise > 3,
-blocking > 2, sharpness < 1.7). OUT must be outside the repository.
+measures; `reduced`: the working copy) and how many photos each way fails the limit (noise > 3,
+blocking > 2, sharpness < 1.7; for `engine`, how many fail the check itself: `quality.noise`,
+`quality.compression` (its quality factor or its blocking), `quality.sharpness`). OUT must be
+outside the repository.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ DEFECTS = {
     "none": [0],
     "noise": [2, 4, 6, 8, 12],
     "blur": [1.0, 1.25, 1.5, 2.0],
-    "q": [30, 20],
+    "q": [70, 50, 40, 30, 20],
     "resave": [20, 12],
 }
 LIMITS = {"noise": (None, 3.0), "blocking": (None, 2.0), "sharpness": (1.7, None)}
@@ -99,13 +101,16 @@ def main() -> int:
             if base == "6x" and n >= 13:
                 continue
             work = a.out / "bases" / base
-            C.render_person(pid, seg, work, False, crown_from_hair=True, only={"navy"}, k=k)
-            rgb = np.asarray(Image.open(work / "photos" / "navy" / f"{pid}.jpg").convert("RGB"))
+            src = work / "photos" / "navy" / f"{pid}.jpg"
+            if not src.exists():
+                C.render_person(pid, seg, work, False, crown_from_hair=True, only={"navy"}, size_k=k)
+            rgb = np.asarray(Image.open(src).convert("RGB"))
             kk = rgb.shape[1] / C.CANVAS_W
             for kind, strengths in DEFECTS.items():
                 for s in strengths:
                     name = f"{pid}_{base}_{kind}_{s:g}.jpg"
-                    (files / name).write_bytes(variant(kind, s, rgb, kk, 1000 + n))
+                    if not (files / name).exists():
+                        (files / name).write_bytes(variant(kind, s, rgb, kk, 1000 + n))
                     made.append(dict(person=pid, base=base, k=round(kk, 2), defect=kind, strength=s, file=name))
         print(pid, file=sys.stderr, end=" ", flush=True)
     print(file=sys.stderr)
@@ -126,6 +131,8 @@ def main() -> int:
         for way in ("full", "engine", "reduced"):
             for meas in LIMITS:
                 row[f"{way}_{meas}"] = (r.get(way) or {}).get(meas)
+        for check in ("noise", "compression", "sharpness"):
+            row[f"engine_fails_{check}"] = (r.get("fails") or {}).get(check)
         rows.append(row)
     with open(a.out / "large.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
@@ -144,6 +151,9 @@ def main() -> int:
                     for way in ("full", "engine", "reduced"):
                         vals = [r[f"{way}_{meas}"] for r in sel if r[f"{way}_{meas}"] is not None]
                         nf = sum(fails(meas, v) for v in vals)
+                        if way == "engine":
+                            check = "compression" if meas == "blocking" else meas
+                            nf = sum(bool(r[f"engine_fails_{check}"]) for r in sel)
                         med = f"{statistics.median(vals):.2f}" if vals else "-"
                         cells.append(f"{med}, {nf}/{len(sel)}")
                     lines.append(f"| {base} | {kind} | {s:g} | {meas} | " + " | ".join(cells) + " |")

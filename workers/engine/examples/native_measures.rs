@@ -2,8 +2,9 @@
 //! against the same measures on the whole photo at its own resolution and on the reduced
 //! working copy the other checks use. One JSON line per photo:
 //!
-//! - `engine`: what `photocheck check` reports (noise and blocking from the face region at the
-//!   photo's resolution; sharpness from the working copy);
+//! - `engine`: what `photocheck check` measures (noise and blocking from the face region at the
+//!   photo's resolution; sharpness from the working copy), unrounded, and `fails`: whether
+//!   `quality.noise`, `quality.compression` and `quality.sharpness` fail;
 //! - `full`: noise and blocking of the whole photo decoded at full size, sharpness of the face
 //!   at full size (the blur σ scaled with the face, as always);
 //! - `reduced`: the same three on the working copy (what was reported before issue 21).
@@ -27,13 +28,12 @@ fn main() {
     for path in std::env::args().skip(1) {
         let bytes = std::fs::read(&path).unwrap();
         let a = engine.analyze(&bytes, &profile).unwrap();
-        let value = |code: CheckCode| {
+        let failed = |code: CheckCode| {
             a.result
                 .check(code)
-                .and_then(|c| c.value.as_ref())
-                .and_then(|v| v.as_f64())
+                .map(|c| c.status == photocheck_types::Status::Fail)
         };
-        let blocking = a.measures.as_ref().map(|m| m.blockiness);
+        let m = a.measures.as_ref();
         let (Some(img), Some(face)) = (a.image.as_ref(), a.face.as_ref()) else {
             println!("{}", serde_json::json!({ "file": path, "face": false }));
             continue;
@@ -47,9 +47,14 @@ fn main() {
             "file": path,
             "scale": k,
             "engine": {
-                "noise": value(CheckCode::QualityNoise),
-                "blocking": blocking,
-                "sharpness": value(CheckCode::QualitySharpness),
+                "noise": m.map(|m| m.noise),
+                "blocking": m.map(|m| m.blockiness),
+                "sharpness": m.and_then(|m| m.sharpness),
+            },
+            "fails": {
+                "noise": failed(CheckCode::QualityNoise),
+                "compression": failed(CheckCode::QualityCompression),
+                "sharpness": failed(CheckCode::QualitySharpness),
             },
             "full": {
                 "noise": measure::noise_sigma(&full),
