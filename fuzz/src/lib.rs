@@ -20,7 +20,7 @@ pub const TARGETS: &[(&str, &str, fn(&[u8]))] = &[
     ("decode", "decode::probe + decode::decode (image crate)", fuzz_decode),
     (
         "decode_reduced",
-        "decode::decode_reduced (libjpeg-turbo, scaled)",
+        "decode::decode_reduced and decode::jpeg_luma_crop (libjpeg-turbo)",
         fuzz_decode_reduced,
     ),
     (
@@ -118,6 +118,21 @@ pub fn fuzz_decode_reduced(data: &[u8]) {
                 "reduced {w}x{ht} of {ow}x{oh} does not cover {cover:?}"
             );
         }
+    }
+    // The full-resolution luma crop of a large capture's face region (libjpeg-turbo's lossless
+    // crop, then a greyscale decode): a rectangle from the input's last bytes.
+    let b = |i: usize| u32::from(data.get(data.len().wrapping_sub(i)).copied().unwrap_or(0));
+    let (x, y) = (b(1) * h.width / 255, b(2) * h.height / 255);
+    let rect = [x, y, x + 16 + b(3) * 8, y + 16 + b(4) * 8];
+    if let Some(c) = decode::jpeg_luma_crop(data, &h, rect) {
+        assert_eq!(c.luma.len(), c.width as usize * c.height as usize);
+        assert!(
+            c.x <= rect[0] && c.y <= rect[1] && c.x % 8 == 0 && c.y % 8 == 0,
+            "crop at ({}, {}) for {rect:?}",
+            c.x,
+            c.y
+        );
+        assert!(c.x + c.width <= h.width && c.y + c.height <= h.height);
     }
 }
 
