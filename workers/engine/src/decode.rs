@@ -802,26 +802,35 @@ fn drift_row_run(luma: &[f32], w: usize, h: usize, threshold: f32) -> usize {
     for y0 in (8..h.saturating_sub(2)).step_by(8) {
         let mut line = SignRun::default();
         for b in 0..w / 8 {
-            let start = b * 8;
-            let clipped = median8(&|x| at(y0 - 1, x), start).min(median8(&|x| at(y0, x), start))
-                >= DRIFT_SATURATED;
-            if clipped {
+            let Some((step, texture)) = grid_line_step(&at, y0, b * 8) else {
                 continue;
-            }
-            let above = |x: usize| at(y0 - 1, x) - at(y0 - 2, x);
-            let below = |x: usize| at(y0 + 1, x) - at(y0, x);
-            let step = median8(
-                &|x| at(y0, x) - at(y0 - 1, x) - (above(x) + below(x)) / 2.0,
-                start,
-            );
-            let steps = step.abs() >= threshold
-                && median8(&|x| above(x).abs(), start).max(median8(&|x| below(x).abs(), start))
-                    <= DRIFT_NEIGHBOUR_MAX;
+            };
+            let steps = step.abs() >= threshold && texture <= DRIFT_NEIGHBOUR_MAX;
             line.push(steps.then_some(step));
         }
         best = best.max(line.best);
     }
     best
+}
+
+/// Across the horizontal grid line at `y0`, the 8-px block from `start`: the step across the
+/// line less the mean of the steps one row above and below it (the rows' own gradient), and the
+/// larger of those two steps' medians (the texture there); `None` where both sides are clipped
+/// white, where a DC error cannot show.
+fn grid_line_step(at: &dyn Fn(usize, usize) -> f32, y0: usize, start: usize) -> Option<(f32, f32)> {
+    let clipped =
+        median8(&|x| at(y0 - 1, x), start).min(median8(&|x| at(y0, x), start)) >= DRIFT_SATURATED;
+    if clipped {
+        return None;
+    }
+    let above = |x: usize| at(y0 - 1, x) - at(y0 - 2, x);
+    let below = |x: usize| at(y0 + 1, x) - at(y0, x);
+    let step = median8(
+        &|x| at(y0, x) - at(y0 - 1, x) - (above(x) + below(x)) / 2.0,
+        start,
+    );
+    let texture = median8(&|x| above(x).abs(), start).max(median8(&|x| below(x).abs(), start));
+    Some((step, texture))
 }
 
 /// Least [`drift_line_score`] that is damage. Measured 2026-12-06 (`bench/damage/damage.py`,
@@ -850,20 +859,9 @@ fn drift_line_score(luma: &[f32], w: usize, h: usize, step_min: f32) -> usize {
     for y0 in (8..h.saturating_sub(2)).step_by(8) {
         let (mut up, mut down) = (0usize, 0usize);
         for b in 0..w / 8 {
-            let start = b * 8;
-            let clipped = median8(&|x| at(y0 - 1, x), start).min(median8(&|x| at(y0, x), start))
-                >= DRIFT_SATURATED;
-            if clipped {
+            let Some((step, texture)) = grid_line_step(&at, y0, b * 8) else {
                 continue;
-            }
-            let above = |x: usize| at(y0 - 1, x) - at(y0 - 2, x);
-            let below = |x: usize| at(y0 + 1, x) - at(y0, x);
-            let step = median8(
-                &|x| at(y0, x) - at(y0 - 1, x) - (above(x) + below(x)) / 2.0,
-                start,
-            );
-            let texture =
-                median8(&|x| above(x).abs(), start).max(median8(&|x| below(x).abs(), start));
+            };
             if step.abs() >= step_min.max(DRIFT_LINE_TEXTURE * texture) {
                 if step > 0.0 {
                     up += 1;
