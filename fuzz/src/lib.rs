@@ -119,8 +119,8 @@ pub fn fuzz_decode_reduced(data: &[u8]) {
             );
         }
     }
-    // The full-resolution luma crop of a large capture's face region (libjpeg-turbo's lossless
-    // crop, then a greyscale decode): a rectangle from the input's last bytes.
+    // The full-resolution luma crop of a large capture's face region (libjpeg-turbo's
+    // greyscale decode, then a crop): a rectangle from the input's last bytes.
     let b = |i: usize| u32::from(data.get(data.len().wrapping_sub(i)).copied().unwrap_or(0));
     let (x, y) = (b(1) * h.width / 255, b(2) * h.height / 255);
     let rect = [x, y, x + 16 + b(3) * 8, y + 16 + b(4) * 8];

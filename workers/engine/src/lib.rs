@@ -614,7 +614,7 @@ fn native_region(face: &FaceGeometry, scale: f32) -> [f32; 4] {
 /// Sensor noise and JPEG blocking of a large capture, measured on its face region at the
 /// photo's own resolution: the working copy averages 2–8 × 2–8 pixels into one, which divides
 /// noise σ by as much and puts several 8 × 8 blocks into one pixel (issue 21). A JPEG is
-/// cropped in the DCT domain and only the crop is decoded (`decode::jpeg_luma_crop`, on the
+/// decoded again to greyscale at full size and cropped (`decode::jpeg_luma_crop`, on the
 /// file's own 8 × 8 grid); another format is read from the decoded photo. `None` when neither
 /// can give the region: the working copy's measures then stand.
 fn native_quality(
