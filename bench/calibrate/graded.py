@@ -13,7 +13,11 @@ JPEG (4:2:0):
   pixel (a fixed seed per photo) -> `quality.noise`;
 - blur: Gaussian blur of sigma pixels on the 358 x 441 canvas -> `quality.sharpness`;
 - gain: every channel multiplied in linear light by 2^stops (under- and over-exposure) ->
-  `quality.exposure`, `quality.dynamic_range`.
+  `quality.exposure`, `quality.dynamic_range`;
+- cast: red raised and blue lowered by stops/2 each in linear light (a warm cast) ->
+  `quality.color`;
+- side: linear light scaled across the photo from -stops/2 at the left edge to +stops/2 at
+  the right (light from one side) -> `quality.illumination`.
 
 Runs `photocheck check --format jsonl` on them and prints, per defect and strength, the median
 and range of the value each check reports and how many of the photos it fails (a strength 0
@@ -42,6 +46,8 @@ DEFECTS = {
         [-3, -2, -1.5, -1, -0.5, 0, 0.5, 1, 1.5],
         ["quality.exposure", "quality.dynamic_range"],
     ),
+    "cast": ([0, 0.1, 0.2, 0.3, 0.5, 0.8, 1.2], ["quality.color"]),
+    "side": ([0, 0.5, 1, 1.5, 2, 3], ["quality.illumination"]),
 }
 
 
@@ -63,6 +69,15 @@ def apply(kind: str, s: float, rgb: np.ndarray, seed: int) -> np.ndarray:
         return rgb + rng.normal(0, s, rgb.shape)
     if kind == "blur":
         return np.stack([ndi.gaussian_filter(rgb[..., c], s) for c in range(3)], axis=-1)
+    if kind == "cast":
+        # A warm cast: red up and blue down by s/2 stops each, in linear light.
+        return to_srgb(to_lin(rgb) * np.array([2.0 ** (s / 2), 1.0, 2.0 ** (-s / 2)]))
+    if kind == "side":
+        # Light from one side: linear light scaled from -s/2 stops at the left edge to +s/2
+        # at the right, a difference of s stops across the photo.
+        w = rgb.shape[1]
+        ramp = 2.0 ** (s * (np.arange(w) / (w - 1) - 0.5))
+        return to_srgb(to_lin(rgb) * ramp[None, :, None])
     return to_srgb(to_lin(rgb) * 2.0**s)
 
 

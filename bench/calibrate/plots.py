@@ -6,7 +6,7 @@
         [--large /tmp/calib_large/large.csv] --out docs/plots
 
 Reads what `graded.py` (canvas-size photos of the 39 calibration people, one defect at a time
-at graded strengths) and `large.py` (large captures) wrote, and draws for each check the value
+at graded strengths: noise, blur, exposure, colour cast, side light) and `large.py` (large captures) wrote, and draws for each check the value
 it reported against the defect's strength: one dot per photo (grey: passed, red: failed,
 amber: passed but uncertain), the limit as a dashed line. Writes PNG files of 25-40 KB that
 `docs/checks.md` shows. The plots hold measured values only, no photo, so they may be
@@ -34,6 +34,8 @@ GRADED = {
     ("blur", "quality.sharpness"): ("Gaussian blur, σ canvas px", "sharpness ratio", [1.7], "linear"),
     ("gain", "quality.exposure"): ("exposure change, stops", "value reported (luma or %)", [35.0, 215.0], "linear"),
     ("gain", "quality.dynamic_range"): ("exposure change, stops", "face luma p95 − p5", [30.0], "linear"),
+    ("cast", "quality.color"): ("warm cast, stops between red and blue", "skin hue, degrees", [12.0, 80.0], "linear"),
+    ("side", "quality.illumination"): ("light across the photo, stops left to right", "cheeks, |stops|", [1.0], "linear"),
 }
 COLOURS = {"fail": "#c0392b", "uncertain": "#e69f00", "pass": "#7f7f7f"}
 
