@@ -26,7 +26,6 @@ row is the photos as they are). Writes OUT/graded.csv. OUT must be outside the r
 
 from __future__ import annotations
 
-import argparse
 import csv
 import statistics
 import sys
@@ -37,7 +36,7 @@ from PIL import Image
 from scipy import ndimage as ndi
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from runcheck import DEFAULT_BIN, check_folder, files_dir  # noqa: E402
+from runcheck import check_folder, files_dir, photo_args  # noqa: E402
 
 DEFECTS = {
     "noise": ([0, 1, 2, 3, 4, 6, 8, 12], ["quality.noise"]),
@@ -82,15 +81,7 @@ def apply(kind: str, s: float, rgb: np.ndarray, seed: int) -> np.ndarray:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--photos", type=Path, required=True)
-    ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument(
-        "--photocheck",
-        type=Path,
-        default=DEFAULT_BIN,
-    )
-    a = ap.parse_args()
+    a = photo_args()
     files = files_dir(a.out)
     made = []
     for i, src in enumerate(sorted(a.photos.glob("*.jpg"))):

@@ -19,7 +19,6 @@ be outside the repository.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import statistics
@@ -31,7 +30,7 @@ from PIL import Image
 
 QUALITIES = [10, 20, 25, 30, 40, 50, 60, 70, 80, 90]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from runcheck import DEFAULT_BIN, check_folder, files_dir  # noqa: E402
+from runcheck import check_folder, files_dir, photo_args  # noqa: E402
 
 
 
@@ -48,15 +47,7 @@ def face_psnr(ref: np.ndarray, img: np.ndarray) -> float:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--photos", type=Path, required=True)
-    ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument(
-        "--photocheck",
-        type=Path,
-        default=DEFAULT_BIN,
-    )
-    a = ap.parse_args()
+    a = photo_args()
     files = files_dir(a.out)
     rows = []
     for src in sorted(a.photos.glob("*.jpg")):

@@ -45,6 +45,13 @@ def jitter(i: int) -> float:
     return ((i * 0.61803) % 1.0 - 0.5) * 0.35
 
 
+def save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def dots(ax, points: list[tuple[float, float, str]], marker: str = "o") -> None:
     """(x, y, status) points, one scatter per colour."""
     for status, colour in COLOURS.items():
@@ -80,11 +87,7 @@ def graded(path: Path, out: Path) -> list[Path]:
         ax.set_ylabel(yl)
         n = max(len(v) for v in groups.values())
         ax.set_title(f"{code}: {n} calibration people per strength (red: fail)", fontsize=9)
-        fig.tight_layout()
-        f = out / f"{code.replace('.', '_')}__{defect}.png"
-        fig.savefig(f, dpi=110)
-        plt.close(fig)
-        made.append(f)
+        made.append(save(fig, out / f"{code.replace('.', '_')}__{defect}.png"))
     return made
 
 
@@ -115,11 +118,7 @@ def large(path: Path, out: Path) -> list[Path]:
             label = "2–2.55 × the canvas" if base == "native" else "6 × the canvas"
             ax.set_title(f"{label}: o full resolution, x reduced copy", fontsize=8)
         axes[0].set_ylabel(meas)
-        fig.tight_layout()
-        f = out / f"large__{meas}.png"
-        fig.savefig(f, dpi=110)
-        plt.close(fig)
-        made.append(f)
+        made.append(save(fig, out / f"large__{meas}.png"))
     return made
 
 

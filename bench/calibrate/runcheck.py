@@ -1,9 +1,11 @@
-"""What the calibration scripts share: the output-folder guard and one `photocheck check` run.
+"""What the calibration scripts share: the command line of those that grade photos, the
+output-folder guard and one `photocheck check` run.
 
 Imported by `jpeg.py`, `graded.py` and `pose.py` (same folder)."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -11,6 +13,15 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_BIN = Path.home() / ".cache/photocheck/target/debug/photocheck"
+
+
+def photo_args() -> argparse.Namespace:
+    """--photos (a folder of compliant photos), --out and --photocheck (the binary)."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--photos", type=Path, required=True)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--photocheck", type=Path, default=DEFAULT_BIN)
+    return ap.parse_args()
 
 
 def files_dir(out: Path) -> Path:

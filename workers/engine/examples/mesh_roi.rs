@@ -11,15 +11,17 @@ use photocheck_engine::models::*;
 use std::path::PathBuf;
 
 fn main() {
-    // The default installation (`photocheck models fetch`): $XDG_DATA_HOME or
-    // ~/.local/share, and ORT_DYLIB_PATH when set.
-    let data = std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".local/share"))
-        .join("photocheck");
-    let env_dylib = std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from);
-    let cfg = photocheck_engine::EngineConfig::resolve(None, None, env_dylib.as_deref(), 1, &data)
-        .unwrap();
+    // The default installation (`photocheck models fetch`), and ORT_DYLIB_PATH when set.
+    let env = |k: &str| std::env::var_os(k).map(PathBuf::from);
+    let data = photocheck_config::data_dir(env("XDG_DATA_HOME").as_deref(), env("HOME").as_deref());
+    let cfg = photocheck_engine::EngineConfig::resolve(
+        None,
+        None,
+        env("ORT_DYLIB_PATH").as_deref(),
+        1,
+        &data,
+    )
+    .unwrap();
     let rt = Runtime::load(&cfg.ort_dylib, 1).unwrap();
     let m = Manifest::builtin().unwrap();
     let load = |r: &str| LoadedModel::load(&cfg.models_dir, m.by_role(r).unwrap()).unwrap();

@@ -17,12 +17,11 @@ use photocheck_types::CheckCode;
 use std::path::PathBuf;
 
 fn main() {
-    let data = std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".local/share"))
-        .join("photocheck");
-    let env_dylib = std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from);
-    let cfg = EngineConfig::resolve(None, None, env_dylib.as_deref(), 1, &data).unwrap();
+    // The default installation (`photocheck models fetch`), and ORT_DYLIB_PATH when set.
+    let env = |k: &str| std::env::var_os(k).map(PathBuf::from);
+    let data = photocheck_config::data_dir(env("XDG_DATA_HOME").as_deref(), env("HOME").as_deref());
+    let cfg =
+        EngineConfig::resolve(None, None, env("ORT_DYLIB_PATH").as_deref(), 1, &data).unwrap();
     let engine = Engine::new(&cfg).unwrap();
     let profile = Profile::ga461();
     for path in std::env::args().skip(1) {

@@ -506,23 +506,12 @@ pub(crate) fn block_grid_damage(rgb: &RgbImage, luma: &[f32], dc_quant: u16) -> 
     if smeared >= GRID_RUN_BLOCKS_SMEARED {
         return Some(smeared as u32 * 8);
     }
-    let drift = drift_row_run(
-        luma,
-        w,
-        h,
-        DRIFT_STEP_MIN.max(1.5 * f32::from(dc_quant) / 8.0),
-    );
-    if drift >= DRIFT_RUN_BLOCKS {
-        return Some(drift as u32 * 8);
+    let drift = drift_lines(luma, w, h, dc_quant);
+    if drift.run >= DRIFT_RUN_BLOCKS {
+        return Some(drift.run as u32 * 8);
     }
-    let line = drift_line_score(
-        luma,
-        w,
-        h,
-        DRIFT_LINE_STEP.max(1.5 * f32::from(dc_quant) / 8.0),
-    );
-    if line >= DRIFT_LINE_SCORE {
-        return Some(line as u32 * 8);
+    if drift.score >= DRIFT_LINE_SCORE {
+        return Some(drift.score as u32 * 8);
     }
     restart_strip(luma, w, h).map(|blocks| blocks as u32 * 8)
 }
@@ -768,12 +757,12 @@ impl SignRun {
     }
 }
 
-/// Blocks a [`drift_row_run`] must span. Measured (`bench/damage/damage.py`, 2026-12-05): the
+/// Least [`DriftLines::run`] that is damage. Measured (`bench/damage/damage.py`, 2026-12-05): the
 /// longest run on any intact photo was 4 blocks (a busy tiled backdrop) and 3 on 1 170
 /// re-encoded crops of the calibration people; every visibly damaged file that the other
 /// steps let through had 5 or more.
 const DRIFT_RUN_BLOCKS: usize = 5;
-/// Least step, in luma levels, of a [`drift_row_run`] block (raised with the DC quantiser).
+/// Least step, in luma levels, of a [`DriftLines::run`] block (raised with the DC quantiser).
 const DRIFT_STEP_MIN: f32 = 6.0;
 /// Most median gradient of the rows just above and below the grid line: textured areas such as
 /// skin qualify, hair and fabric weave mostly do not.
@@ -782,25 +771,59 @@ const DRIFT_NEIGHBOUR_MAX: f32 = 5.0;
 /// neither extends nor breaks a run.
 const DRIFT_SATURATED: f32 = 250.0;
 
-/// The longest run of 8-px blocks along a horizontal grid line where the image steps by the
-/// same sign, measured against the rows' own gradient (the step across the line less the mean
-/// of the steps one row above and below it), in textured areas too. A DC error that runs on in
-/// raster order (to the end of the scan, or of its restart interval) shifts every later block
-/// by a constant: its top edge is such a line across the face or the clothes, while the white
-/// backdrop, clipped, hides it. [`longest_grid_run`] needs smooth sides and misses these.
-fn drift_row_run(luma: &[f32], w: usize, h: usize, threshold: f32) -> usize {
+/// What [`drift_lines`] found along the horizontal grid lines, each line's best kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct DriftLines {
+    /// The longest run of 8-px blocks along one line where the image steps by the same sign,
+    /// measured against the rows' own gradient (the step across the line less the mean of the
+    /// steps one row above and below it), each block's sides smooth enough
+    /// ([`DRIFT_NEIGHBOUR_MAX`]) and its step at least [`DRIFT_STEP_MIN`]. A DC error that runs
+    /// on in raster order (to the end of the scan, or of its restart interval) shifts every
+    /// later block by a constant: its top edge is such a line across the face or the clothes,
+    /// while the white backdrop, clipped, hides it. [`longest_grid_run`] needs smooth sides
+    /// and misses these.
+    run: usize,
+    /// The strongest one-signed step along one line, in blocks: a block counts when its step
+    /// is at least [`DRIFT_LINE_STEP`] and [`DRIFT_LINE_TEXTURE`] times the steps one row above
+    /// and below (hair and fabric count too, where they are not too busy); the score is the
+    /// blocks of the commoner sign less twice those of the other. Such a DC error steps one way
+    /// across the whole width whether or not the blocks along it touch (a natural edge on the
+    /// grid steps both ways or over a few blocks).
+    score: usize,
+}
+
+/// Both drift measures of [`DriftLines`] in one pass over the grid lines; their least steps
+/// rise with the luma DC quantiser `dc_quant` (a coarse file's blocks step by about that much).
+/// Clipped white blocks neither extend nor break a run, nor count.
+fn drift_lines(luma: &[f32], w: usize, h: usize, dc_quant: u16) -> DriftLines {
+    let quant_step = 1.5 * f32::from(dc_quant) / 8.0;
+    let (run_min, line_min) = (
+        DRIFT_STEP_MIN.max(quant_step),
+        DRIFT_LINE_STEP.max(quant_step),
+    );
     let at = |y: usize, x: usize| luma[y * w + x];
-    let mut best = 0;
+    let mut best = DriftLines { run: 0, score: 0 };
     for y0 in (8..h.saturating_sub(2)).step_by(8) {
-        let mut line = SignRun::default();
+        let mut run = SignRun::default();
+        let (mut up, mut down) = (0usize, 0usize);
         for b in 0..w / 8 {
             let Some((step, texture)) = grid_line_step(&at, y0, b * 8) else {
                 continue;
             };
-            let steps = step.abs() >= threshold && texture <= DRIFT_NEIGHBOUR_MAX;
-            line.push(steps.then_some(step));
+            let smooth_step = step.abs() >= run_min && texture <= DRIFT_NEIGHBOUR_MAX;
+            run.push(smooth_step.then_some(step));
+            if step.abs() >= line_min.max(DRIFT_LINE_TEXTURE * texture) {
+                if step > 0.0 {
+                    up += 1;
+                } else {
+                    down += 1;
+                }
+            }
         }
-        best = best.max(line.best);
+        best.run = best.run.max(run.best);
+        best.score = best
+            .score
+            .max(up.max(down).saturating_sub(2 * up.min(down)));
     }
     best
 }
@@ -825,47 +848,17 @@ fn grid_line_step(at: &dyn Fn(usize, usize) -> f32, y0: usize, start: usize) -> 
     Some((step, texture))
 }
 
-/// Least [`drift_line_score`] that is damage. Measured 2026-12-06 (`bench/damage/damage.py`,
+/// Least [`DriftLines::score`] that is damage. Measured 2026-12-06 (`bench/damage/damage.py`,
 /// seeds 12–15, the 20 compliant fixtures and 39 calibration people, five encodings each, and
 /// `bench/damage/intact.py`'s 234 crops): intact photos 5 at most (1 414 files), the
 /// calibration photos with Gaussian noise of σ 4–12 added 7 at most, the noised fixtures 7;
 /// the visibly damaged files that every other step let through median 12, up to 37, and the
 /// whole-photo drifts that start in the hair at the top 9.
 const DRIFT_LINE_SCORE: usize = 8;
-/// Least step of a [`drift_line_score`] block, and its least multiple of the rows' own
+/// Least step of a [`DriftLines::score`] block, and its least multiple of the rows' own
 /// gradient there.
 const DRIFT_LINE_STEP: f32 = 8.0;
 const DRIFT_LINE_TEXTURE: f32 = 1.5;
-
-/// The strongest one-signed step along a horizontal grid line, in blocks: per 8-px block, the
-/// step across the line against the rows' own gradient (as [`drift_row_run`]) counts when it
-/// is at least [`DRIFT_LINE_STEP`] and [`DRIFT_LINE_TEXTURE`] times the steps one row above and
-/// below (hair and fabric count too, where they are not too busy); the score is the blocks of
-/// the commoner sign less twice those of the other, clipped white skipped. A DC error that
-/// runs on to the end of the scan shifts every later block alike, so its top edge steps one
-/// way across the whole width, whether or not the blocks along it touch (a natural edge on
-/// the grid steps both ways or over a few blocks).
-fn drift_line_score(luma: &[f32], w: usize, h: usize, step_min: f32) -> usize {
-    let at = |y: usize, x: usize| luma[y * w + x];
-    let mut best = 0;
-    for y0 in (8..h.saturating_sub(2)).step_by(8) {
-        let (mut up, mut down) = (0usize, 0usize);
-        for b in 0..w / 8 {
-            let Some((step, texture)) = grid_line_step(&at, y0, b * 8) else {
-                continue;
-            };
-            if step.abs() >= step_min.max(DRIFT_LINE_TEXTURE * texture) {
-                if step > 0.0 {
-                    up += 1;
-                } else {
-                    down += 1;
-                }
-            }
-        }
-        best = best.max(up.max(down).saturating_sub(2 * up.min(down)));
-    }
-    best
-}
 
 /// Blocks a [`restart_strip`] must span, counted from the right edge.
 const STRIP_BLOCKS: usize = 3;
@@ -1450,16 +1443,16 @@ mod tests {
     #[test]
     fn a_dc_drift_across_a_textured_area_is_damage() {
         let clean = textured_drift(0, 0, 0.0, 0);
-        assert!(drift_row_run(&luma_plane(&clean), 358, 441, DRIFT_STEP_MIN) < DRIFT_RUN_BLOCKS);
+        assert!(drift_lines(&luma_plane(&clean), 358, 441, 4).run < DRIFT_RUN_BLOCKS);
         assert_eq!(block_grid_damage(&clean, &luma_plane(&clean), 4), None);
         // Brighter by 20 from block row 12, column 30, on: the line at y = 104 steps over the
         // first 30 blocks, in texture the smooth-sided grid step does not accept.
         let drifted = textured_drift(12, 30, 20.0, 0);
-        assert!(drift_row_run(&luma_plane(&drifted), 358, 441, DRIFT_STEP_MIN) >= 30);
+        assert!(drift_lines(&luma_plane(&drifted), 358, 441, 4).run >= 30);
         assert!(block_grid_damage(&drifted, &luma_plane(&drifted), 4).is_some());
         // The same step three rows off the grid is an edge in the picture.
         let natural = textured_drift(12, 30, 20.0, 3);
-        assert!(drift_row_run(&luma_plane(&natural), 358, 441, DRIFT_STEP_MIN) < DRIFT_RUN_BLOCKS);
+        assert!(drift_lines(&luma_plane(&natural), 358, 441, 4).run < DRIFT_RUN_BLOCKS);
         // Against a clipped white backdrop the shift cannot show: those blocks do not count.
         let mut white = drifted.clone();
         for (x, _, p) in white.enumerate_pixels_mut() {
@@ -1467,7 +1460,7 @@ mod tests {
                 *p = image::Rgb([255, 255, 255]);
             }
         }
-        assert!(drift_row_run(&luma_plane(&white), 358, 441, DRIFT_STEP_MIN) >= 15);
+        assert!(drift_lines(&luma_plane(&white), 358, 441, 4).run >= 15);
     }
 
     /// Dark hair-like texture, busy from row to row, brighter by `by` from block row `row`,
@@ -1486,7 +1479,7 @@ mod tests {
 
     #[test]
     fn a_dc_drift_across_busy_hair_is_damage() {
-        let score = |img: &RgbImage| drift_line_score(&luma_plane(img), 358, 441, DRIFT_LINE_STEP);
+        let score = |img: &RgbImage| drift_lines(&luma_plane(img), 358, 441, 4).score;
         let clean = hair_drift(0, 0, 0.0, 0);
         assert!(score(&clean) < DRIFT_LINE_SCORE, "{}", score(&clean));
         assert_eq!(block_grid_damage(&clean, &luma_plane(&clean), 4), None);
@@ -1494,7 +1487,7 @@ mod tests {
         // steps, but the line at y = 104 steps up over 24 blocks and nowhere down.
         let drifted = hair_drift(12, 20, 30.0, 0);
         let l = luma_plane(&drifted);
-        assert!(drift_row_run(&l, 358, 441, DRIFT_STEP_MIN) < DRIFT_RUN_BLOCKS);
+        assert!(drift_lines(&l, 358, 441, 4).run < DRIFT_RUN_BLOCKS);
         assert!(score(&drifted) >= DRIFT_LINE_SCORE, "{}", score(&drifted));
         assert!(block_grid_damage(&drifted, &l, 4).is_some());
         // The same step three rows below the grid is an edge in the picture.

@@ -372,8 +372,9 @@ fn analyze_with(
         (Some(i), _) => Some(i.dimensions()),
         (None, _) => None,
     };
-    // A decoded photo that is shrunk is kept until its face region has been measured at its
-    // own resolution (`native_quality`).
+    // A photo decoded at its own size and then shrunk is kept until its face region has been
+    // measured at that size (`native_quality`); one decoded reduced is not its own size.
+    let decoded_full_size = scale == 1.0;
     let mut full = None;
     let image = image.map(|img| {
         let t = Instant::now();
@@ -382,7 +383,7 @@ fn analyze_with(
             Some(work) => {
                 scale *= k;
                 timings.insert("resize".to_string(), ms(t));
-                full = Some(img);
+                full = decoded_full_size.then_some(img);
                 work
             }
             None => img,
@@ -613,10 +614,11 @@ fn native_region(face: &FaceGeometry, scale: f32) -> [f32; 4] {
 
 /// Sensor noise and JPEG blocking of a large capture, measured on its face region at the
 /// photo's own resolution: the working copy averages 2–8 × 2–8 pixels into one, which divides
-/// noise σ by as much and puts several 8 × 8 blocks into one pixel (issue 21). A JPEG is
-/// decoded again to greyscale at full size and cropped (`decode::jpeg_luma_crop`, on the
-/// file's own 8 × 8 grid); another format is read from the decoded photo. `None` when neither
-/// can give the region: the working copy's measures then stand.
+/// noise σ by as much and puts several 8 × 8 blocks into one pixel (issue 21). `full`, the
+/// photo as decoded at its own size, is cropped where its 8 × 8 grid starts at the top-left (any
+/// format but a JPEG turned by EXIF); otherwise a JPEG is decoded again to greyscale and cropped
+/// on its stored frame's grid (`decode::jpeg_luma_crop`: a JPEG decoded reduced). `None` when
+/// neither can give the region: the working copy's measures then stand.
 fn native_quality(
     data: &[u8],
     header: Option<&Header>,
@@ -625,21 +627,10 @@ fn native_quality(
     scale: f32,
 ) -> Option<NativeQuality> {
     let region = native_region(face, scale);
-    let from_jpeg = header
-        .filter(|h| h.format == header::Format::Jpeg)
-        .and_then(|h| {
-            let r = decode::oriented_rect_to_stored(region, h.orientation, h.width, h.height);
-            decode::jpeg_luma_crop(data, h, r.map(|v| v.round() as u32))
-        })
-        .map(|c| measure::Luma {
-            data: c.luma.iter().map(|&v| i32::from(v) * 1000).collect(),
-            width: c.width as usize,
-            height: c.height as usize,
-        });
-    let luma = match from_jpeg {
-        Some(l) => l,
-        None => {
-            let img = full?;
+    let jpeg = header.filter(|h| h.format == header::Format::Jpeg);
+    let grid_at_origin = jpeg.is_none_or(|h| h.orientation <= 1);
+    let luma = match full.filter(|_| grid_at_origin) {
+        Some(img) => {
             let (w, h) = img.dimensions();
             let x0 = (region[0] as u32).min(w) / 8 * 8;
             let y0 = (region[1] as u32).min(h) / 8 * 8;
@@ -649,6 +640,12 @@ fn native_quality(
                 return None;
             }
             measure::Luma::of(&image::imageops::crop_imm(img, x0, y0, x1 - x0, y1 - y0).to_image())
+        }
+        None => {
+            let h = jpeg?;
+            let r = decode::oriented_rect_to_stored(region, h.orientation, h.width, h.height);
+            let c = decode::jpeg_luma_crop(data, h, r.map(|v| v.round() as u32))?;
+            measure::Luma::of_grey(&c.luma, c.width as usize, c.height as usize)
         }
     };
     Some(NativeQuality {

@@ -867,6 +867,15 @@ impl Luma {
         }
     }
 
+    /// The luma plane of a greyscale image (`width` × `height` bytes, row by row).
+    pub fn of_grey(grey: &[u8], width: usize, height: usize) -> Luma {
+        Luma {
+            data: grey.iter().map(|&v| i32::from(v) * 1000).collect(),
+            width,
+            height,
+        }
+    }
+
     /// Luma (0–255) at `(x, y)`.
     pub fn at(&self, x: usize, y: usize) -> f32 {
         self.data[y * self.width + x] as f32 / 1000.0
