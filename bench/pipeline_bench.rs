@@ -781,7 +781,11 @@ fn child_config(
     c.amqp.jobs_queue = format!("{}.jobs", names.prefix);
     c.amqp.dead_letter_queue = format!("{}.jobs.dlq", names.prefix);
     c.amqp.deliveries_queue = format!("{}.deliveries", names.prefix);
+    c.amqp.parking_queue = format!("{}.deliveries.parked", names.prefix);
     c.amqp.results_exchange = format!("{}.results", names.prefix);
+    c.amqp.review_queue = format!("{}.review", names.prefix);
+    c.amqp.review_fail_queue = format!("{}.review.fail", names.prefix);
+    c.amqp.stats_queue = format!("{}.stats", names.prefix);
     c.amqp.declare = true;
     c.s3.endpoint = s3_endpoint.to_owned();
     c.s3.bucket = names.bucket.clone();
@@ -826,6 +830,10 @@ async fn delete_names(config: &Config) {
             &config.amqp.jobs_queue,
             &config.amqp.dead_letter_queue,
             &config.amqp.deliveries_queue,
+            &config.amqp.parking_queue,
+            &config.amqp.review_queue,
+            &config.amqp.review_fail_queue,
+            &config.amqp.stats_queue,
         ] {
             let _ = ch
                 .queue_delete(q.as_str().into(), QueueDeleteOptions::default())

@@ -5,6 +5,8 @@
 #   fonts-wqy-microhei the Chinese labels of the annotated pictures (`check --annotate`)
 # and, with --tests, what the test suite runs besides the project's own binaries:
 #   stunnel4           the TLS terminator in front of Garage in the TLS end-to-end test
+#   chromium, chromium-driver, fonts-noto-cjk
+#                      the console's browser test (WebDriver) and its screenshots in Chinese
 # Idempotent and quiet when everything is there; uses sudo when not run as root.
 #   usage: bash scripts/system-deps.sh [--tests] [--check]   (--check: report, install nothing)
 set -euo pipefail
@@ -27,6 +29,11 @@ fi
 [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
 if [ "$tests" = 1 ] && ! command -v stunnel4 >/dev/null && ! command -v stunnel >/dev/null; then
   missing+=(stunnel4)
+fi
+if [ "$tests" = 1 ]; then
+  command -v chromium >/dev/null || missing+=(chromium)
+  command -v chromedriver >/dev/null || missing+=(chromium-driver)
+  [ -d /usr/share/fonts/opentype/noto ] || missing+=(fonts-noto-cjk)
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 

@@ -33,6 +33,9 @@ enum Command {
     Check(CheckArgs),
     /// Run the HTTP ingest API (upload photos, read results).
     Serve(photocheck::service::ServeArgs),
+    /// Run the photo-check centre's web console (review queue, statistics, operations);
+    /// `console hash-password` makes a staff password hash.
+    Console(photocheck::service::ConsoleArgs),
     /// Consume jobs from RabbitMQ, check photos from S3, deliver results.
     Worker(photocheck::service::WorkerArgs),
     /// Upload photos through the ingest API (window-system simulator); --wait prints results.
@@ -425,6 +428,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .map_err(|e| anyhow::anyhow!("[{}] {e}", e.code()))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Console(args) => match args.action {
+            Some(photocheck::service::ConsoleAction::HashPassword) => {
+                let stdin = std::io::stdin();
+                let hash = photocheck::service::hash_password_from(&mut stdin.lock())
+                    .map_err(anyhow::Error::msg)?;
+                println!("{hash}");
+                Ok(ExitCode::SUCCESS)
+            }
+            None => {
+                photocheck::service::run_console(config, &args)
+                    .map_err(|e| anyhow::anyhow!("[{}] {e}", e.code()))?;
+                Ok(ExitCode::SUCCESS)
+            }
+        },
         Command::Worker(args) => {
             let engine = std::sync::Arc::new(photocheck::start_engine(&config, &data_dir)?);
             let checker = std::sync::Arc::new(photocheck::EngineChecker(engine));
@@ -436,8 +453,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let swept = photocheck::service::run_sweep(config)
                 .map_err(|e| anyhow::anyhow!("[{}] {e}", e.code()))?;
             eprintln!(
-                "deleted {} photos, {} results, {} idempotency records, {} probe objects",
-                swept.photos, swept.results, swept.idempotency_records, swept.probes
+                "deleted {} photos, {} results, {} reviewer decisions, {} idempotency records, \
+                 {} statistics index entries, {} probe objects",
+                swept.photos,
+                swept.results,
+                swept.decisions,
+                swept.idempotency_records,
+                swept.index_entries,
+                swept.probes
             );
             Ok(ExitCode::SUCCESS)
         }

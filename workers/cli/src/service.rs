@@ -18,6 +18,25 @@ pub struct ServeArgs {
     pub listen: Option<String>,
 }
 
+/// `photocheck console`: serve the web console, or make a password hash for its users.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConsoleArgs {
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub action: Option<ConsoleAction>,
+    /// Address to listen on (overrides `console.listen`).
+    #[arg(long)]
+    pub listen: Option<String>,
+}
+
+/// Sub-actions of `photocheck console`.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum ConsoleAction {
+    /// Read a password from standard input (one line) and print its Argon2id hash for
+    /// `console.users.<name>.password_hash`.
+    HashPassword,
+}
+
 /// Flags of `photocheck worker`.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct WorkerArgs {
@@ -135,6 +154,31 @@ pub fn run_serve(mut config: Config, args: &ServeArgs) -> Result<(), PipelineErr
         let shutdown = photocheck_pipeline::shutdown_on_signals();
         photocheck_pipeline::serve(config, shutdown).await
     })
+}
+
+/// `photocheck console`: runs the web console until SIGTERM/SIGINT.
+pub fn run_console(mut config: Config, args: &ConsoleArgs) -> Result<(), PipelineError> {
+    if let Some(listen) = &args.listen {
+        config.console.listen = listen.clone();
+    }
+    runtime()?.block_on(async {
+        let shutdown = photocheck_pipeline::shutdown_on_signals();
+        photocheck_pipeline::console::serve(config, shutdown).await
+    })
+}
+
+/// The Argon2id hash of the first line of `input` (without its line end); an empty password is
+/// refused.
+pub fn hash_password_from(input: &mut dyn std::io::BufRead) -> Result<String, String> {
+    let mut line = String::new();
+    input
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read the password: {e}"))?;
+    let password = line.trim_end_matches(['\n', '\r']);
+    if password.len() < 8 {
+        return Err("the password must have at least 8 characters".into());
+    }
+    photocheck_pipeline::console::auth::hash_password(password)
 }
 
 /// `photocheck worker`: runs a worker with `checker` (the engine) until SIGTERM/SIGINT, drains,

@@ -58,6 +58,57 @@ pub struct Config {
     pub tls: TlsSection,
     /// The audit log: who uploaded, which verdict went where, what was deleted.
     pub audit: AuditSection,
+    /// `photocheck console`: the photo-check centre's web console.
+    pub console: ConsoleSection,
+}
+
+/// `[console]`: the photo-check centre's web console (`photocheck console`): the review queue,
+/// the statistics and the operations page, for staff who log in with a role.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsoleSection {
+    /// Address the console listens on (its own listener, apart from the ingest API).
+    pub listen: String,
+    /// HTTPS for the console, as for the API (`cert_file`, `key_file`, optional
+    /// `client_ca_file`); without it the console serves plain HTTP (loopback only is safe).
+    pub tls: ServerTlsSection,
+    /// Secret (≥ 32 bytes) that signs the staff's session cookies; every console instance of
+    /// one centre uses the same, so a session holds across instances. Required.
+    pub session_secret: String,
+    /// Hours a log-in lasts.
+    pub session_hours: f64,
+    /// Seconds a reviewer may keep a photo open; then it returns to the queue for anyone.
+    pub lease_s: u64,
+    /// Minutes east of UTC of the centre's calendar day (statistics per day; China: 480).
+    pub utc_offset_min: i32,
+    /// Staff: log-in name → role and password hash (`photocheck console hash-password`).
+    pub users: std::collections::BTreeMap<String, ConsoleUser>,
+}
+
+impl Default for ConsoleSection {
+    fn default() -> Self {
+        ConsoleSection {
+            listen: "127.0.0.1:8090".into(),
+            tls: ServerTlsSection::default(),
+            session_secret: String::new(),
+            session_hours: 10.0,
+            lease_s: 600,
+            utc_offset_min: 480,
+            users: std::collections::BTreeMap::new(),
+        }
+    }
+}
+
+/// One member of staff of the console.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleUser {
+    /// `reviewer` (the review queue), `supervisor` (review, statistics, re-queue and discard
+    /// of dead-lettered and parked messages) or `operator` (statistics and the operations page,
+    /// read only).
+    pub role: String,
+    /// The password's Argon2id hash in PHC form (`$argon2id$…`), never the password itself.
+    pub password_hash: String,
 }
 
 /// `[tls]`: trust shared by every outbound TLS connection.
@@ -292,6 +343,17 @@ pub struct AmqpSection {
     pub confirm_timeout_ms: u64,
     /// PEM bundle of extra roots for `amqps://`; empty = `tls.ca_file`.
     pub ca_file: String,
+    /// Durable quorum queue of results whose verdict is `review`, bound to `results_exchange`
+    /// (`result.review`): the console's review queue.
+    pub review_queue: String,
+    /// Durable quorum queue of `fail` results (`result.fail`) for optional review, capped at
+    /// `review_fail_max` messages (the oldest drop off).
+    pub review_fail_queue: String,
+    /// Most `fail` results kept waiting in `review_fail_queue`.
+    pub review_fail_max: u32,
+    /// Durable quorum queue of every result (`result.#`), which the console reads into the
+    /// statistics index.
+    pub stats_queue: String,
 }
 
 impl Default for AmqpSection {
@@ -309,6 +371,10 @@ impl Default for AmqpSection {
             connect_timeout_ms: 5_000,
             confirm_timeout_ms: 5_000,
             ca_file: String::new(),
+            review_queue: "photocheck.review".into(),
+            review_fail_queue: "photocheck.review.fail".into(),
+            review_fail_max: 100_000,
+            stats_queue: "photocheck.stats".into(),
         }
     }
 }
@@ -576,6 +642,26 @@ impl Config {
                 )))
             }
         }
+        let console = &self.console.tls;
+        if console.enabled() && (console.cert_file.is_empty() || console.key_file.is_empty()) {
+            return Err(ConfigError::Invalid(
+                "console.tls needs both cert_file and key_file".into(),
+            ));
+        }
+        for (name, user) in &self.console.users {
+            if !matches!(user.role.as_str(), "reviewer" | "supervisor" | "operator") {
+                return Err(ConfigError::Invalid(format!(
+                    "console.users.{name}.role {:?}: expected reviewer, supervisor or operator",
+                    user.role
+                )));
+            }
+            if !user.password_hash.starts_with("$argon2") {
+                return Err(ConfigError::Invalid(format!(
+                    "console.users.{name}.password_hash is not an Argon2 hash \
+                     (make one with `photocheck console hash-password`)"
+                )));
+            }
+        }
         if self.submit.client_cert_file.is_empty() != self.submit.client_key_file.is_empty() {
             return Err(ConfigError::Invalid(
                 "submit needs both client_cert_file and client_key_file".into(),
@@ -648,6 +734,13 @@ impl Config {
                 self.api.listen
             ));
         }
+        if !self.console.tls.enabled() && !is_loopback(&format!("http://{}", self.console.listen)) {
+            out.push(format!(
+                "console: {} serves plain HTTP beyond this machine (staff passwords and photos); \
+                 set console.tls.cert_file and key_file",
+                self.console.listen
+            ));
+        }
         out
     }
 }
@@ -655,6 +748,8 @@ impl Config {
 /// Keys whose values never appear in `Debug` output (and so in logs): secrets, tokens, keys.
 const SECRET_KEYS: &[&str] = &[
     "secret",
+    "session_secret",
+    "password_hash",
     "previous_secret",
     "secret_key",
     "access_key",
@@ -722,6 +817,7 @@ macro_rules! debug_redacted {
 }
 
 debug_redacted!(
+    ConsoleSection,
     ApiSection,
     AmqpSection,
     S3Section,

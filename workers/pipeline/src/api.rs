@@ -995,7 +995,15 @@ async fn get_photo_inner(
                 e.to_string(),
             )
         })?;
-        return Ok(serde_json::json!({"id": id, "status": "done", "result": result}));
+        // A reviewer's decision, once the console has recorded one (CONTRACT §4).
+        let decision = crate::console::review::Reviews::stored_decision(&state.store, &key)
+            .await
+            .map_err(|e| ApiError::store(state, e))?;
+        let mut body = serde_json::json!({"id": id, "status": "done", "result": result});
+        if let Some(decision) = decision {
+            body["decision"] = decision;
+        }
+        return Ok(body);
     }
     if state
         .store

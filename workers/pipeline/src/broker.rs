@@ -104,6 +104,51 @@ fn dead_lettering_args(target: &str, limit: u32) -> FieldTable {
     args
 }
 
+/// Returns a review photo may make to its queue (a reviewer's lease running out, a console
+/// stopping): far beyond any real count, and set explicitly because RabbitMQ 4 otherwise caps
+/// quorum queues at 20 deliveries and would drop a photo left open that often.
+pub const REVIEW_DELIVERY_LIMIT: i64 = 1_000_000;
+
+/// Arguments of the review queue (`result.review`): quorum, never capped.
+pub fn review_queue_args() -> FieldTable {
+    let mut args = quorum_args();
+    args.insert(
+        "x-delivery-limit".into(),
+        AMQPValue::LongLongInt(REVIEW_DELIVERY_LIMIT),
+    );
+    args
+}
+
+/// Arguments of the optional review queue of `fail` results: as the review queue, at most
+/// `amqp.review_fail_max` messages, the oldest dropped first (a failed photo needs no review;
+/// the cap keeps an unread queue from growing without end).
+pub fn review_fail_queue_args(amqp: &AmqpSection) -> FieldTable {
+    let mut args = review_queue_args();
+    args.insert(
+        "x-max-length".into(),
+        AMQPValue::LongLongInt(i64::from(amqp.review_fail_max.max(1))),
+    );
+    args.insert("x-overflow".into(), string("drop-head"));
+    args
+}
+
+/// Queue, its arguments and its binding key on the results exchange: what the console reads.
+pub fn console_queues(amqp: &AmqpSection) -> [(&str, FieldTable, &'static str); 3] {
+    [
+        (
+            amqp.review_queue.as_str(),
+            review_queue_args(),
+            "result.review",
+        ),
+        (
+            amqp.review_fail_queue.as_str(),
+            review_fail_queue_args(amqp),
+            "result.fail",
+        ),
+        (amqp.stats_queue.as_str(), quorum_args(), "result.#"),
+    ]
+}
+
 fn quorum_args() -> FieldTable {
     let mut args = FieldTable::default();
     args.insert("x-queue-type".into(), string("quorum"));
@@ -183,6 +228,18 @@ pub async fn declare_topology(channel: &Channel, amqp: &AmqpSection) -> Result<(
             FieldTable::default(),
         )
         .await?;
+    for (queue, args, key) in console_queues(amqp) {
+        channel.queue_declare(queue.into(), durable, args).await?;
+        channel
+            .queue_bind(
+                queue.into(),
+                amqp.results_exchange.as_str().into(),
+                key.into(),
+                lapin::options::QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+    }
     Ok(())
 }
 

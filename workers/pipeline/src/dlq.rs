@@ -267,6 +267,21 @@ async fn requeue_once(
     Ok(outcome?.1)
 }
 
+/// Removes the messages with the given ids for good (an operator's decision, audited by the
+/// caller); returns how many were removed.
+pub async fn discard(
+    amqp: &AmqpSection,
+    which: Which,
+    ids: &[String],
+) -> Result<usize, BrokerError> {
+    let (_, removed) = sweep(amqp, which, |m| {
+        let chosen = ids.contains(&entry(&m).id);
+        async move { Ok((m, chosen)) }
+    })
+    .await?;
+    Ok(removed)
+}
+
 /// Depth of the queue, and the age in seconds of its oldest message when it has one and its
 /// time is known.
 pub async fn stats(amqp: &AmqpSection, which: Which) -> Result<(u32, Option<f64>), BrokerError> {

@@ -24,6 +24,7 @@ pub mod api;
 pub mod audit;
 pub mod broker;
 pub mod checker;
+pub mod console;
 pub mod delivery;
 pub mod dlq;
 pub mod error;

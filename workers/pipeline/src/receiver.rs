@@ -102,12 +102,21 @@ async fn receive(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Byte
         .as_millis() as u64;
     let latency_s = uuid_v7_millis(&key).map(|t| now_ms.saturating_sub(t) as f64 / 1000.0);
     if inner.print {
-        let verdict = serde_json::from_slice::<serde_json::Value>(&body)
-            .ok()
-            .and_then(|v| v.get("verdict").and_then(|v| v.as_str()).map(str::to_owned))
-            .unwrap_or_default();
+        let parsed = serde_json::from_slice::<serde_json::Value>(&body).ok();
+        let field = |name: &str| {
+            parsed
+                .as_ref()
+                .and_then(|v| v.get(name).and_then(|v| v.as_str()).map(str::to_owned))
+                .unwrap_or_default()
+        };
+        // A reviewer's decision names what was decided; a result its verdict.
+        let what = if field("object") == "decision" {
+            format!("decision={}", field("decision"))
+        } else {
+            format!("verdict={}", field("verdict"))
+        };
         println!(
-            "{key} verdict={verdict} signature={} latency_ms={}",
+            "{key} {what} signature={} latency_ms={}",
             if signature_valid { "ok" } else { "BAD" },
             latency_s.map_or("?".into(), |s| format!("{:.0}", s * 1000.0))
         );

@@ -1,7 +1,7 @@
 //! Retention: deletes what the service no longer needs, on any S3 store (no lifecycle rules
 //! required). Photos go `retention.photo_hours` after they have a result (until then they are
 //! kept up to `result_days`, so a photo is never deleted before it is checked); results after
-//! `result_days`; idempotency records after `idempotency_days`; readiness probe objects after a
+//! `result_days` (with the reviewers' decisions and the statistics index); idempotency records after `idempotency_days`; readiness probe objects after a
 //! day. Deleting is idempotent, so several API replicas sweeping at once do no harm.
 
 use crate::audit::Audit;
@@ -21,9 +21,14 @@ pub struct Swept {
     pub idempotency_records: usize,
     /// Readiness probe objects deleted.
     pub probes: usize,
+    /// Reviewer decisions deleted.
+    pub decisions: usize,
+    /// Statistics index entries deleted.
+    pub index_entries: usize,
 }
 
 const RESULT_SUFFIX: &str = ".result.json";
+const DECISION_SUFFIX: &str = ".decision.json";
 const HOUR: f64 = 3600.0;
 const DAY: f64 = 24.0 * HOUR;
 
@@ -50,7 +55,10 @@ pub async fn sweep(
 ) -> Result<Swept, StoreError> {
     let deleted = |kind: &str, key: &str| {
         let name = key.rsplit('/').next().unwrap_or(key);
-        let id = name.strip_suffix(RESULT_SUFFIX).unwrap_or(name);
+        let id = name
+            .strip_suffix(RESULT_SUFFIX)
+            .or_else(|| name.strip_suffix(DECISION_SUFFIX))
+            .unwrap_or(name);
         audit.record(
             "retention.deleted",
             id,
@@ -70,6 +78,12 @@ pub async fn sweep(
                 store.delete(key).await?;
                 deleted("result", key);
                 swept.results += 1;
+            }
+        } else if key.ends_with(DECISION_SUFFIX) {
+            if *age >= result_max {
+                store.delete(key).await?;
+                deleted("decision", key);
+                swept.decisions += 1;
             }
         } else {
             let limit = if with_result.contains(key.as_str()) {
@@ -91,6 +105,13 @@ pub async fn sweep(
             swept.idempotency_records += 1;
         }
     }
+    // The statistics index: empty objects whose names are the figures (console::stats).
+    for (key, age) in all(store, "index/", now_unix).await? {
+        if age >= result_max {
+            store.delete(&key).await?;
+            swept.index_entries += 1;
+        }
+    }
     for (key, age) in all(store, "health/", now_unix).await? {
         if age >= DAY {
             store.delete(&key).await?;
@@ -102,6 +123,8 @@ pub async fn sweep(
         results = swept.results,
         idempotency_records = swept.idempotency_records,
         probes = swept.probes,
+        decisions = swept.decisions,
+        index_entries = swept.index_entries,
         "retention sweep done"
     );
     Ok(swept)

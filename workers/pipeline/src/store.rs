@@ -301,6 +301,20 @@ impl Store {
             .map(|(keys, _)| keys)
     }
 
+    /// Every key under `prefix`, in key order (page after page of 1000).
+    pub async fn list_all(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let mut keys: Vec<String> = Vec::new();
+        loop {
+            let after = keys.last().cloned();
+            let (page, more) = self.list_after(prefix, after.as_deref(), 1000).await?;
+            let empty = page.is_empty();
+            keys.extend(page);
+            if !more || empty {
+                return Ok(keys);
+            }
+        }
+    }
+
     /// Up to `max` keys under `prefix` after `start_after` (in key order), and whether more
     /// follow.
     pub async fn list_after(

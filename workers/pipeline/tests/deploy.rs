@@ -195,6 +195,16 @@ fn rabbitmq_definitions_match_what_the_code_declares() {
     for name in [&amqp.dead_letter_queue, &amqp.parking_queue] {
         assert_eq!(queue(name)["arguments"]["x-queue-type"], "quorum");
     }
+    // The console's queues: declared alike and bound to the results exchange as the code does.
+    for (name, args, key) in photocheck_pipeline::broker::console_queues(&amqp) {
+        assert_eq!(queue(name)["arguments"], as_json(args), "{name}");
+        let bound = defs["bindings"].as_array().unwrap().iter().any(|b| {
+            b["source"] == amqp.results_exchange.as_str()
+                && b["destination"] == name
+                && b["routing_key"] == key
+        });
+        assert!(bound, "{name} is not bound to {key}");
+    }
     // Dead letters and parked results are kept, bounded, for a stated time (retention).
     for queue_name in [&amqp.dead_letter_queue, &amqp.parking_queue] {
         let policy = defs["policies"]
@@ -234,7 +244,11 @@ fn sample_config_documents_every_key() {
         }
         if let Some((key, _)) = line.split_once(" = ") {
             // The pipeline's sections (the engine's own are documented by their owner).
-            if !["api", "amqp", "s3", "worker", "central", "submit"].contains(&section.as_str()) {
+            if ![
+                "api", "amqp", "s3", "worker", "central", "submit", "console",
+            ]
+            .contains(&section.as_str())
+            {
                 continue;
             }
             let var = format!(

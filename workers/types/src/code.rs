@@ -95,6 +95,86 @@ check_codes! {
     EngineError => "engine.error",
 }
 
+impl CheckCode {
+    /// A short Chinese label for the check (the console's reason list, the statistics):
+    /// what a clerk or a reviewer calls the defect.
+    pub const fn label_zh(self) -> &'static str {
+        match self {
+            CheckCode::FileDecodable => "文件损坏或无法读取",
+            CheckCode::FileFormat => "文件格式不是JPEG",
+            CheckCode::FileSize => "文件大小不符",
+            CheckCode::ImageDimensions => "照片尺寸不符",
+            CheckCode::ImageResolution => "分辨率不是350dpi",
+            CheckCode::ImageColor => "不是24位彩色",
+            CheckCode::FaceCount => "未检出唯一人脸",
+            CheckCode::GeometryFaceWidth => "人像脸宽不符",
+            CheckCode::GeometryCrown => "头顶位置不符",
+            CheckCode::GeometryEyeLine => "眼睛位置不符",
+            CheckCode::GeometryCentered => "人像未居中",
+            CheckCode::PoseYaw => "头部左右偏转",
+            CheckCode::PosePitch => "头部俯仰",
+            CheckCode::PoseRoll => "头部倾斜",
+            CheckCode::QualitySharpness => "照片模糊",
+            CheckCode::QualityExposure => "曝光不当",
+            CheckCode::QualityDynamicRange => "反差不足",
+            CheckCode::QualityIllumination => "面部光照不均",
+            CheckCode::QualityColor => "偏色",
+            CheckCode::QualityCompression => "压缩过度",
+            CheckCode::QualityNoise => "噪点过多",
+            CheckCode::BackgroundColor => "背景不是白色",
+            CheckCode::BackgroundUniformity => "背景不均匀",
+            CheckCode::FaceEyesOpen => "未睁眼",
+            CheckCode::FaceMouthClosed => "嘴未闭合",
+            CheckCode::FaceExpression => "表情不自然",
+            CheckCode::FaceGlasses => "眼镜反光或有色镜片",
+            CheckCode::FaceOcclusion => "五官或耳朵被遮挡",
+            CheckCode::FaceHeadCovering => "戴帽子或头饰",
+            CheckCode::ClothingColor => "穿白色或浅色上衣",
+            CheckCode::EngineError => "系统未能检测",
+        }
+    }
+}
+
+impl CheckCode {
+    /// The check's neutral Chinese name (what is checked, not what is wrong), for tables that
+    /// list passed checks too.
+    pub const fn name_zh(self) -> &'static str {
+        match self {
+            CheckCode::FileDecodable => "文件完整",
+            CheckCode::FileFormat => "文件格式",
+            CheckCode::FileSize => "文件大小",
+            CheckCode::ImageDimensions => "照片尺寸",
+            CheckCode::ImageResolution => "分辨率",
+            CheckCode::ImageColor => "色彩模式",
+            CheckCode::FaceCount => "人脸数量",
+            CheckCode::GeometryFaceWidth => "脸宽",
+            CheckCode::GeometryCrown => "头顶位置",
+            CheckCode::GeometryEyeLine => "眼睛位置",
+            CheckCode::GeometryCentered => "居中",
+            CheckCode::PoseYaw => "左右转头",
+            CheckCode::PosePitch => "抬头低头",
+            CheckCode::PoseRoll => "歪头",
+            CheckCode::QualitySharpness => "清晰度",
+            CheckCode::QualityExposure => "曝光",
+            CheckCode::QualityDynamicRange => "反差",
+            CheckCode::QualityIllumination => "面部光照",
+            CheckCode::QualityColor => "色彩",
+            CheckCode::QualityCompression => "压缩质量",
+            CheckCode::QualityNoise => "噪点",
+            CheckCode::BackgroundColor => "背景颜色",
+            CheckCode::BackgroundUniformity => "背景均匀",
+            CheckCode::FaceEyesOpen => "睁眼",
+            CheckCode::FaceMouthClosed => "闭嘴",
+            CheckCode::FaceExpression => "表情",
+            CheckCode::FaceGlasses => "眼镜",
+            CheckCode::FaceOcclusion => "遮挡",
+            CheckCode::FaceHeadCovering => "头饰",
+            CheckCode::ClothingColor => "服装颜色",
+            CheckCode::EngineError => "系统检测",
+        }
+    }
+}
+
 impl fmt::Display for CheckCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -121,5 +201,25 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         assert!(CheckCode::ALL.iter().all(|c| seen.insert(c.as_str())));
         assert_eq!(CheckCode::ALL.len(), 31);
+    }
+
+    #[test]
+    fn every_code_has_a_distinct_chinese_label() {
+        let mut seen = std::collections::HashSet::new();
+        for &code in CheckCode::ALL {
+            let label = code.label_zh();
+            assert!(
+                label
+                    .chars()
+                    .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+                "{code}"
+            );
+            assert!(seen.insert(label), "{code} repeats {label}");
+            assert!(
+                seen.insert(code.name_zh()),
+                "{code} repeats {}",
+                code.name_zh()
+            );
+        }
     }
 }

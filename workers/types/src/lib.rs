@@ -6,10 +6,12 @@
 //! the API and the benches all agree on one definition.
 
 mod code;
+mod decision;
 mod job;
 mod result;
 
 pub use code::CheckCode;
+pub use decision::{Decision, DecisionKind, DECISION_SCHEMA};
 pub use job::JobMessage;
 pub use result::{
     Check, CheckResult, EngineInfo, FaceInfo, Landmarks, Status, Verdict, RESULT_SCHEMA,

@@ -174,6 +174,9 @@ pub struct Names {
     pub results: String,
     /// A queue bound to the results exchange (`result.#`), to see what was published there.
     pub results_tap: String,
+    pub review: String,
+    pub review_fail: String,
+    pub stats: String,
     pub bucket: String,
 }
 
@@ -187,6 +190,9 @@ impl Names {
             parking: format!("{p}.deliveries.parked"),
             results: format!("{p}.results"),
             results_tap: format!("{p}.results.tap"),
+            review: format!("{p}.review"),
+            review_fail: format!("{p}.review.fail"),
+            stats: format!("{p}.stats"),
             bucket: unique("pc-"),
         }
     }
@@ -200,6 +206,9 @@ impl Drop for Names {
             self.deliveries.clone(),
             self.parking.clone(),
             self.results_tap.clone(),
+            self.review.clone(),
+            self.review_fail.clone(),
+            self.stats.clone(),
         ];
         let exchange = self.results.clone();
         // Drop may run inside a runtime: clean up on a thread with its own.
@@ -249,6 +258,9 @@ pub fn config(s3: &S3Server, names: &Names, central_url: Option<&str>) -> Config
     c.amqp.deliveries_queue = names.deliveries.clone();
     c.amqp.parking_queue = names.parking.clone();
     c.amqp.results_exchange = names.results.clone();
+    c.amqp.review_queue = names.review.clone();
+    c.amqp.review_fail_queue = names.review_fail.clone();
+    c.amqp.stats_queue = names.stats.clone();
     c.s3.endpoint = s3.endpoint.clone();
     c.s3.bucket = names.bucket.clone();
     c.s3.access_key = "photocheck".into();

@@ -8,6 +8,8 @@ mod pki;
 
 mod api;
 mod broker_blocked;
+mod console;
+mod console_browser;
 mod dead_letter;
 mod end_to_end;
 mod failover;
