@@ -692,6 +692,8 @@ pub fn router(console: Arc<Console>) -> Router {
         .route("/console.css", get(style))
         .route("/console.js", get(script))
         .route("/healthz", get(|| async { "ok" }))
+        // Browsers ask for it on every page; no icon rather than a 404 in their console.
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .layer(axum::middleware::from_fn(security_headers))
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
         .with_state(console)
@@ -705,6 +707,11 @@ pub async fn serve_listener(
     shutdown: CancellationToken,
 ) -> Result<(), crate::PipelineError> {
     let console = Arc::new(Console::new(&config)?);
+    if config.s3.create_bucket {
+        if let Err(e) = console.store.ensure_bucket().await {
+            tracing::warn!(error = %e, "cannot ensure the bucket exists yet");
+        }
+    }
     let indexer = tokio::spawn(stats::run_indexer(
         config.amqp.clone(),
         console.store.clone(),

@@ -493,7 +493,7 @@ pub async fn run_indexer(
 /// A stacked bar chart of photos per day (pass, review, fail) as standalone SVG, with the pass
 /// rate printed over each bar.
 pub fn daily_chart_svg(by_day: &BTreeMap<NaiveDate, Row>) -> String {
-    let (w, h, left, bottom, top) = (640.0_f64, 220.0_f64, 44.0_f64, 28.0_f64, 16.0_f64);
+    let (w, h, left, bottom, top) = (640.0_f64, 220.0_f64, 44.0_f64, 28.0_f64, 32.0_f64);
     let max = by_day.values().map(|r| r.photos).max().unwrap_or(0).max(1) as f64;
     let n = by_day.len().max(1) as f64;
     let slot = (w - left - 8.0) / n;
@@ -526,14 +526,19 @@ pub fn daily_chart_svg(by_day: &BTreeMap<NaiveDate, Row>) -> String {
             ));
         }
         svg.push_str(&format!(
-            "<text x=\"{cx:.1}\" y=\"{ly:.1}\" font-size=\"10\" text-anchor=\"middle\">{}</text>\
-             <text x=\"{cx:.1}\" y=\"{ry:.1}\" font-size=\"10\" text-anchor=\"middle\">{:.0}%</text>",
+            "<text x=\"{cx:.1}\" y=\"{ly:.1}\" font-size=\"10\" text-anchor=\"middle\">{}</text>",
             day.format("%m-%d"),
-            row.pass_rate() * 100.0,
             cx = x + bar / 2.0,
             ly = h - bottom + 14.0,
-            ry = (y - 3.0).max(10.0),
         ));
+        if row.photos > 0 {
+            svg.push_str(&format!(
+                "<text x=\"{cx:.1}\" y=\"{ry:.1}\" font-size=\"10\" text-anchor=\"middle\">{:.0}%</text>",
+                row.pass_rate() * 100.0,
+                cx = x + bar / 2.0,
+                ry = y - 3.0,
+            ));
+        }
     }
     svg.push_str(
         "<g font-size=\"11\"><rect x=\"460\" y=\"2\" width=\"10\" height=\"10\" fill=\"#2e7d32\"/>\

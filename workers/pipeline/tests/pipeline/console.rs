@@ -232,9 +232,9 @@ pub fn deliveries(config: &Config) -> CancellationToken {
 
 /// A member of staff's browser without JavaScript: a cookie, no redirects followed.
 pub struct Staff {
-    base: String,
-    client: reqwest::Client,
-    cookie: String,
+    pub base: String,
+    pub client: reqwest::Client,
+    pub cookie: String,
 }
 
 pub struct Page {
@@ -654,4 +654,269 @@ async fn a_supervisor_requeues_and_discards_dead_letters_and_it_is_audited() {
     );
     // Never a password or a session in the audit log.
     assert!(!log.contains(PASSWORD) && !log.contains("pc_session"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_role_is_refused_what_it_does_not_grant() {
+    let s3 = S3Server::start();
+    let names = Names::new();
+    let config = console_config(&s3, &names, None);
+    declare(&config, &names).await;
+    let console = ConsoleServer::start(&config).await;
+
+    // (path, method) → which roles may: r reviewer, s supervisor, o operator.
+    let gets = [
+        ("/review", "rs"),
+        ("/stats", "so"),
+        ("/stats.csv", "so"),
+        ("/ops", "so"),
+    ];
+    let posts = [
+        ("/review/take", "rs"),
+        ("/ops/dead/requeue", "s"),
+        ("/ops/dead/discard", "s"),
+        ("/ops/parked/requeue", "s"),
+    ];
+    let mut anon = Staff {
+        base: console.url.clone(),
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        cookie: String::new(),
+    };
+    for (path, _) in gets {
+        assert_eq!(anon.get(path).await.location, "/login", "anonymous {path}");
+    }
+    for (path, _) in posts {
+        let page = anon
+            .post(path, &[("csrf", "x"), ("id", "x"), ("queue", "review")])
+            .await;
+        assert_eq!(page.location, "/login", "anonymous POST {path}");
+    }
+    for (user, letter) in [("li", 'r'), ("wang", 's'), ("zhao", 'o')] {
+        let (mut staff, _) = Staff::log_in(&console.url, user, PASSWORD).await;
+        // A page of the role gives the form token (every role has one page at least).
+        let home = staff
+            .get(if letter == 'o' { "/stats" } else { "/review" })
+            .await;
+        let csrf = home.csrf();
+        for (path, may) in gets {
+            let status = staff.get(path).await.status;
+            if may.contains(letter) {
+                assert_eq!(status, 200, "{user} GET {path}");
+            } else {
+                assert_eq!(status, 403, "{user} GET {path}");
+            }
+        }
+        for (path, may) in posts {
+            let page = staff
+                .post(
+                    path,
+                    &[("csrf", &csrf), ("id", "nothing-here"), ("queue", "review")],
+                )
+                .await;
+            if may.contains(letter) {
+                assert_eq!(page.status, 303, "{user} POST {path}");
+            } else {
+                assert_eq!(page.status, 403, "{user} POST {path}");
+            }
+        }
+        // The navigation offers only what the role grants.
+        let nav = staff
+            .get(if letter == 'o' { "/stats" } else { "/review" })
+            .await
+            .body;
+        assert_eq!(
+            nav.contains("href=\"/review\""),
+            "rs".contains(letter),
+            "{user}"
+        );
+        assert_eq!(
+            nav.contains("href=\"/ops\""),
+            "so".contains(letter),
+            "{user}"
+        );
+    }
+    console.shut().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_days_statistics_match_a_count_of_the_stored_results() {
+    use futures::StreamExt;
+    use photocheck_types::CheckCode;
+    let s3 = S3Server::start();
+    let names = Names::new();
+    let config = console_config(&s3, &names, None);
+    declare(&config, &names).await;
+    let store = Store::new(&config.s3).unwrap();
+    store.ensure_bucket().await.unwrap();
+    let console = ConsoleServer::start(&config).await;
+
+    // 2 000 results across 5 windows on one day of the centre's calendar (noon, UTC+8), with
+    // verdicts and failed checks drawn at random, stored and published as workers do.
+    const N: usize = 2000;
+    let windows = [
+        "gz-tianhe-01",
+        "gz-tianhe-02",
+        "gz-yuexiu-01",
+        "sz-futian-01",
+        "sz-futian-02",
+    ];
+    let codes = [
+        CheckCode::BackgroundColor,
+        CheckCode::GeometryCrown,
+        CheckCode::PoseYaw,
+        CheckCode::ClothingColor,
+    ];
+    let day = chrono::Utc::now().date_naive();
+    let noon = format!("{day}T04:00:00.000Z");
+    let mut rng = fastrand::Rng::with_seed(17);
+    let mut results = Vec::new();
+    for i in 0..N {
+        let id = uuid::Uuid::now_v7().to_string();
+        let window = windows[rng.usize(..windows.len())];
+        let verdict = [Verdict::Pass, Verdict::Fail, Verdict::Review][rng.usize(..3)];
+        let mut r = result_for(&id, &config.s3.bucket, Verdict::Pass);
+        r.window_id = Some(window.into());
+        r.checked_at = Some(noon.replace(".000Z", &format!(".{:03}Z", i % 1000)));
+        r.verdict = verdict;
+        r.checks.retain(|c| c.code == CheckCode::ImageDimensions);
+        if verdict == Verdict::Fail {
+            for &code in &codes {
+                if rng.bool() || code == CheckCode::BackgroundColor && r.checks.len() == 1 {
+                    let mut c = r.checks[0].clone();
+                    c.code = code;
+                    c.status = photocheck_types::Status::Fail;
+                    r.checks.push(c);
+                }
+            }
+        }
+        results.push(r);
+    }
+    let publisher = Arc::new(Publisher::new(config.amqp.clone()));
+    futures::stream::iter(results.iter())
+        .for_each_concurrent(16, |r| {
+            let store = store.clone();
+            let publisher = Arc::clone(&publisher);
+            let config = &config;
+            async move {
+                let id = r.id.clone().unwrap();
+                let key = photo_key(r.window_id.as_deref().unwrap(), &id);
+                let body = serde_json::to_vec(r).unwrap();
+                store
+                    .put(&result_key(&key), body.clone().into(), "application/json")
+                    .await
+                    .unwrap();
+                publisher
+                    .publish(
+                        &config.amqp.results_exchange,
+                        &format!("result.{}", r.verdict.as_str()),
+                        false,
+                        &body,
+                        json_properties(&id, lapin::types::FieldTable::default()),
+                    )
+                    .await
+                    .unwrap();
+            }
+        })
+        .await;
+    publisher.close().await;
+
+    // The independent count: every stored result object read back and counted per window.
+    type Count = (u32, u32, u32, u32, std::collections::BTreeMap<String, u32>);
+    let mut expected: std::collections::BTreeMap<String, Count> = Default::default();
+    let keys: Vec<String> = store
+        .list_all("photos/")
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|k| k.ends_with(".result.json"))
+        .collect();
+    assert_eq!(keys.len(), N);
+    for key in &keys {
+        let r: CheckResult = serde_json::from_slice(&store.get(key).await.unwrap()).unwrap();
+        let e = expected.entry(r.window_id.clone().unwrap()).or_default();
+        e.0 += 1;
+        match r.verdict {
+            Verdict::Pass => e.1 += 1,
+            Verdict::Fail => e.2 += 1,
+            Verdict::Review => e.3 += 1,
+        }
+        for c in r
+            .checks
+            .iter()
+            .filter(|c| c.status == photocheck_types::Status::Fail)
+        {
+            *e.4.entry(c.code.label_zh().to_owned()).or_default() += 1;
+        }
+    }
+    assert_eq!(expected.len(), 5);
+
+    // The console's figures, once its indexer has read the stats queue.
+    let (mut zhao, _) = Staff::log_in(&console.url, "zhao", PASSWORD).await;
+    let local_day = day; // 04:00 UTC is 12:00 in UTC+8: the same date
+    let query = format!("/stats.csv?from={local_day}&to={local_day}");
+    eventually("the index holds every result", || async {
+        depth(&names.stats).await == 0
+            && Store::new(&config.s3)
+                .unwrap()
+                .list_all(&format!("index/v1/r/{local_day}/"))
+                .await
+                .unwrap()
+                .len()
+                == N
+    })
+    .await;
+    let (status, csv, _) = zhao.get_bytes(&query).await;
+    assert_eq!(status, 200);
+    let csv = String::from_utf8(csv).unwrap();
+    let rows: Vec<Vec<String>> = csv
+        .trim_start_matches('\u{feff}')
+        .trim_end()
+        .split("\r\n")
+        .skip(1)
+        .map(|l| l.split(',').map(str::to_owned).collect())
+        .collect();
+    assert_eq!(rows.len(), 5, "{csv}");
+    for row in &rows {
+        let e = &expected[&row[3]];
+        let n = |i: usize| row[i].parse::<u32>().unwrap();
+        assert_eq!((n(4), n(5), n(6), n(7)), (e.0, e.1, e.2, e.3), "{}", row[3]);
+        assert_eq!(
+            row[8],
+            format!("{:.1}%", f64::from(e.1) * 100.0 / f64::from(e.0))
+        );
+        // The top three reasons with their counts, as counted here.
+        for part in row[13].split('；').filter(|p| !p.is_empty()) {
+            let (label, count) = part.trim_end_matches(')').split_once('(').unwrap();
+            assert_eq!(
+                e.4[label],
+                count.parse::<u32>().unwrap(),
+                "{} {label}",
+                row[3]
+            );
+        }
+    }
+    // The page's totals agree too.
+    let total = zhao
+        .figure(
+            &format!("/stats?from={local_day}&to={local_day}"),
+            "total-photos",
+        )
+        .await;
+    assert_eq!(total, N.to_string());
+    let scoped = zhao
+        .figure(
+            &format!("/stats?from={local_day}&to={local_day}&scope=gz-tianhe"),
+            "total-photos",
+        )
+        .await;
+    let tianhe: u32 = expected
+        .iter()
+        .filter(|(w, _)| w.starts_with("gz-tianhe-"))
+        .map(|(_, e)| e.0)
+        .sum();
+    assert_eq!(scoped, tianhe.to_string());
+    console.shut().await;
 }

@@ -50,6 +50,7 @@ impl Browser {
         let profile = tempfile::tempdir().unwrap();
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
+            "goog:loggingPrefs": {"browser": "ALL"},
             "goog:chromeOptions": {
                 "binary": chromium,
                 "args": ["--headless", "--no-sandbox", "--disable-gpu", "--window-size=1366,768",
@@ -153,6 +154,35 @@ impl Browser {
             Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]})),
         )
         .await;
+    }
+
+    /// The browser console's messages of level SEVERE since the last call (errors, CSP
+    /// violations, failed loads).
+    async fn console_errors(&self) -> Vec<String> {
+        let v = self
+            .call(
+                reqwest::Method::POST,
+                "/se/log",
+                Some(json!({"type": "browser"})),
+            )
+            .await;
+        v.as_array()
+            .map(|entries| {
+                entries
+                    .iter()
+                    .filter(|e| e["level"] == "SEVERE")
+                    .map(|e| e["message"].as_str().unwrap_or_default().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    async fn assert_no_console_errors(&self, page: &str) {
+        let errors = self.console_errors().await;
+        assert!(
+            errors.is_empty(),
+            "{page}: browser console errors: {errors:?}"
+        );
     }
 
     async fn cookie(&self, name: &str) -> String {
@@ -263,8 +293,11 @@ fn screenshot_dir() -> PathBuf {
     dir
 }
 
+/// Photos the reviewer clears with the keyboard alone.
+const PHOTOS: usize = 50;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_reviewer_and_a_supervisor_use_the_console_in_chromium() {
+async fn a_reviewer_clears_the_queue_by_keyboard_and_a_supervisor_sees_it_in_chromium() {
     let s3 = S3Server::start();
     let names = Names::new();
     let receiver = receiver().await;
@@ -272,9 +305,12 @@ async fn a_reviewer_and_a_supervisor_use_the_console_in_chromium() {
     declare(&config, &names).await;
     let console = ConsoleServer::start(&config).await;
     let _deliveries = deliveries(&config);
-    let id = seed(&config, Verdict::Review).await;
-    eventually("the photo is queued", || async {
-        depth(&names.review).await == 1
+    let mut ids = Vec::new();
+    for _ in 0..PHOTOS {
+        ids.push(seed(&config, Verdict::Review).await);
+    }
+    eventually("the photos are queued", || async {
+        depth(&names.review).await == PHOTOS as u32
     })
     .await;
     let shots = screenshot_dir();
@@ -286,44 +322,73 @@ async fn a_reviewer_and_a_supervisor_use_the_console_in_chromium() {
     browser.type_into("#user", "li").await;
     browser.type_into("#password", PASSWORD).await;
     browser.screenshot(&shots, "01-login").await;
+    browser.assert_no_console_errors("log-in").await;
     browser.click("#login").await;
     browser.wait_for_path("the review queue", "/review").await;
-    assert_eq!(browser.text("#depth-review").await, "1");
+    assert_eq!(browser.text("#depth-review").await, PHOTOS.to_string());
     browser.screenshot(&shots, "02-review-queue").await;
+    browser.assert_no_console_errors("review queue").await;
 
-    // N takes the next photo; 1 picks the first reason (the photo's own uncertain check), Enter
-    // submits.
-    browser.keys(&["n"]).await;
-    let lease = browser.wait_for_path("the photo's page", "/review/").await;
-    assert!(!lease.contains('?'));
-    assert_eq!(browser.text("#verdict").await, "待复核");
-    browser.screenshot(&shots, "03-review-photo").await;
-    browser.keys(&["1"]).await;
-    browser.keys(&["\u{E007}"]).await; // Enter
-    browser
-        .wait_for_path("back at the queue", "/review?done=reject")
-        .await;
-    assert!(browser.text("#notice").await.contains("退回重拍"));
+    // The whole queue with the keyboard: N takes the next photo; A then Enter accepts; 1 (the
+    // photo's first uncertain check as the reason) then Enter rejects.
+    for i in 0..PHOTOS {
+        browser.keys(&["n"]).await;
+        let lease = browser.wait_for_path("the photo's page", "/review/").await;
+        assert!(!lease.contains('?'), "{lease}");
+        assert_eq!(browser.text("#verdict").await, "待复核");
+        if i == 0 {
+            browser.screenshot(&shots, "03-review-photo").await;
+            browser.assert_no_console_errors("review photo").await;
+        }
+        let (key, done) = if i % 2 == 0 {
+            ("a", "accept")
+        } else {
+            ("1", "reject")
+        };
+        browser.keys(&[key]).await;
+        browser.keys(&["\u{E007}"]).await; // Enter
+        browser
+            .wait_for_path("back at the queue", &format!("/review?done={done}"))
+            .await;
+    }
+    assert_eq!(browser.text("#depth-review").await, "0");
+    browser.assert_no_console_errors("after the queue").await;
 
-    // The central system has it, signed.
-    let key = format!("{id}.decision");
-    eventually("the decision is delivered", || {
-        let found = receiver.received().iter().any(|r| r.idempotency_key == key);
-        async move { found }
+    // Every decision reached the central system once, signed, with its application id.
+    eventually("every decision is delivered", || {
+        let n = receiver
+            .received()
+            .iter()
+            .filter(|r| r.idempotency_key.ends_with(".decision"))
+            .count();
+        async move { n >= PHOTOS }
     })
     .await;
-    let got = receiver
-        .received()
-        .into_iter()
-        .find(|r| r.idempotency_key == key)
-        .unwrap();
-    assert!(got.signature_valid);
-    let body: Value = serde_json::from_slice(&got.body).unwrap();
-    assert_eq!(body["decision"], "reject");
-    assert_eq!(body["reason_code"], "background.color");
-    assert_eq!(body["reviewer"], "li");
+    let received = receiver.received();
+    for (i, id) in ids.iter().enumerate() {
+        let key = format!("{id}.decision");
+        let got: Vec<_> = received
+            .iter()
+            .filter(|r| r.idempotency_key == key)
+            .collect();
+        assert_eq!(got.len(), 1, "{key} delivered {} times", got.len());
+        assert!(got[0].signature_valid);
+        let body: Value = serde_json::from_slice(&got[0].body).unwrap();
+        assert_eq!(body["application_id"], format!("4401-2026-{}", &id[..8]));
+        assert_eq!(body["reviewer"], "li");
+        // Taken in order of arrival, so the n-th photo got the n-th decision.
+        if i % 2 == 0 {
+            assert_eq!(
+                (body["decision"].as_str(), body["reason_code"].as_str()),
+                (Some("accept"), None)
+            );
+        } else {
+            assert_eq!(body["decision"], "reject");
+            assert_eq!(body["reason_code"], "background.color");
+        }
+    }
 
-    // The supervisor: the statistics show the photo and the rejection; the CSV agrees.
+    // The supervisor: the statistics show the photos and the decisions; the CSV agrees.
     browser.click("#logout").await;
     browser.wait_for_path("logged out", "/login").await;
     browser.type_into("#user", "wang").await;
@@ -332,20 +397,24 @@ async fn a_reviewer_and_a_supervisor_use_the_console_in_chromium() {
     browser
         .wait_for_path("the supervisor's landing page", "/review")
         .await;
+    let (accepted, rejected) = (PHOTOS.div_ceil(2), PHOTOS / 2);
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
         browser.go(&format!("{}/stats", console.url)).await;
-        if browser.text("#total-photos").await == "1" && browser.text("#decisions").await == "0/1" {
+        if browser.text("#total-photos").await == PHOTOS.to_string()
+            && browser.text("#decisions").await == format!("{accepted}/{rejected}")
+        {
             break;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "the statistics never counted the photo"
+            "the statistics never counted the photos"
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     assert_eq!(browser.text("#review-rate").await, "100.0%");
     browser.screenshot(&shots, "04-statistics").await;
+    browser.assert_no_console_errors("statistics").await;
     let export = browser.find("#export").await;
     let href = browser
         .call(
@@ -370,16 +439,29 @@ async fn a_reviewer_and_a_supervisor_use_the_console_in_chromium() {
         .split("\r\n")
         .collect();
     assert_eq!(lines.len(), 2, "{csv}");
-    let cells: Vec<&str> = lines[1].split(',').collect();
-    assert_eq!(
-        (cells[3], cells[4], cells[7], cells[11]),
-        ("w1", "1", "1", "1")
-    );
     assert!(lines[0].starts_with("日期,城市,办证点,窗口"));
+    let cells: Vec<&str> = lines[1].split(',').collect();
+    let (photos, review, acc, rej) = (
+        PHOTOS.to_string(),
+        PHOTOS.to_string(),
+        accepted.to_string(),
+        rejected.to_string(),
+    );
+    assert_eq!(
+        (cells[3], cells[4], cells[7], cells[10], cells[11]),
+        (
+            "w1",
+            photos.as_str(),
+            review.as_str(),
+            acc.as_str(),
+            rej.as_str()
+        )
+    );
 
     browser.go(&format!("{}/ops", console.url)).await;
     assert!(browser.text("#queues").await.contains("待复核"));
     browser.screenshot(&shots, "05-operations").await;
+    browser.assert_no_console_errors("operations").await;
     for name in [
         "01-login",
         "02-review-queue",
