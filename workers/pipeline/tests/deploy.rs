@@ -83,7 +83,10 @@ fn kubernetes_manifests_parse_and_fit_together() {
         .as_u64()
         .unwrap();
     assert!(grace > file.worker.grace_period_s);
-    for deployment in [worker, api] {
+    let console = find(&docs, "Deployment", "photocheck-console");
+    find(&docs, "Service", "photocheck-console");
+    find(&docs, "NetworkPolicy", "photocheck-console");
+    for deployment in [worker, api, console] {
         let c = &deployment["spec"]["template"]["spec"]["containers"][0];
         assert!(c["resources"]["requests"]["cpu"].is_string());
         assert!(c["resources"]["requests"]["memory"].is_string());
@@ -109,6 +112,9 @@ fn kubernetes_manifests_parse_and_fit_together() {
         assert!(mounted(api, path), "{path} not mounted in the API");
     }
     assert!(mounted(worker, &file.tls.ca_file));
+    for path in [&file.console.tls.cert_file, &file.console.tls.key_file, &file.tls.ca_file] {
+        assert!(mounted(console, path), "{path} not mounted in the console");
+    }
     assert!(file.s3.endpoint.starts_with("https://"));
     assert!(file.central.url.starts_with("https://"));
     assert!(secret["stringData"]["PHOTOCHECK__AMQP__URL"]
