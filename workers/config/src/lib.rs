@@ -344,7 +344,8 @@ pub struct AmqpSection {
     /// PEM bundle of extra roots for `amqps://`; empty = `tls.ca_file`.
     pub ca_file: String,
     /// Durable quorum queue of results whose verdict is `review`, bound to `results_exchange`
-    /// (`result.review`): the console's review queue.
+    /// (`result.review`): the console's review queue. Each of the console's three queues is
+    /// left out (not declared, not read) when its name is empty.
     pub review_queue: String,
     /// Durable quorum queue of `fail` results (`result.fail`) for optional review, capped at
     /// `review_fail_max` messages (the oldest drop off).
@@ -352,7 +353,8 @@ pub struct AmqpSection {
     /// Most `fail` results kept waiting in `review_fail_queue`.
     pub review_fail_max: u32,
     /// Durable quorum queue of every result (`result.#`), which the console reads into the
-    /// statistics index.
+    /// statistics index; at most 1 000 000 results wait (the oldest drop off) while no console
+    /// reads it.
     pub stats_queue: String,
 }
 
@@ -373,7 +375,7 @@ impl Default for AmqpSection {
             ca_file: String::new(),
             review_queue: "photocheck.review".into(),
             review_fail_queue: "photocheck.review.fail".into(),
-            review_fail_max: 100_000,
+            review_fail_max: 10_000,
             stats_queue: "photocheck.stats".into(),
         }
     }

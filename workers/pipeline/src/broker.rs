@@ -132,8 +132,24 @@ pub fn review_fail_queue_args(amqp: &AmqpSection) -> FieldTable {
     args
 }
 
+/// Most results the statistics queue holds while no console reads it (about 4 KB each); older
+/// ones drop off the front, so a deployment that runs no console never fills the broker.
+pub const STATS_QUEUE_MAX: i64 = 1_000_000;
+
+/// Arguments of the statistics queue: quorum, at most [`STATS_QUEUE_MAX`], oldest dropped.
+pub fn stats_queue_args() -> FieldTable {
+    let mut args = quorum_args();
+    args.insert(
+        "x-max-length".into(),
+        AMQPValue::LongLongInt(STATS_QUEUE_MAX),
+    );
+    args.insert("x-overflow".into(), string("drop-head"));
+    args
+}
+
 /// Queue, its arguments and its binding key on the results exchange: what the console reads.
-pub fn console_queues(amqp: &AmqpSection) -> [(&str, FieldTable, &'static str); 3] {
+/// A queue whose name is configured empty is not used (and not declared).
+pub fn console_queues(amqp: &AmqpSection) -> Vec<(&str, FieldTable, &'static str)> {
     [
         (
             amqp.review_queue.as_str(),
@@ -145,8 +161,11 @@ pub fn console_queues(amqp: &AmqpSection) -> [(&str, FieldTable, &'static str); 
             review_fail_queue_args(amqp),
             "result.fail",
         ),
-        (amqp.stats_queue.as_str(), quorum_args(), "result.#"),
+        (amqp.stats_queue.as_str(), stats_queue_args(), "result.#"),
     ]
+    .into_iter()
+    .filter(|(name, _, _)| !name.is_empty())
+    .collect()
 }
 
 fn quorum_args() -> FieldTable {

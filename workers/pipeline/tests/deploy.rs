@@ -112,7 +112,11 @@ fn kubernetes_manifests_parse_and_fit_together() {
         assert!(mounted(api, path), "{path} not mounted in the API");
     }
     assert!(mounted(worker, &file.tls.ca_file));
-    for path in [&file.console.tls.cert_file, &file.console.tls.key_file, &file.tls.ca_file] {
+    for path in [
+        &file.console.tls.cert_file,
+        &file.console.tls.key_file,
+        &file.tls.ca_file,
+    ] {
         assert!(mounted(console, path), "{path} not mounted in the console");
     }
     assert!(file.s3.endpoint.starts_with("https://"));

@@ -178,13 +178,18 @@ impl Reviews {
     /// Photos waiting in each queue now (not counting those held).
     pub async fn depths(&self) -> Result<(u32, u32), BrokerError> {
         let channel = self.channel().await?;
-        let review = crate::broker::inspect(&channel, &self.amqp.review_queue)
-            .await?
-            .message_count();
-        let fail = crate::broker::inspect(&channel, &self.amqp.review_fail_queue)
-            .await?
-            .message_count();
-        Ok((review, fail))
+        let mut depths = [0u32; 2];
+        for (depth, queue) in depths
+            .iter_mut()
+            .zip([&self.amqp.review_queue, &self.amqp.review_fail_queue])
+        {
+            if !queue.is_empty() {
+                *depth = crate::broker::inspect(&channel, queue)
+                    .await?
+                    .message_count();
+            }
+        }
+        Ok((depths[0], depths[1]))
     }
 
     /// Photos held by reviewers now.
@@ -209,6 +214,9 @@ impl Reviews {
             .find(|l| l.reviewer == reviewer)
         {
             return Ok(Some(l.clone()));
+        }
+        if queue.name(&self.amqp).is_empty() {
+            return Ok(None);
         }
         let channel = self.channel().await?;
         for _ in 0..1000 {

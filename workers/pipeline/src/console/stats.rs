@@ -440,6 +440,10 @@ pub async fn run_indexer(
     utc_offset_min: i32,
     shutdown: CancellationToken,
 ) {
+    if amqp.stats_queue.is_empty() {
+        tracing::warn!("amqp.stats_queue is empty: the statistics get no new results");
+        return;
+    }
     let store = Arc::new(store);
     let tracker = TaskTracker::new();
     let mut failures = 0u32;
