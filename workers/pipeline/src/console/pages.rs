@@ -284,7 +284,7 @@ pub fn review_photo(session: &Session, token: &str, lease: &Lease, seconds_left:
              <div class=\"photo\"><div class=\"frame\"><img id=\"photo\" src=\"/review/{lease_id}/photo\" alt=\"待复核照片\">{overlay}</div>\
              <p class=\"hint\">O 键：显示/隐藏标注（蓝：头顶范围，橙：眼睛最低位置，绿：脸宽范围）</p></div>\
              <div class=\"facts\"><h2>系统结论：<span id=\"verdict\" class=\"{verdict}\">{verdict_label}</span>（{source}）</h2>\
-             <p>窗口 {window} · 检测时间 {checked} · 剩余 <span id=\"countdown\">{seconds_left}</span> 秒</p>\
+             <p>照片编号 <span id=\"photo-id\">{photo_id}</span> · 窗口 {window} · 检测时间 {checked} · 剩余 <span id=\"countdown\">{seconds_left}</span> 秒</p>\
              <table class=\"checks\"><thead><tr><th>检查项</th><th>结果</th><th>测量值</th><th>标准</th><th>说明</th></tr></thead>\
              <tbody>{rows}</tbody></table>\
              <form method=\"post\" action=\"/review/{lease_id}/decide\" id=\"decide\">\
@@ -301,6 +301,7 @@ pub fn review_photo(session: &Session, token: &str, lease: &Lease, seconds_left:
             overlay = overlay_svg(r),
             verdict = r.verdict.as_str(),
             verdict_label = verdict_label(r.verdict),
+            photo_id = escape(r.id.as_deref().unwrap_or("-")),
             window = escape(r.window_id.as_deref().unwrap_or("-")),
             checked = escape(r.checked_at.as_deref().unwrap_or("-")),
         ),
