@@ -125,6 +125,12 @@ fn read_error_text(e: &std::io::Error) -> &'static str {
 /// the file's folder relative to the folder all the files share, so `a/x.jpg` and `b/x.jpg`
 /// get `a/x.annotated.png` and `b/x.annotated.png` (one folder in: flat, as before).
 pub fn annotated_paths(files: &[PathBuf], dir: &Path) -> Vec<PathBuf> {
+    output_paths(files, dir, ".annotated.png")
+}
+
+/// Where a file made from each of `files` goes in `dir`: `<stem><suffix>` under the file's
+/// folder relative to the folder all the files share (see [`annotated_paths`]).
+pub fn output_paths(files: &[PathBuf], dir: &Path, suffix: &str) -> Vec<PathBuf> {
     let parents: Vec<PathBuf> = files
         .iter()
         .map(|f| std::path::absolute(f).unwrap_or_else(|_| f.clone()))
@@ -144,7 +150,7 @@ pub fn annotated_paths(files: &[PathBuf], dir: &Path) -> Vec<PathBuf> {
         .map(|(f, parent)| {
             let stem = f.file_stem().and_then(|s| s.to_str()).unwrap_or("photo");
             let rel = parent.strip_prefix(&common).unwrap_or(Path::new(""));
-            dir.join(rel).join(format!("{stem}.annotated.png"))
+            dir.join(rel).join(format!("{stem}{suffix}"))
         })
         .collect()
 }

@@ -5,6 +5,7 @@ pub use photocheck_bench::engine_bench as bench;
 pub use photocheck_bench::pipeline_bench as bench_pipeline;
 pub mod check;
 pub mod fetch;
+pub mod fix;
 pub mod service;
 
 use photocheck_config::Config;

@@ -31,6 +31,9 @@ struct Cli {
 enum Command {
     /// Check local photos and folders (recursively); no services needed.
     Check(CheckArgs),
+    /// Make compliant photos from captures (level, scale, crop, re-encode at 350 dpi), checked
+    /// again; what cannot be fixed without altering the person is refused with the reason.
+    Fix(FixArgs),
     /// Run the HTTP ingest API (upload photos, read results).
     Serve(photocheck::service::ServeArgs),
     /// Run the photo-check centre's web console (review queue, statistics, operations);
@@ -102,6 +105,28 @@ struct CheckArgs {
     #[arg(long)]
     annotate: Option<PathBuf>,
     /// Files and folders to check.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct FixArgs {
+    /// Profile: ga461 (default), icao, or a tuned copy as a file (PATH.toml).
+    #[arg(long)]
+    profile: Option<String>,
+    /// Folder for the fixed photos (`<name>.jpg`, the input's folders kept).
+    #[arg(long, default_value = "fixed")]
+    out: PathBuf,
+    /// Write a before/after sheet per fixed photo (`<name>.fix.png`) into this folder.
+    #[arg(long)]
+    annotate: Option<PathBuf>,
+    /// Output format: table (default) or jsonl.
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+    /// Photos in parallel (default: one per CPU core).
+    #[arg(long, short = 'j')]
+    jobs: Option<usize>,
+    /// Files and folders to fix.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
 }
@@ -418,6 +443,61 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(if summary.errors > 0 {
                 ExitCode::from(2)
             } else if summary.failed + summary.review > 0 {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Fix(args) => {
+            let profile_name = args
+                .profile
+                .unwrap_or_else(|| config.engine.profile.clone());
+            let profile = resolve_profile(&profile_name)?;
+            let jobs = match args.jobs.unwrap_or(config.check.jobs) {
+                0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+                n => n,
+            };
+            for p in &args.paths {
+                if !p.exists() {
+                    anyhow::bail!("{} does not exist", p.display());
+                }
+            }
+            let files = check::expand(&args.paths).context("cannot read the given paths")?;
+            let engine = photocheck::start_engine(&config, &data_dir)?;
+            let label_font = match args.annotate {
+                Some(_) => photocheck::label_font(&config)?,
+                None => None,
+            };
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            let opts = photocheck::fix::FixOptions {
+                profile: &profile,
+                out: &args.out,
+                annotate: args.annotate.as_deref(),
+                label_font: label_font.as_ref(),
+                format: args.format.unwrap_or(Format::Table),
+                jobs,
+            };
+            let s = photocheck::fix::run(&engine, &files, &opts, &mut out)?;
+            if opts.format != Format::Jsonl {
+                use std::io::Write;
+                writeln!(
+                    out,
+                    "\n{} photos: {} fixed, {} still failing after the fix, {} not fixable{}",
+                    s.total,
+                    s.fixed,
+                    s.still_failing,
+                    s.refused,
+                    if s.errors > 0 {
+                        format!(", {} errors", s.errors)
+                    } else {
+                        String::new()
+                    }
+                )?;
+            }
+            Ok(if s.errors > 0 {
+                ExitCode::from(2)
+            } else if s.still_failing + s.refused > 0 {
                 ExitCode::from(1)
             } else {
                 ExitCode::SUCCESS

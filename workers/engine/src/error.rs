@@ -74,6 +74,10 @@ pub enum EngineError {
     /// An unknown profile name.
     #[error("unknown profile {0:?} (known: ga461, icao)")]
     UnknownProfile(String),
+    /// `fix` could not make its photo (decoding the original again or encoding the new one
+    /// failed); the photo's own defects are a refusal, never this.
+    #[error("cannot make the fixed photo: {0}")]
+    Fix(String),
 }
 
 impl EngineError {
@@ -90,6 +94,7 @@ impl EngineError {
             EngineError::Io { .. } => "engine.io",
             EngineError::Panic(_) => "engine.panic",
             EngineError::UnknownProfile(_) => "engine.unknown_profile",
+            EngineError::Fix(_) => "engine.fix",
         }
     }
 
@@ -106,7 +111,8 @@ impl EngineError {
             | EngineError::Manifest(_)
             | EngineError::Io { .. }
             | EngineError::Panic(_)
-            | EngineError::UnknownProfile(_) => false,
+            | EngineError::UnknownProfile(_)
+            | EngineError::Fix(_) => false,
         }
     }
 }

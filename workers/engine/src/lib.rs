@@ -18,6 +18,7 @@ pub mod checks;
 mod color;
 pub mod decode;
 mod error;
+pub mod fix;
 pub mod header;
 pub mod imgops;
 pub mod manifest;

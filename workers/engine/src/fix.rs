@@ -1,0 +1,668 @@
+//! `fix`: from a counter capture (or a non-compliant photo) to a photo that meets the profile,
+//! re-checked by the engine.
+//!
+//! Only what is mechanical is changed: the head is levelled (roll), the photo is scaled so the
+//! face width lands in the middle of its band, cropped so the crown and the eye line land in
+//! theirs with the eyes centred, resampled with a Lanczos filter, and written as a baseline
+//! JPEG at the profile's resolution (350 dpi in JFIF and EXIF) with the encoder quality chosen
+//! so the file lands in the profile's size window. The person is never altered: a photo whose
+//! subject, clothing, backdrop or sharpness fails (eyes closed, a turned head, a smile, a white
+//! top, a busy or grey backdrop, blur) is refused with the check's own reason, and so is a face
+//! too small to reach the canvas's face width without enlarging it.
+
+use crate::decode::{self, DecodeLimits};
+use crate::measure::FaceGeometry;
+use crate::{Engine, EngineError};
+use image::{Rgb, RgbImage};
+use photocheck_profile::Profile;
+use photocheck_types::{CheckCode, CheckResult, Status};
+
+/// What `fix` may change, by check: everything else describes the person, the backdrop or the
+/// capture itself and is refused when it fails or is uncertain.
+pub const FIXABLE: &[CheckCode] = &[
+    CheckCode::FileFormat,
+    CheckCode::FileSize,
+    CheckCode::ImageDimensions,
+    CheckCode::ImageResolution,
+    CheckCode::ImageColor,
+    CheckCode::GeometryFaceWidth,
+    CheckCode::GeometryCrown,
+    CheckCode::GeometryEyeLine,
+    CheckCode::GeometryCentered,
+    CheckCode::PoseRoll,
+];
+
+/// Smallest roll `fix` levels, in degrees.
+pub const ROLL_KEPT_DEG: f32 = 0.5;
+
+/// Most enlargement `fix` accepts: beyond it the face is too small for the canvas at the
+/// profile's resolution, and enlarging would invent detail.
+pub const MAX_ENLARGEMENT: f32 = 1.05;
+
+/// The outcome of `fix` on one photo.
+#[derive(Debug, Clone)]
+pub enum FixOutcome {
+    /// A new photo was made and re-checked.
+    Fixed {
+        /// The new JPEG file.
+        jpeg: Vec<u8>,
+        /// The engine's result on it.
+        after: Box<CheckResult>,
+        /// What was changed, for the clerk (Chinese).
+        changes: Vec<String>,
+    },
+    /// Nothing was made: what cannot be fixed, as check codes with the clerk's reasons.
+    Refused {
+        /// Each reason: the check, and its message (or why fix cannot reach it).
+        reasons: Vec<(CheckCode, String)>,
+    },
+}
+
+/// `fix`'s report on one photo: the result before, and what happened.
+#[derive(Debug, Clone)]
+pub struct FixReport {
+    /// The engine's result on the photo as given.
+    pub before: CheckResult,
+    /// The new photo, or the refusal.
+    pub outcome: FixOutcome,
+}
+
+/// The similarity transform from the photo to the canvas: `out = k · R(−θ) · (p − eye) + eye_out`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Placement {
+    /// Scale (canvas pixels per photo pixel).
+    pub k: f32,
+    /// Roll removed, radians (positive when the image-right eye was lower).
+    pub theta: f32,
+    /// The eyes' midpoint in the photo.
+    pub eye: [f32; 2],
+    /// Where it lands on the canvas.
+    pub eye_out: [f32; 2],
+}
+
+impl Placement {
+    /// The photo point that lands on canvas point `q`.
+    pub fn source_of(&self, q: [f32; 2]) -> [f32; 2] {
+        let (s, c) = self.theta.sin_cos();
+        let (u, v) = (
+            (q[0] - self.eye_out[0]) / self.k,
+            (q[1] - self.eye_out[1]) / self.k,
+        );
+        [self.eye[0] + c * u - s * v, self.eye[1] + s * u + c * v]
+    }
+
+    /// Where photo point `p` lands on the canvas.
+    pub fn target_of(&self, p: [f32; 2]) -> [f32; 2] {
+        let (s, c) = self.theta.sin_cos();
+        let (u, v) = (p[0] - self.eye[0], p[1] - self.eye[1]);
+        [
+            self.eye_out[0] + self.k * (c * u + s * v),
+            self.eye_out[1] + self.k * (-s * u + c * v),
+        ]
+    }
+}
+
+/// Chooses the placement of a face from a photo of `photo` size (its pixels) on the profile's
+/// canvas, or says why none fits.
+///
+/// Scale: none when the face width is already within its band (a crop, however large the
+/// photo), else to the middle of the band; enlarging beyond [`MAX_ENLARGEMENT`] is refused.
+/// Position: the eyes level when `level` (a roll under [`ROLL_KEPT_DEG`] is left alone:
+/// resampling would cost more sharpness than it gains); horizontally 2 px inside the centring tolerance,
+/// vertically so the crown lies 2 px inside its band and the eye line at least 3 px above its
+/// limit; within that, as close to the photo's own framing as the photo allows (a compliant
+/// photo stays as it is), else the middle of the band. A photo that cannot cover the canvas
+/// there is refused.
+pub fn place(
+    face: &FaceGeometry,
+    crown_y: f32,
+    photo: (u32, u32),
+    profile: &Profile,
+    level: bool,
+) -> Result<Placement, String> {
+    let (w, h) = profile.dimensions.unwrap_or(profile.canvas);
+    let (w, h) = (w as f32, h as f32);
+    let band = profile.face_width_px;
+    let fw = face.face_width();
+    if fw <= 0.0 {
+        return Err("未能测得脸宽".into());
+    }
+    let k = if (band.min as f32..=band.max as f32).contains(&fw) {
+        1.0
+    } else {
+        ((band.min + band.max) / 2.0) as f32 / fw
+    };
+    if k > MAX_ENLARGEMENT {
+        return Err(format!(
+            "人像太小：脸宽只有 {fw:.0} 像素，需放大到 {:.0} 像素以上，会损失清晰度，请靠近镜头重新拍摄",
+            band.min
+        ));
+    }
+    let [l, r] = [face.left_eye, face.right_eye];
+    let theta = (r[1] - l[1]).atan2(r[0] - l[0]);
+    let theta = if !level || theta.to_degrees().abs() < ROLL_KEPT_DEG {
+        0.0
+    } else {
+        theta
+    };
+    let eye = face.eye_mid();
+    // The crown's height above the eye line, across the levelled head.
+    let above = (eye[1] - crown_y) * theta.cos() * k;
+    // Where the eyes may land on the canvas.
+    let tol = (profile.centre_tolerance_px as f32 - 2.0).max(1.0);
+    let x_ok = (w / 2.0 - tol, w / 2.0 + tol);
+    let eye_low = h - profile.eye_line_from_bottom_px.min as f32 - 3.0;
+    let y_ok = match profile.crown_px {
+        Some(c) => (
+            c.min as f32 + 2.0 + above,
+            (c.max as f32 - 2.0 + above).min(eye_low),
+        ),
+        None => (0.3 * h, eye_low),
+    };
+    if y_ok.0 > y_ok.1 {
+        return Err(
+            "头部过高（头顶到眼睛的距离过大），无法同时满足头顶和眼睛位置，请重新拍摄".into(),
+        );
+    }
+    // Where the photo covers the canvas (the top may run a little past the photo's edge).
+    let (pw, ph) = (photo.0 as f32, photo.1 as f32);
+    let x_cover = (w - k * (pw - eye[0]), k * eye[0]);
+    let y_cover = (h - k * (ph - eye[1]), k * (eye[1] + 0.04 * ph));
+    let pick = |ok: (f32, f32), cover: (f32, f32), own: f32| -> Option<f32> {
+        let (lo, hi) = (ok.0.max(cover.0), ok.1.min(cover.1));
+        (lo <= hi).then(|| own.clamp(lo, hi))
+    };
+    // The photo's own framing, as the canvas would show it at this scale.
+    let own = [
+        eye[0] * k - (pw * k - w) / 2.0,
+        eye[1] * k - (ph * k - h) / 2.0,
+    ];
+    let centre_y = match profile.crown_px {
+        Some(c) => ((c.min + c.max) / 2.0) as f32 + above,
+        None => own[1],
+    };
+    let keep_own = (pw * k - w).abs() < 2.0 && (ph * k - h).abs() < 2.0;
+    let wanted = if keep_own {
+        own
+    } else {
+        [w / 2.0, centre_y.min(eye_low)]
+    };
+    let (Some(x), Some(y)) = (
+        pick(x_ok, x_cover, wanted[0]),
+        pick(y_ok, y_cover, wanted[1]),
+    ) else {
+        return Err(
+            "原照片取景不足（人像太靠边、太靠上或太靠下），裁切后会缺少部分画面，请重新拍摄".into(),
+        );
+    };
+    Ok(Placement {
+        k,
+        theta,
+        eye,
+        eye_out: [x, y],
+    })
+}
+
+/// Why each failing or uncertain check that `fix` must not touch stops it.
+pub fn unfixable(result: &CheckResult) -> Vec<(CheckCode, String)> {
+    result
+        .checks
+        .iter()
+        .filter(|c| (c.status == Status::Fail || c.uncertain) && !FIXABLE.contains(&c.code))
+        .map(|c| (c.code, c.message.clone()))
+        .collect()
+}
+
+fn bilinear(img: &RgbImage, x: f32, y: f32, fill: Rgb<u8>) -> Rgb<u8> {
+    let (w, h) = (img.width() as f32, img.height() as f32);
+    if x < -0.5 || y < -0.5 || x > w - 0.5 || y > h - 0.5 {
+        return fill;
+    }
+    let (x, y) = (x.clamp(0.0, w - 1.0), y.clamp(0.0, h - 1.0));
+    let (x0, y0) = (x.floor() as u32, y.floor() as u32);
+    let (x1, y1) = (
+        (x0 + 1).min(img.width() - 1),
+        (y0 + 1).min(img.height() - 1),
+    );
+    let (fx, fy) = (x - x0 as f32, y - y0 as f32);
+    let p = |xx, yy| img.get_pixel(xx, yy).0.map(f32::from);
+    let (a, b, c, d) = (p(x0, y0), p(x1, y0), p(x0, y1), p(x1, y1));
+    let mut out = [0u8; 3];
+    for i in 0..3 {
+        let top = a[i] + (b[i] - a[i]) * fx;
+        let bottom = c[i] + (d[i] - c[i]) * fx;
+        out[i] = (top + (bottom - top) * fy).round().clamp(0.0, 255.0) as u8;
+    }
+    Rgb(out)
+}
+
+/// Renders the canvas from the full-resolution photo: the region the canvas needs is cut out,
+/// shrunk by the placement's scale with a Lanczos filter (fast_image_resize), then levelled and
+/// positioned with bilinear sampling at about one to one. The canvas may reach past the photo's
+/// top edge by a few pixels (filled with the backdrop's colour along that edge), nowhere else.
+pub fn render(
+    photo: &RgbImage,
+    placement: &Placement,
+    size: (u32, u32),
+) -> Result<RgbImage, String> {
+    let (w, h) = (size.0 as f32, size.1 as f32);
+    let corners = [[0.0, 0.0], [w, 0.0], [0.0, h], [w, h]].map(|q| placement.source_of(q));
+    let (pw, ph) = (photo.width() as f32, photo.height() as f32);
+    let min_x = corners.iter().map(|c| c[0]).fold(f32::MAX, f32::min);
+    let max_x = corners.iter().map(|c| c[0]).fold(f32::MIN, f32::max);
+    let min_y = corners.iter().map(|c| c[1]).fold(f32::MAX, f32::min);
+    let max_y = corners.iter().map(|c| c[1]).fold(f32::MIN, f32::max);
+    let slack = 2.0 / placement.k;
+    if min_x < -slack || max_x > pw + slack || max_y > ph + slack {
+        return Err(
+            "原照片取景不足（人像太靠边或太靠下），裁切后会缺少部分画面，请重新拍摄".into(),
+        );
+    }
+    if min_y < -(0.04 * ph).max(slack) {
+        return Err("原照片头顶上方空间不足，请重新拍摄".into());
+    }
+    // The region, with a margin for the filter and the rotation.
+    let margin = 4.0 / placement.k;
+    let x0 = (min_x - margin).floor().max(0.0) as u32;
+    let y0 = (min_y - margin).floor().max(0.0) as u32;
+    let x1 = ((max_x + margin).ceil().min(pw) as u32).max(x0 + 1);
+    let y1 = ((max_y + margin).ceil().min(ph) as u32).max(y0 + 1);
+    let region = image::imageops::crop_imm(photo, x0, y0, x1 - x0, y1 - y0).to_image();
+    let (small, sx, sy) = if placement.k < 0.95 {
+        let rw = ((region.width() as f32 * placement.k).round() as u32).max(1);
+        let rh = ((region.height() as f32 * placement.k).round() as u32).max(1);
+        let mut resizer = fast_image_resize::Resizer::new();
+        let mut dst = RgbImage::new(rw, rh);
+        let opts = fast_image_resize::ResizeOptions::new().resize_alg(
+            fast_image_resize::ResizeAlg::Convolution(fast_image_resize::FilterType::Lanczos3),
+        );
+        resizer
+            .resize(&region, &mut dst, &opts)
+            .map_err(|e| format!("resampling failed: {e}"))?;
+        (
+            dst,
+            rw as f32 / region.width() as f32,
+            rh as f32 / region.height() as f32,
+        )
+    } else {
+        (region, 1.0, 1.0)
+    };
+    // The backdrop's colour along the photo's top edge, for the few rows above it.
+    let fill = {
+        let mut sum = [0u64; 3];
+        let rows = photo.height().min(4);
+        for y in 0..rows {
+            for x in 0..photo.width() {
+                for (s, v) in sum.iter_mut().zip(photo.get_pixel(x, y).0) {
+                    *s += u64::from(v);
+                }
+            }
+        }
+        let n = u64::from(rows * photo.width()).max(1);
+        Rgb(sum.map(|s| (s / n) as u8))
+    };
+    let mut out = RgbImage::new(size.0, size.1);
+    for (x, y, px) in out.enumerate_pixels_mut() {
+        let p = placement.source_of([x as f32 + 0.5, y as f32 + 0.5]);
+        // Pixel centres: photo coordinates → the shrunk region's.
+        let u = (p[0] - x0 as f32) * sx - 0.5;
+        let v = (p[1] - y0 as f32) * sy - 0.5;
+        *px = bilinear(&small, u, v, fill);
+    }
+    Ok(out)
+}
+
+/// Sets the JFIF density of a JPEG written by libjpeg-turbo to `dpi` and adds an EXIF segment
+/// with the same resolution (XResolution, YResolution, ResolutionUnit = inch).
+pub fn set_resolution(jpeg: &[u8], dpi: u16) -> Option<Vec<u8>> {
+    // SOI, then APP0 "JFIF\0": version (2), units (1), Xdensity (2), Ydensity (2).
+    if jpeg.len() < 20 || jpeg[..4] != [0xFF, 0xD8, 0xFF, 0xE0] || &jpeg[6..11] != b"JFIF\0" {
+        return None;
+    }
+    let app0_len = usize::from(u16::from_be_bytes([jpeg[4], jpeg[5]]));
+    let mut out = jpeg.to_vec();
+    out[13] = 1;
+    out[14..16].copy_from_slice(&dpi.to_be_bytes());
+    out[16..18].copy_from_slice(&dpi.to_be_bytes());
+    // EXIF (big-endian TIFF): IFD0 with XResolution, YResolution (RATIONAL dpi/1) and
+    // ResolutionUnit (SHORT 2 = inch).
+    let mut tiff = Vec::new();
+    tiff.extend_from_slice(b"MM\x00\x2A\x00\x00\x00\x08");
+    tiff.extend_from_slice(&3u16.to_be_bytes());
+    let rational_at = 8 + 2 + 3 * 12 + 4;
+    let entry = |tag: u16, kind: u16, count: u32, value: u32| {
+        let mut e = Vec::new();
+        e.extend_from_slice(&tag.to_be_bytes());
+        e.extend_from_slice(&kind.to_be_bytes());
+        e.extend_from_slice(&count.to_be_bytes());
+        e.extend_from_slice(&value.to_be_bytes());
+        e
+    };
+    tiff.extend(entry(0x011A, 5, 1, rational_at as u32));
+    tiff.extend(entry(0x011B, 5, 1, rational_at as u32 + 8));
+    tiff.extend(entry(0x0128, 3, 1, 2 << 16));
+    tiff.extend_from_slice(&0u32.to_be_bytes());
+    for _ in 0..2 {
+        tiff.extend_from_slice(&u32::from(dpi).to_be_bytes());
+        tiff.extend_from_slice(&1u32.to_be_bytes());
+    }
+    let mut app1 = vec![0xFF, 0xE1];
+    app1.extend_from_slice(&((2 + 6 + tiff.len()) as u16).to_be_bytes());
+    app1.extend_from_slice(b"Exif\0\0");
+    app1.extend_from_slice(&tiff);
+    let at = 4 + app0_len;
+    out.splice(at..at, app1);
+    Some(out)
+}
+
+/// Encodes the canvas as a baseline 4:2:0 JPEG at `dpi`, choosing the quality by bisection so
+/// the file lands in `size_kb` (at most a few encodes), never below `quality_min`.
+pub fn encode(
+    img: &RgbImage,
+    dpi: u16,
+    size_kb: (f64, f64),
+    quality_min: i32,
+) -> Result<(Vec<u8>, i32), String> {
+    let mut compressor = turbojpeg::Compressor::new().map_err(|e| e.to_string())?;
+    compressor.set_subsamp(turbojpeg::Subsamp::Sub2x2);
+    let mut run = |q: i32| -> Result<Vec<u8>, String> {
+        compressor.set_quality(q);
+        let jpeg = compressor
+            .compress_to_vec(turbojpeg::Image {
+                pixels: img.as_raw().as_slice(),
+                width: img.width() as usize,
+                pitch: img.width() as usize * 3,
+                height: img.height() as usize,
+                format: turbojpeg::PixelFormat::RGB,
+            })
+            .map_err(|e| e.to_string())?;
+        set_resolution(&jpeg, dpi).ok_or_else(|| "the encoder wrote no JFIF header".to_owned())
+    };
+    let kb = |v: &Vec<u8>| v.len() as f64 / 1000.0;
+    let (mut lo, mut hi) = (quality_min.clamp(1, 95), 95);
+    let mut best = run(hi)?;
+    let mut best_q = hi;
+    if kb(&best) <= size_kb.1 {
+        return Ok((best, best_q));
+    }
+    // The largest quality whose file is not over the window's top.
+    while hi - lo > 1 {
+        let mid = (lo + hi) / 2;
+        let jpeg = run(mid)?;
+        if kb(&jpeg) <= size_kb.1 {
+            lo = mid;
+            best = jpeg;
+            best_q = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    if best_q > lo || kb(&best) > size_kb.1 {
+        best = run(lo)?;
+        best_q = lo;
+    }
+    Ok((best, best_q))
+}
+
+/// The before/after sheet a clerk shows the applicant: the two pictures side by side at the
+/// same height (the taller one's), on white, 16 px apart.
+pub fn contact_sheet(before: &RgbImage, after: &RgbImage) -> RgbImage {
+    let h = before.height().max(after.height()).max(1);
+    let fit = |img: &RgbImage| -> RgbImage {
+        if img.height() == h {
+            return img.clone();
+        }
+        let w =
+            ((img.width() as f32 * h as f32 / img.height().max(1) as f32).round() as u32).max(1);
+        image::imageops::resize(img, w, h, image::imageops::FilterType::Triangle)
+    };
+    let (a, b) = (fit(before), fit(after));
+    let mut sheet = RgbImage::from_pixel(a.width() + 16 + b.width(), h, Rgb([255, 255, 255]));
+    image::imageops::replace(&mut sheet, &a, 0, 0);
+    image::imageops::replace(&mut sheet, &b, i64::from(a.width() + 16), 0);
+    sheet
+}
+
+impl Engine {
+    /// Checks the photo, and when everything that fails is mechanical, makes the compliant photo
+    /// and checks it again (see the module's documentation).
+    pub fn fix(&self, data: &[u8], profile: &Profile) -> Result<FixReport, EngineError> {
+        let analysis = self.analyze(data, profile)?;
+        let before = analysis.result.clone();
+        let refuse = |reasons| {
+            Ok(FixReport {
+                before: before.clone(),
+                outcome: FixOutcome::Refused { reasons },
+            })
+        };
+        let reasons = unfixable(&before);
+        if !reasons.is_empty() {
+            return refuse(reasons);
+        }
+        let (Some(face), Some(measures)) = (&analysis.face, &analysis.measures) else {
+            return refuse(vec![(CheckCode::FaceCount, "未检测到可测量的人脸".into())]);
+        };
+        let Some(crown) = measures.crown else {
+            return refuse(vec![(CheckCode::GeometryCrown, "未能测得头顶位置".into())]);
+        };
+        let k = analysis.scale;
+        let face = face.scaled(k);
+        let Some((pw, ph)) = analysis.image.as_ref().map(|i| {
+            (
+                (i.width() as f32 * k).round() as u32,
+                (i.height() as f32 * k).round() as u32,
+            )
+        }) else {
+            return refuse(vec![(CheckCode::FileDecodable, "照片无法解码".into())]);
+        };
+        // Level the head; when the photo has no room to turn and its roll is within the
+        // profile's limit, keep the roll rather than refuse.
+        let size = profile.dimensions.unwrap_or(profile.canvas);
+        let roll_ok = face.roll_deg().abs() <= profile.roll_max_deg as f32;
+        let attempt = |level: bool| {
+            place(&face, crown * k, (pw, ph), profile, level)
+                .map_err(|why| (CheckCode::GeometryFaceWidth, why))
+        };
+        let placement = match attempt(true) {
+            Ok(p) => p,
+            Err(e) => return refuse(vec![e]),
+        };
+        // The photo at its own resolution (the analysis may have measured a reduced copy).
+        let photo = match (&analysis.image, k == 1.0) {
+            (Some(img), true) => img.clone(),
+            _ => {
+                let limits = DecodeLimits {
+                    max_dimension: profile.max_dimension,
+                    max_pixels: profile.max_pixels,
+                };
+                let header =
+                    decode::probe(data, limits).map_err(|e| EngineError::Fix(e.to_string()))?;
+                decode::decode(data, header, limits)
+                    .map_err(|e| EngineError::Fix(e.to_string()))?
+                    .rgb
+            }
+        };
+        let (placement, canvas) = match render(&photo, &placement, size) {
+            Ok(c) => (placement, c),
+            Err(why) => {
+                let level_kept = (placement.theta != 0.0 && roll_ok)
+                    .then(|| attempt(false).ok())
+                    .flatten()
+                    .and_then(|p| render(&photo, &p, size).ok().map(|c| (p, c)));
+                match level_kept {
+                    Some(v) => v,
+                    None => return refuse(vec![(CheckCode::GeometryCentered, why)]),
+                }
+            }
+        };
+        let dpi = profile.dpi.unwrap_or(350.0).round() as u16;
+        let window = (
+            profile.file_size_typical_kb.min,
+            profile.file_size_typical_kb.max,
+        );
+        let (jpeg, quality) = encode(
+            &canvas,
+            dpi,
+            window,
+            (profile.jpeg_quality_min.ceil() as i32).max(50),
+        )
+        .map_err(|e| EngineError::Fix(e.to_string()))?;
+        let after = self.check(&jpeg, profile)?;
+        let mut changes = Vec::new();
+        let roll = placement.theta.to_degrees();
+        if roll.abs() >= 0.1 {
+            changes.push(format!("旋转 {:.1}° 使双眼水平", -roll));
+        }
+        let fw = face.face_width();
+        if (placement.k - 1.0).abs() > 1e-3 {
+            changes.push(format!(
+                "缩放 {:.3} 倍（脸宽 {fw:.0} → {:.0} 像素）",
+                placement.k,
+                fw * placement.k
+            ));
+        }
+        changes.push(format!(
+            "裁切为 {}×{} 像素，双眼居中，头顶距上边缘约 {:.0} 像素",
+            size.0,
+            size.1,
+            placement.eye_out[1]
+                - (placement.eye[1] - crown * k) * placement.theta.cos() * placement.k
+        ));
+        changes.push(format!(
+            "存为 JPEG（质量 {quality}，{:.1} KB，{dpi} dpi）",
+            jpeg.len() as f64 / 1000.0
+        ));
+        Ok(FixReport {
+            before,
+            outcome: FixOutcome::Fixed {
+                jpeg,
+                after: Box::new(after),
+                changes,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn face(le: [f32; 2], re: [f32; 2], fw: f32) -> FaceGeometry {
+        let mid = [(le[0] + re[0]) / 2.0, (le[1] + re[1]) / 2.0];
+        FaceGeometry {
+            bbox: [0.0; 4],
+            score: 1.0,
+            left_eye: le,
+            right_eye: re,
+            nose: mid,
+            mouth: [mid, mid],
+            cheeks: [
+                [mid[0] - fw / 2.0, mid[1] + 20.0],
+                [mid[0] + fw / 2.0, mid[1] + 20.0],
+            ],
+            chin: mid,
+            oval: Vec::new(),
+            mesh: Vec::new(),
+            pose: None,
+        }
+    }
+
+    #[test]
+    fn a_capture_is_placed_in_the_middle_of_every_band() {
+        let p = Profile::ga461();
+        // A 1350 px capture: face 444 px wide, eyes at y 600, crown at y 300, tilted 3°.
+        let t = 3f32.to_radians();
+        let (le, re) = (
+            [600.0, 600.0],
+            [600.0 + 180.0 * t.cos(), 600.0 + 180.0 * t.sin()],
+        );
+        let f = face(le, re, 444.0);
+        let placement = place(&f, 300.0, (1350, 1350), &p, true).unwrap();
+        assert!((placement.k - 207.0 / 444.0).abs() < 1e-4);
+        // The eyes land level and centred.
+        let (a, b) = (placement.target_of(le), placement.target_of(re));
+        assert!((a[1] - b[1]).abs() < 1e-3);
+        assert!(((a[0] + b[0]) / 2.0 - 179.0).abs() < 1e-3);
+        // The eye line is at least 207 px above the bottom; the crown is in 7–21.
+        assert!(441.0 - a[1] >= 207.0);
+        let crown_out = a[1] - (f.eye_mid()[1] - 300.0) * t.cos() * placement.k;
+        assert!((7.0..=21.0).contains(&crown_out), "{crown_out}");
+        // source_of inverts target_of.
+        let back = placement.source_of(placement.target_of([123.0, 456.0]));
+        assert!((back[0] - 123.0).abs() < 1e-2 && (back[1] - 456.0).abs() < 1e-2);
+    }
+
+    #[test]
+    fn a_compliant_photo_keeps_its_framing() {
+        let p = Profile::ga461();
+        // 358 × 441, face 200 px, eyes 4 px right of the middle at y 200, crown at 12.
+        let f = face([133.0, 200.0], [233.0, 200.0], 200.0);
+        let placement = place(&f, 12.0, (358, 441), &p, true).unwrap();
+        assert_eq!(placement.k, 1.0);
+        let e = placement.target_of(f.eye_mid());
+        assert!(
+            (e[0] - 183.0).abs() < 1e-3 && (e[1] - 200.0).abs() < 1e-3,
+            "{e:?}"
+        );
+        // Off-centre by 30 px and the crown at 3 px: moved just inside the bands, not beyond
+        // what the photo covers.
+        let g = face([159.0, 200.0], [259.0, 200.0], 200.0);
+        assert!(
+            place(&g, 3.0, (358, 441), &p, true).is_err(),
+            "the photo cannot cover the shift"
+        );
+    }
+
+    #[test]
+    fn a_face_too_small_or_a_head_too_tall_is_refused() {
+        let p = Profile::ga461();
+        let small = face([150.0, 200.0], [210.0, 200.0], 150.0);
+        assert!(place(&small, 60.0, (358, 441), &p, true)
+            .unwrap_err()
+            .contains("人像太小"));
+        // Crown 400 px above the eyes at a 444 px face: 187 px on the canvas; with the crown at
+        // 7 px at least the eyes sit at 194 — fine; at 700 px above they cannot.
+        let tall = face([600.0, 750.0], [780.0, 750.0], 444.0);
+        assert!(place(&tall, 750.0 - 700.0, (1350, 1350), &p, true).is_err());
+        assert!(place(&tall, 750.0 - 400.0, (1350, 1350), &p, true).is_ok());
+        // Too little photo below the eyes for the canvas: refused, not padded.
+        let low = face([600.0, 1100.0], [780.0, 1100.0], 444.0);
+        assert!(place(&low, 700.0, (1350, 1350), &p, true)
+            .unwrap_err()
+            .contains("取景不足"));
+    }
+
+    #[test]
+    fn resolution_is_written_in_jfif_and_exif() {
+        let img = RgbImage::from_pixel(64, 48, Rgb([200, 180, 160]));
+        let (jpeg, q) = encode(&img, 350, (0.5, 20.0), 50).unwrap();
+        assert!(q >= 50);
+        let header = crate::header::read_header(&jpeg).unwrap();
+        assert_eq!(header.dpi, Some((350.0, 350.0)));
+        // The EXIF segment alone gives the same.
+        let mut no_jfif = jpeg.clone();
+        no_jfif[13] = 0;
+        let h2 = crate::header::read_header(&no_jfif).unwrap();
+        assert_eq!(h2.dpi, Some((350.0, 350.0)), "EXIF resolution");
+        let decoded = image::load_from_memory(&jpeg).unwrap();
+        assert_eq!((decoded.width(), decoded.height()), (64, 48));
+    }
+
+    #[test]
+    fn the_quality_search_lands_the_file_under_the_window_top() {
+        // Noise compresses badly: the search must come down from 95.
+        let mut rng = 7u32;
+        let img = RgbImage::from_fn(358, 441, |_, _| {
+            rng = rng.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            let v = (rng >> 16) as u8;
+            Rgb([v, v / 2 + 60, 200 - v / 3])
+        });
+        let (jpeg, q) = encode(&img, 350, (14.0, 60.0), 30).unwrap();
+        assert!(
+            jpeg.len() as f64 / 1000.0 <= 60.0,
+            "{} bytes at q {q}",
+            jpeg.len()
+        );
+        assert!((30..95).contains(&q));
+    }
+}
