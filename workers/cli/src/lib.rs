@@ -102,4 +102,64 @@ impl photocheck_pipeline::Checker for EngineChecker {
     fn info(&self) -> photocheck_types::EngineInfo {
         self.0.info().clone()
     }
+
+    fn fix(
+        &self,
+        bytes: &[u8],
+        profile: &str,
+    ) -> Result<photocheck_pipeline::Fixed, photocheck_pipeline::JobError> {
+        use photocheck_engine::fix::FixOutcome;
+        use photocheck_types::{FixInfo, FixReason, Status};
+        let profile = photocheck_engine::Profile::by_name(profile)
+            .ok_or_else(|| photocheck_pipeline::JobError::UnknownProfile(profile.to_owned()))?;
+        let report =
+            self.0
+                .fix(bytes, &profile)
+                .map_err(|e| photocheck_pipeline::JobError::Engine {
+                    code: e.code(),
+                    message: e.to_string(),
+                    retryable: e.is_retryable(),
+                })?;
+        let (info, jpeg) = match report.outcome {
+            FixOutcome::Fixed {
+                jpeg,
+                after,
+                changes,
+            } => (
+                FixInfo {
+                    status: "fixed".into(),
+                    key: None,
+                    verdict: Some(after.verdict),
+                    changes,
+                    reasons: Vec::new(),
+                    failed: after
+                        .checks
+                        .iter()
+                        .filter(|c| c.status == Status::Fail)
+                        .map(|c| c.code)
+                        .collect(),
+                },
+                Some(jpeg),
+            ),
+            FixOutcome::Refused { reasons } => (
+                FixInfo {
+                    status: "refused".into(),
+                    key: None,
+                    verdict: None,
+                    changes: Vec::new(),
+                    reasons: reasons
+                        .into_iter()
+                        .map(|(code, message)| FixReason { code, message })
+                        .collect(),
+                    failed: Vec::new(),
+                },
+                None,
+            ),
+        };
+        Ok(photocheck_pipeline::Fixed {
+            result: report.before,
+            info,
+            jpeg,
+        })
+    }
 }

@@ -209,7 +209,14 @@ pub fn unfixable(result: &CheckResult) -> Vec<(CheckCode, String)> {
         .checks
         .iter()
         .filter(|c| (c.status == Status::Fail || c.uncertain) && !FIXABLE.contains(&c.code))
-        .map(|c| (c.code, c.message.clone()))
+        .map(|c| {
+            let message = if c.status == Status::Fail {
+                c.message.clone()
+            } else {
+                format!("无法确定是否合格（{}）", c.message)
+            };
+            (c.code, message)
+        })
         .collect()
 }
 

@@ -538,6 +538,7 @@ fn analyze_with(
         face: face_info.map(round_face),
         engine: info.clone(),
         timings_ms: timings,
+        fix: None,
     };
     Ok(Analysis {
         result,

@@ -211,6 +211,16 @@ struct UploadMetadata {
     application_id: Option<String>,
     window_id: Option<String>,
     profile: Option<String>,
+    /// Make the compliant photo too (also `?fix=true` on the upload's address).
+    fix: Option<bool>,
+}
+
+/// Whether the upload's query asks for `fix` (`fix=true` or `fix=1`).
+fn wants_fix(query: Option<&str>) -> bool {
+    query.is_some_and(|q| {
+        q.split('&')
+            .any(|pair| matches!(pair, "fix=true" | "fix=1"))
+    })
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -364,6 +374,7 @@ fn public_router(state: Arc<ApiState>, max_body_bytes: usize, with_ops: bool) ->
     let mut app = Router::new()
         .route("/v1/photos", post(upload).get(list_photos))
         .route("/v1/photos/{id}", get(get_photo).delete(delete_photo))
+        .route("/v1/photos/{id}/fixed", get(get_fixed_photo))
         .route("/healthz", get(|| async { "ok" }))
         .route(
             "/openapi.json",
@@ -635,6 +646,7 @@ async fn upload_inner(state: &Arc<ApiState>, request: Request) -> Result<Accepte
             )
         }
     };
+    let fix_query = wants_fix(request.uri().query());
     let upload = tokio::time::timeout(state.body_timeout, read_upload(state, request))
         .await
         .map_err(|_| {
@@ -644,6 +656,10 @@ async fn upload_inner(state: &Arc<ApiState>, request: Request) -> Result<Accepte
                 "the upload's body did not arrive in time",
             )
         })??;
+    let mut upload = upload;
+    if fix_query {
+        upload.metadata.fix = Some(true);
+    }
     let metadata = &upload.metadata;
     if let Some(claimed) = &metadata.window_id {
         if claimed != &window {
@@ -911,6 +927,7 @@ async fn queue_job(
         submitted_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         application_id: upload.metadata.application_id.clone(),
         window_id: Some(window.to_owned()),
+        fix: upload.metadata.fix.unwrap_or(false),
     };
     let payload = serde_json::to_vec(&job).unwrap_or_default();
     if let Err(e) = state
@@ -974,6 +991,36 @@ impl ApiState {
         }
         Ok((window, photo_key(window, id)))
     }
+}
+
+/// `GET /v1/photos/{id}/fixed`: the photo `fix` made (uploads with `fix=true`), for the
+/// window that uploaded the original.
+async fn get_fixed_photo(
+    State(state): State<Arc<ApiState>>,
+    Path(id): Path<String>,
+    parts: Parts,
+) -> Response {
+    let outcome = async {
+        let (_, key) = state.own_photo(&parts, &id)?;
+        state
+            .store
+            .get_opt(&crate::store::fixed_key(&key))
+            .await
+            .map_err(|e| ApiError::store(&state, e))?
+            .ok_or_else(ApiError::not_found)
+    }
+    .await;
+    let response = match outcome {
+        Ok(bytes) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "image/jpeg")],
+            bytes,
+        )
+            .into_response(),
+        Err(e) => e.into_response(),
+    };
+    count(&state, "get_fixed_photo", response.status());
+    response
 }
 
 async fn get_photo_inner(
@@ -1043,8 +1090,21 @@ async fn delete_photo_inner(
     if !photo && !result {
         return Err(ApiError::not_found());
     }
-    let (a, b) = tokio::join!(state.store.delete(&key), state.store.delete(&rkey));
-    a.and(b).map_err(|e| ApiError::store(state, e))?;
+    // With it, what was made from it: the fixed photo and a reviewer's decision.
+    let (fixed, decision) = (
+        crate::store::fixed_key(&key),
+        format!("{key}.decision.json"),
+    );
+    let (a, b, c, d) = tokio::join!(
+        state.store.delete(&key),
+        state.store.delete(&rkey),
+        state.store.delete(&fixed),
+        state.store.delete(&decision)
+    );
+    a.and(b)
+        .and(c)
+        .and(d)
+        .map_err(|e| ApiError::store(state, e))?;
     tracing::info!(job_id = %id, window = %window, "photo and result deleted at the window's request");
     state.audit.record(
         "photo.deleted",

@@ -18,6 +18,39 @@ pub trait Checker: Send + Sync + 'static {
     fn info(&self) -> photocheck_types::EngineInfo {
         photocheck_types::EngineInfo::default()
     }
+
+    /// Checks `bytes` and, when only mechanical checks fail, makes the compliant photo
+    /// (`photocheck fix`): the result as given, what `fix` did, and the new JPEG when made.
+    /// A checker without `fix` checks only and says so in the refusal.
+    fn fix(&self, bytes: &[u8], profile: &str) -> Result<Fixed, JobError> {
+        let result = self.check(bytes, profile)?;
+        Ok(Fixed {
+            result,
+            info: photocheck_types::FixInfo {
+                status: "refused".into(),
+                key: None,
+                verdict: None,
+                changes: Vec::new(),
+                reasons: vec![photocheck_types::FixReason {
+                    code: photocheck_types::CheckCode::EngineError,
+                    message: "此检测程序不支持自动修正".into(),
+                }],
+                failed: Vec::new(),
+            },
+            jpeg: None,
+        })
+    }
+}
+
+/// What [`Checker::fix`] returns.
+#[derive(Debug, Clone)]
+pub struct Fixed {
+    /// The result of the photo as uploaded.
+    pub result: CheckResult,
+    /// What `fix` did (its `key` is set by the worker once the new photo is stored).
+    pub info: photocheck_types::FixInfo,
+    /// The new photo, when one was made.
+    pub jpeg: Option<Vec<u8>>,
 }
 
 /// A named rayon pool running checks; one engine session set per pool thread.
@@ -54,6 +87,19 @@ impl CheckPool {
     /// Engine and model versions of the checker.
     pub fn info(&self) -> photocheck_types::EngineInfo {
         self.checker.info()
+    }
+
+    /// Runs one `fix` on the pool and awaits it without blocking the async runtime.
+    pub async fn fix(&self, bytes: bytes::Bytes, profile: String) -> Result<Fixed, JobError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let checker = Arc::clone(&self.checker);
+        self.pool.spawn(move || {
+            let outcome = catch_unwind(AssertUnwindSafe(|| checker.fix(&bytes, &profile)))
+                .unwrap_or_else(|payload| Err(JobError::Panic(panic_message(payload.as_ref()))));
+            let _ = tx.send(outcome);
+        });
+        rx.await
+            .unwrap_or_else(|_| Err(JobError::Panic("check thread vanished".into())))
     }
 
     /// Runs one check on the pool and awaits it without blocking the async runtime.

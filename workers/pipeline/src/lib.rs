@@ -39,7 +39,7 @@ pub mod tls;
 pub mod worker;
 
 pub use api::{serve, serve_listener};
-pub use checker::Checker;
+pub use checker::{Checker, Fixed};
 pub use error::{BrokerError, DeliveryError, JobError, PipelineError, StoreError};
 pub use metrics::Metrics;
 pub use submit::{submit, SubmitOptions, SubmitReport};

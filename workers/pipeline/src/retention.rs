@@ -29,6 +29,7 @@ pub struct Swept {
 
 const RESULT_SUFFIX: &str = ".result.json";
 const DECISION_SUFFIX: &str = ".decision.json";
+const FIXED_SUFFIX: &str = ".fixed.jpg";
 const HOUR: f64 = 3600.0;
 const DAY: f64 = 24.0 * HOUR;
 
@@ -58,6 +59,7 @@ pub async fn sweep(
         let id = name
             .strip_suffix(RESULT_SUFFIX)
             .or_else(|| name.strip_suffix(DECISION_SUFFIX))
+            .or_else(|| name.strip_suffix(FIXED_SUFFIX))
             .unwrap_or(name);
         audit.record(
             "retention.deleted",
@@ -78,6 +80,18 @@ pub async fn sweep(
                 store.delete(key).await?;
                 deleted("result", key);
                 swept.results += 1;
+            }
+        } else if let Some(photo) = key.strip_suffix(FIXED_SUFFIX) {
+            // The photo `fix` made goes with its original.
+            let limit = if with_result.contains(photo) {
+                rules.photo_hours.max(0.0) * HOUR
+            } else {
+                result_max
+            };
+            if *age >= limit {
+                store.delete(key).await?;
+                deleted("photo", key);
+                swept.photos += 1;
             }
         } else if key.ends_with(DECISION_SUFFIX) {
             if *age >= result_max {

@@ -1,7 +1,8 @@
 //! The object store: photos, results and idempotency records in one S3 bucket.
 //!
 //! Layout (keys): `photos/<window>/<id>` the photo as uploaded, `photos/<window>/<id>.result.json`
-//! its result object (next to the photo), `idempotency/<window>/<sha256 of the key>.json` the
+//! its result object (next to the photo), `photos/<window>/<id>.fixed.jpg` the photo `fix` made
+//! (uploads with `fix=true`), `photos/<window>/<id>.decision.json` a reviewer's decision, `idempotency/<window>/<sha256 of the key>.json` the
 //! API's idempotency records, `health/<instance>` the readiness probe's object.
 
 use crate::error::StoreError;
@@ -36,6 +37,11 @@ pub struct Store {
 /// Key of a photo.
 pub fn photo_key(window: &str, id: &str) -> String {
     format!("photos/{window}/{id}")
+}
+
+/// Key of the photo `fix` made from a photo, next to it.
+pub fn fixed_key(photo_key: &str) -> String {
+    format!("{photo_key}.fixed.jpg")
 }
 
 /// Key of a photo's result object, next to the photo.

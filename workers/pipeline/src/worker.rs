@@ -606,8 +606,27 @@ async fn run_job_locked(
                     };
                     ctx.metrics.stage("fetch", t.elapsed().as_secs_f64());
                     let t = Instant::now();
-                    let result = ctx.pool.check(photo, job.profile.clone()).await?;
-                    ctx.metrics.stage("check", t.elapsed().as_secs_f64());
+                    let result = if job.fix {
+                        let fixed = ctx.pool.fix(photo, job.profile.clone()).await?;
+                        ctx.metrics.stage("check", t.elapsed().as_secs_f64());
+                        let mut info = fixed.info;
+                        if let Some(jpeg) = fixed.jpeg {
+                            // Stored before the result names it, so a result never points at
+                            // a photo that is not there.
+                            let key = crate::store::fixed_key(&job.key);
+                            store
+                                .put(&key, bytes::Bytes::from(jpeg), "image/jpeg")
+                                .await?;
+                            info.key = Some(key);
+                        }
+                        let mut result = fixed.result;
+                        result.fix = Some(info);
+                        result
+                    } else {
+                        let result = ctx.pool.check(photo, job.profile.clone()).await?;
+                        ctx.metrics.stage("check", t.elapsed().as_secs_f64());
+                        result
+                    };
                     result
                 }
             };

@@ -21,6 +21,9 @@ pub struct JobMessage {
     /// The submitting window, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window_id: Option<String>,
+    /// Make the compliant photo too (`POST /v1/photos?fix=true`); absent = false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fix: bool,
 }
 
 #[cfg(test)]
@@ -37,9 +40,17 @@ mod tests {
             submitted_at: "2026-11-29T12:00:00Z".into(),
             application_id: None,
             window_id: None,
+            fix: false,
         };
         let json = serde_json::to_string(&job).unwrap();
-        assert!(!json.contains("application_id"));
+        assert!(!json.contains("application_id") && !json.contains("fix"));
+        let fixing = JobMessage {
+            fix: true,
+            ..job.clone()
+        };
+        let text = serde_json::to_string(&fixing).unwrap();
+        assert!(text.contains("\"fix\":true"));
+        assert_eq!(serde_json::from_str::<JobMessage>(&text).unwrap(), fixing);
         assert_eq!(serde_json::from_str::<JobMessage>(&json).unwrap(), job);
         assert!(serde_json::from_str::<JobMessage>(r#"{"id":"x"}"#).is_err());
     }

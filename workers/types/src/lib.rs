@@ -14,5 +14,6 @@ pub use code::CheckCode;
 pub use decision::{Decision, DecisionKind, DECISION_SCHEMA};
 pub use job::JobMessage;
 pub use result::{
-    Check, CheckResult, EngineInfo, FaceInfo, Landmarks, Status, Verdict, RESULT_SCHEMA,
+    Check, CheckResult, EngineInfo, FaceInfo, FixInfo, FixReason, Landmarks, Status, Verdict,
+    RESULT_SCHEMA,
 };

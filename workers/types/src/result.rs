@@ -159,6 +159,40 @@ pub struct CheckResult {
     pub engine: EngineInfo,
     /// Milliseconds per stage (`decode`, `detect`, `landmarks`, `checks`, `total`).
     pub timings_ms: BTreeMap<String, f64>,
+    /// What `fix` did, for a photo uploaded with `fix=true` (service results only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<FixInfo>,
+}
+
+/// The outcome of `fix` on an uploaded photo, in its result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FixInfo {
+    /// `fixed` (a new photo was made) or `refused` (what describes the person fails).
+    pub status: String,
+    /// Store key of the new photo (`GET /v1/photos/{id}/fixed`), when made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// The new photo's verdict, when made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<Verdict>,
+    /// What was changed (Chinese, for the clerk).
+    #[serde(default)]
+    pub changes: Vec<String>,
+    /// Why nothing was made: each check and its message.
+    #[serde(default)]
+    pub reasons: Vec<FixReason>,
+    /// The checks the new photo still fails (empty when it passes).
+    #[serde(default)]
+    pub failed: Vec<CheckCode>,
+}
+
+/// One reason `fix` refused a photo.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FixReason {
+    /// The check.
+    pub code: CheckCode,
+    /// The clerk's message.
+    pub message: String,
 }
 
 /// A field that is present (even as `null`) deserializes to `Some`; an absent one takes the
@@ -198,6 +232,7 @@ impl CheckResult {
             face: None,
             engine,
             timings_ms: BTreeMap::new(),
+            fix: None,
         }
     }
 
@@ -286,6 +321,7 @@ mod tests {
             }),
             engine: EngineInfo::default(),
             timings_ms: BTreeMap::new(),
+            fix: None,
         };
         let v: serde_json::Value = serde_json::to_value(&result).unwrap();
         assert!(v.get("id").is_none());

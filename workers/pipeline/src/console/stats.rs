@@ -635,6 +635,7 @@ mod tests {
             face: None,
             engine: EngineInfo::default(),
             timings_ms: BTreeMap::new(),
+            fix: None,
         }
     }
 

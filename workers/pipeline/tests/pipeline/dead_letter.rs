@@ -48,6 +48,7 @@ async fn malformed_messages_are_dead_lettered_and_outages_never_are() {
         submitted_at: "2026-11-29T12:00:00.000Z".into(),
         application_id: None,
         window_id: Some("w1".into()),
+        fix: false,
     };
     publish(&names.jobs, &serde_json::to_vec(&job).unwrap()).await;
     // A job that would make the worker read another bucket: never run, dead-lettered.
@@ -116,6 +117,7 @@ async fn a_photo_the_engine_cannot_check_is_answered_with_engine_error() {
         submitted_at: "2026-12-04T08:00:00.120Z".into(),
         application_id: Some("4401-A".into()),
         window_id: Some("w1".into()),
+        fix: false,
     };
     publish(&names.jobs, &serde_json::to_vec(&job).unwrap()).await;
     let _worker = Worker::start(&config, false);

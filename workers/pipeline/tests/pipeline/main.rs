@@ -13,6 +13,7 @@ mod console_browser;
 mod dead_letter;
 mod end_to_end;
 mod failover;
+mod fix;
 mod idempotency;
 mod listing;
 mod outages;
