@@ -233,3 +233,54 @@ fn what_describes_the_person_is_refused_with_its_reason() {
         }
     }
 }
+
+#[test]
+fn a_light_grey_backdrop_is_made_white_and_the_face_is_left_alone() {
+    let name = "pass__pass_094_0.jpg";
+    let original = decode(&fixture(name));
+    // The white backdrop (and the light fringe of hair over it) turned light grey, as under a
+    // weaker backdrop light: L* about 86.
+    let grey = RgbImage::from_fn(original.width(), original.height(), |x, y| {
+        let p = original.get_pixel(x, y).0;
+        if p.iter().all(|&v| v >= 225) {
+            Rgb(p.map(|v| (f32::from(v) * 0.85).round() as u8))
+        } else {
+            Rgb(p)
+        }
+    });
+    let mut bytes = Vec::new();
+    grey.write_to(
+        &mut std::io::Cursor::new(&mut bytes),
+        image::ImageFormat::Png,
+    )
+    .unwrap();
+    let report = fix(&bytes);
+    let failed_before: Vec<CheckCode> = report
+        .before
+        .checks
+        .iter()
+        .filter(|c| c.status == photocheck_types::Status::Fail)
+        .map(|c| c.code)
+        .collect();
+    assert!(
+        failed_before.contains(&CheckCode::BackgroundColor),
+        "{failed_before:?}"
+    );
+    let FixOutcome::Fixed {
+        jpeg,
+        after,
+        changes,
+    } = &report.outcome
+    else {
+        panic!("refused: {:?}", report.outcome);
+    };
+    assert_eq!(after.verdict, Verdict::Pass, "{:?}", after.checks);
+    assert!(
+        changes.iter().any(|c| c.contains("背景调为白色")),
+        "{changes:?}"
+    );
+    // The face is the grey photo's face: only the backdrop moved.
+    let d = mean_diff(&grey, &decode(jpeg), [130, 170, 228, 300]);
+    eprintln!("face region after whitening: {d:.2} levels from the input");
+    assert!(d < 4.0, "the face changed by {d:.2} levels");
+}

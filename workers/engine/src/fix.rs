@@ -32,6 +32,18 @@ pub const FIXABLE: &[CheckCode] = &[
     CheckCode::PoseRoll,
 ];
 
+/// Least backdrop lightness (L*) `fix` whitens: a light-grey studio backdrop (the calibration
+/// photos' measures 80–86); a darker one is refused.
+pub const WHITEN_LIGHTNESS_MIN: f32 = 70.0;
+
+/// Colour difference (largest channel, levels) over which a pixel at the backdrop's edge counts
+/// as wholly the person's: between it and the backdrop's own colour, a pixel is a mix (a strand
+/// of hair over the backdrop) and only its backdrop share is lightened.
+pub const WHITEN_MIX_LEVELS: f32 = 48.0;
+
+/// Pixels from the backdrop within which mixed pixels are looked for.
+pub const WHITEN_EDGE_PX: i64 = 3;
+
 /// Smallest roll `fix` levels, in degrees.
 pub const ROLL_KEPT_DEG: f32 = 0.5;
 
@@ -203,12 +215,77 @@ pub fn place(
     })
 }
 
-/// Why each failing or uncertain check that `fix` must not touch stops it.
-pub fn unfixable(result: &CheckResult) -> Vec<(CheckCode, String)> {
+/// Whether a backdrop of this lightness and chroma may be whitened: light and nearly neutral
+/// (a grey studio backdrop), never a coloured or dark one.
+pub fn whitenable(lightness: f32, chroma: f32, profile: &Profile) -> bool {
+    lightness >= WHITEN_LIGHTNESS_MIN && f64::from(chroma) <= profile.background_chroma_max * 1.5
+}
+
+/// Makes the backdrop white: every pixel of `backdrop` (the flood fill from the border) and the
+/// backdrop's share of the mixed pixels at its edge (hair strands) move by the difference
+/// between white and the backdrop's colour `bg`; the person's pixels (and anything inside
+/// `protect`, the face) are left as they are. A pixel `p = a·F + (1 − a)·B` becomes
+/// `a·F + (1 − a)·W`, with the share `a` read from how far `p` is from `B`.
+pub fn whiten(
+    img: &mut RgbImage,
+    backdrop: &crate::measure::BackgroundMask,
+    bg: [u8; 3],
+    protect: &[[f32; 2]],
+) {
+    let (w, h) = img.dimensions();
+    let mut keep = vec![false; (w * h) as usize];
+    crate::measure::for_each_span(protect, w, h, |y, x0, x1| {
+        for x in x0..x1 {
+            keep[(y * w + x) as usize] = true;
+        }
+    });
+    let lift = bg.map(|c| 255.0 - f32::from(c));
+    let near_backdrop = |x: i64, y: i64| {
+        (-WHITEN_EDGE_PX..=WHITEN_EDGE_PX).any(|dy| {
+            (-WHITEN_EDGE_PX..=WHITEN_EDGE_PX).any(|dx| {
+                let (xx, yy) = (x + dx, y + dy);
+                xx >= 0
+                    && yy >= 0
+                    && xx < i64::from(w)
+                    && yy < i64::from(h)
+                    && backdrop.is_background(xx, yy)
+            })
+        })
+    };
+    for y in 0..h {
+        for x in 0..w {
+            if keep[(y * w + x) as usize] {
+                continue;
+            }
+            let share = if backdrop.is_background(i64::from(x), i64::from(y)) {
+                1.0
+            } else if near_backdrop(i64::from(x), i64::from(y)) {
+                let p = img.get_pixel(x, y).0;
+                let d = (0..3)
+                    .map(|c| (f32::from(p[c]) - f32::from(bg[c])).abs())
+                    .fold(0.0, f32::max);
+                (1.0 - d / WHITEN_MIX_LEVELS).max(0.0)
+            } else {
+                0.0
+            };
+            if share > 0.0 {
+                let px = img.get_pixel_mut(x, y);
+                for (v, l) in px.0.iter_mut().zip(lift) {
+                    *v = (f32::from(*v) + share * l).round().min(255.0) as u8;
+                }
+            }
+        }
+    }
+}
+
+/// Why each failing or uncertain check that `fix` must not touch stops it. With `whiten`, a
+/// failing `background.color` is not a reason (the backdrop will be made white).
+pub fn unfixable(result: &CheckResult, whiten: bool) -> Vec<(CheckCode, String)> {
     result
         .checks
         .iter()
         .filter(|c| (c.status == Status::Fail || c.uncertain) && !FIXABLE.contains(&c.code))
+        .filter(|c| !(whiten && c.code == CheckCode::BackgroundColor && c.status == Status::Fail))
         .map(|c| {
             let message = if c.status == Status::Fail {
                 c.message.clone()
@@ -442,7 +519,17 @@ impl Engine {
                 outcome: FixOutcome::Refused { reasons },
             })
         };
-        let reasons = unfixable(&before);
+        // A light, even, nearly neutral backdrop that is not white enough is made white.
+        let bg_fails = before
+            .checks
+            .iter()
+            .any(|c| c.code == CheckCode::BackgroundColor && c.status == Status::Fail);
+        let whiten_backdrop = bg_fails
+            && analysis
+                .measures
+                .as_ref()
+                .is_some_and(|m| whitenable(m.background.lightness, m.background.chroma, profile));
+        let reasons = unfixable(&before, whiten_backdrop);
         if !reasons.is_empty() {
             return refuse(reasons);
         }
@@ -489,7 +576,7 @@ impl Engine {
                     .rgb
             }
         };
-        let (placement, canvas) = match render(&photo, &placement, size) {
+        let (placement, mut canvas) = match render(&photo, &placement, size) {
             Ok(c) => (placement, c),
             Err(why) => {
                 let level_kept = (placement.theta != 0.0 && roll_ok)
@@ -502,6 +589,12 @@ impl Engine {
                 }
             }
         };
+        if whiten_backdrop {
+            let bg = crate::measure::border_reference(&canvas, canvas.height());
+            let fill = crate::measure::backdrop(&canvas, bg, canvas.height() as f32);
+            let oval: Vec<[f32; 2]> = face.oval.iter().map(|&p| placement.target_of(p)).collect();
+            whiten(&mut canvas, &fill.mask, bg, &oval);
+        }
         let dpi = profile.dpi.unwrap_or(350.0).round() as u16;
         let window = (
             profile.file_size_typical_kb.min,
@@ -516,6 +609,9 @@ impl Engine {
         .map_err(|e| EngineError::Fix(e.to_string()))?;
         let after = self.check(&jpeg, profile)?;
         let mut changes = Vec::new();
+        if whiten_backdrop {
+            changes.push("浅灰背景调为白色（人像、头发与衣服不变）".to_owned());
+        }
         let roll = placement.theta.to_degrees();
         if roll.abs() >= 0.1 {
             changes.push(format!("旋转 {:.1}° 使双眼水平", -roll));
