@@ -120,12 +120,12 @@ fn a_capture_made_from_a_compliant_photo_is_brought_back_to_ga461() {
         // Below the photo the clothes go on (its last row repeated); elsewhere the backdrop.
         sample(&original, ou + 179.0, (ov + 220.5).min(440.0))
     });
+    // As a camera writes it (JPEG, so fix decodes it reduced in the DCT domain).
     let mut bytes = Vec::new();
     capture
-        .write_to(
-            &mut std::io::Cursor::new(&mut bytes),
-            image::ImageFormat::Png,
-        )
+        .write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(
+            &mut bytes, 92,
+        ))
         .unwrap();
     let before = engine().check(&bytes, &Profile::ga461()).unwrap();
     let failed = |r: &photocheck_types::CheckResult| -> Vec<CheckCode> {

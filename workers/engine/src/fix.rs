@@ -561,28 +561,47 @@ impl Engine {
             Ok(p) => p,
             Err(e) => return refuse(vec![e]),
         };
-        // The photo at its own resolution (the analysis may have measured a reduced copy).
-        let photo = match (&analysis.image, k == 1.0) {
-            (Some(img), true) => img.clone(),
+        // The pixels to sample: the photo as decoded for the analysis when that was its own
+        // size; a large JPEG decoded again reduced in the DCT domain, as far as still leaves
+        // the face 1.5 × its canvas width (`unit`: photo pixels per decoded pixel); else the
+        // whole photo.
+        let limits = DecodeLimits {
+            max_dimension: profile.max_dimension,
+            max_pixels: profile.max_pixels,
+        };
+        let (photo, unit) = match (&analysis.image, k == 1.0) {
+            (Some(img), true) => (img.clone(), 1.0f32),
             _ => {
-                let limits = DecodeLimits {
-                    max_dimension: profile.max_dimension,
-                    max_pixels: profile.max_pixels,
-                };
                 let header =
                     decode::probe(data, limits).map_err(|e| EngineError::Fix(e.to_string()))?;
-                decode::decode(data, header, limits)
-                    .map_err(|e| EngineError::Fix(e.to_string()))?
-                    .rgb
+                let cover = (
+                    ((pw as f32) * placement.k * 1.5).ceil() as u32,
+                    ((ph as f32) * placement.k * 1.5).ceil() as u32,
+                );
+                match decode::decode_reduced(data, &header, limits, cover) {
+                    Some((d, unit)) => (d.rgb, unit),
+                    None => (
+                        decode::decode(data, header, limits)
+                            .map_err(|e| EngineError::Fix(e.to_string()))?
+                            .rgb,
+                        1.0,
+                    ),
+                }
             }
         };
-        let (placement, mut canvas) = match render(&photo, &placement, size) {
+        // A placement in the photo's pixels, for pixels `unit` times coarser.
+        let on_pixels = |p: &Placement| Placement {
+            k: p.k * unit,
+            eye: p.eye.map(|v| v / unit),
+            ..*p
+        };
+        let (placement, mut canvas) = match render(&photo, &on_pixels(&placement), size) {
             Ok(c) => (placement, c),
             Err(why) => {
                 let level_kept = (placement.theta != 0.0 && roll_ok)
                     .then(|| attempt(false).ok())
                     .flatten()
-                    .and_then(|p| render(&photo, &p, size).ok().map(|c| (p, c)));
+                    .and_then(|p| render(&photo, &on_pixels(&p), size).ok().map(|c| (p, c)));
                 match level_kept {
                     Some(v) => v,
                     None => return refuse(vec![(CheckCode::GeometryCentered, why)]),
