@@ -284,3 +284,29 @@ fn a_light_grey_backdrop_is_made_white_and_the_face_is_left_alone() {
     eprintln!("face region after whitening: {d:.2} levels from the input");
     assert!(d < 4.0, "the face changed by {d:.2} levels");
 }
+
+#[test]
+fn bad_input_is_refused_with_a_reason_never_a_panic() {
+    let photo = fixture("pass__pass_034_0.jpg");
+    let huge_claim = {
+        // A PNG header claiming 100 000 × 100 000 pixels.
+        let mut p = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR".to_vec();
+        p.extend_from_slice(&100_000u32.to_be_bytes());
+        p.extend_from_slice(&100_000u32.to_be_bytes());
+        p.extend_from_slice(&[8, 2, 0, 0, 0, 0, 0, 0, 0]);
+        p
+    };
+    for (what, bytes) in [
+        ("empty", Vec::new()),
+        ("not an image", b"%PDF-1.7 not a photo at all".to_vec()),
+        ("truncated", photo[..photo.len() / 2].to_vec()),
+        ("huge claim", huge_claim),
+    ] {
+        let report = fix(&bytes);
+        let FixOutcome::Refused { reasons } = &report.outcome else {
+            panic!("{what}: made a photo");
+        };
+        assert!(!reasons.is_empty(), "{what}");
+        assert_ne!(report.before.verdict, Verdict::Pass, "{what}");
+    }
+}

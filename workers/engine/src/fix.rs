@@ -439,8 +439,9 @@ pub fn set_resolution(jpeg: &[u8], dpi: u16) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// Encodes the canvas as a baseline 4:2:0 JPEG at `dpi`, choosing the quality by bisection so
-/// the file lands in `size_kb` (at most a few encodes), never below `quality_min`.
+/// Encodes the canvas as a baseline 4:2:0 JPEG at `dpi` at the highest quality (≤ 95) whose
+/// file is not over `size_kb`'s top, found in 2–3 encodes when the size model holds (a
+/// bisection otherwise), never below `quality_min`.
 pub fn encode(
     img: &RgbImage,
     dpi: u16,
@@ -463,29 +464,53 @@ pub fn encode(
         set_resolution(&jpeg, dpi).ok_or_else(|| "the encoder wrote no JFIF header".to_owned())
     };
     let kb = |v: &Vec<u8>| v.len() as f64 / 1000.0;
-    let (mut lo, mut hi) = (quality_min.clamp(1, 95), 95);
-    let mut best = run(hi)?;
-    let mut best_q = hi;
-    if kb(&best) <= size_kb.1 {
-        return Ok((best, best_q));
+    let top = size_kb.1;
+    let floor = quality_min.clamp(1, 95);
+    // The largest quality in [floor, 95] whose file is not over the window's top. A JPEG's
+    // size roughly doubles every 8 quality steps near 90: one encode at 90 predicts the
+    // answer, the next one or two confirm it, and a bisection takes over only when the
+    // prediction was wrong by more than a step.
+    let probe_q = 90.clamp(floor, 95);
+    let probe = run(probe_q)?;
+    let guess = ((f64::from(probe_q) + 8.0 * (top / kb(&probe).max(0.001)).log2()).floor() as i32)
+        .clamp(floor, 95);
+    let at_guess = if guess == probe_q { probe } else { run(guess)? };
+    let (mut lo, mut hi, mut best) = if kb(&at_guess) <= top {
+        if guess == 95 {
+            return Ok((at_guess, 95));
+        }
+        let next = run(guess + 1)?;
+        if kb(&next) > top {
+            return Ok((at_guess, guess));
+        }
+        (guess + 1, 96, next)
+    } else {
+        if guess == floor {
+            return Ok((at_guess, floor));
+        }
+        let below = run(guess - 1)?;
+        if kb(&below) <= top {
+            return Ok((below, guess - 1));
+        }
+        // Nothing at or above `guess − 1` fits: search below it; the floor is the answer when
+        // nothing fits at all.
+        (floor, guess - 1, run(floor)?)
+    };
+    if kb(&best) > top {
+        return Ok((best, lo));
     }
-    // The largest quality whose file is not over the window's top.
+    // Invariant: quality `lo` fits (its file is `best`), `hi` does not (96 = beyond 95).
     while hi - lo > 1 {
         let mid = (lo + hi) / 2;
         let jpeg = run(mid)?;
-        if kb(&jpeg) <= size_kb.1 {
+        if kb(&jpeg) <= top {
             lo = mid;
             best = jpeg;
-            best_q = mid;
         } else {
             hi = mid;
         }
     }
-    if best_q > lo || kb(&best) > size_kb.1 {
-        best = run(lo)?;
-        best_q = lo;
-    }
-    Ok((best, best_q))
+    Ok((best, lo))
 }
 
 /// The before/after sheet a clerk shows the applicant: the two pictures side by side at the
@@ -511,6 +536,14 @@ impl Engine {
     /// Checks the photo, and when everything that fails is mechanical, makes the compliant photo
     /// and checks it again (see the module's documentation).
     pub fn fix(&self, data: &[u8], profile: &Profile) -> Result<FixReport, EngineError> {
+        // A bug on some photo must cost that photo, not the caller (a `fix` run or a worker).
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.fix_inner(data, profile)
+        }))
+        .unwrap_or_else(|panic| Err(EngineError::Panic(crate::panic_message(&panic))))
+    }
+
+    fn fix_inner(&self, data: &[u8], profile: &Profile) -> Result<FixReport, EngineError> {
         let analysis = self.analyze(data, profile)?;
         let before = analysis.result.clone();
         let refuse = |reasons| {
@@ -768,6 +801,49 @@ mod tests {
         assert_eq!(h2.dpi, Some((350.0, 350.0)), "EXIF resolution");
         let decoded = image::load_from_memory(&jpeg).unwrap();
         assert_eq!((decoded.width(), decoded.height()), (64, 48));
+    }
+
+    #[test]
+    fn the_quality_search_finds_the_highest_quality_that_fits() {
+        // Against every quality tried in turn, on a smooth picture and on noise, for several
+        // window tops.
+        let smooth = RgbImage::from_fn(358, 441, |x, y| {
+            Rgb([(x / 2) as u8, (y / 2) as u8, ((x + y) / 4) as u8])
+        });
+        let mut rng = 11u32;
+        let noisy = RgbImage::from_fn(358, 441, |_, _| {
+            rng = rng.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            let v = (rng >> 16) as u8;
+            Rgb([v, v, v])
+        });
+        for img in [&smooth, &noisy] {
+            let sizes: Vec<f64> = (50..=95)
+                .map(|q| {
+                    let jpeg = turbojpeg::compress(
+                        turbojpeg::Image {
+                            pixels: img.as_raw().as_slice(),
+                            width: 358,
+                            pitch: 358 * 3,
+                            height: 441,
+                            format: turbojpeg::PixelFormat::RGB,
+                        },
+                        q,
+                        turbojpeg::Subsamp::Sub2x2,
+                    )
+                    .unwrap();
+                    // The resolution segments add a fixed number of bytes.
+                    set_resolution(&jpeg, 350).unwrap().len() as f64 / 1000.0
+                })
+                .collect();
+            for top in [5.0, 12.0, 20.0, 40.0, 200.0] {
+                let want = (50..=95)
+                    .rev()
+                    .find(|&q| sizes[(q - 50) as usize] <= top)
+                    .unwrap_or(50);
+                let (_, got) = encode(img, 350, (0.0, top), 50).unwrap();
+                assert_eq!(got, want, "top {top} KB");
+            }
+        }
     }
 
     #[test]
