@@ -81,18 +81,6 @@ pub async fn sweep(
                 deleted("result", key);
                 swept.results += 1;
             }
-        } else if let Some(photo) = key.strip_suffix(FIXED_SUFFIX) {
-            // The photo `fix` made goes with its original.
-            let limit = if with_result.contains(photo) {
-                rules.photo_hours.max(0.0) * HOUR
-            } else {
-                result_max
-            };
-            if *age >= limit {
-                store.delete(key).await?;
-                deleted("photo", key);
-                swept.photos += 1;
-            }
         } else if key.ends_with(DECISION_SUFFIX) {
             if *age >= result_max {
                 store.delete(key).await?;
@@ -100,7 +88,9 @@ pub async fn sweep(
                 swept.decisions += 1;
             }
         } else {
-            let limit = if with_result.contains(key.as_str()) {
+            // A photo, or the photo `fix` made from it, which goes with its original.
+            let original = key.strip_suffix(FIXED_SUFFIX).unwrap_or(key);
+            let limit = if with_result.contains(original) {
                 rules.photo_hours.max(0.0) * HOUR
             } else {
                 result_max

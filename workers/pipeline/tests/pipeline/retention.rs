@@ -26,8 +26,11 @@ async fn the_sweeper_deletes_expired_photos_results_and_records() {
     };
     put("photos/w1/checked").await;
     put("photos/w1/checked.result.json").await;
+    put("photos/w1/checked.fixed.jpg").await;
+    put("photos/w1/checked.decision.json").await;
     put("photos/w1/unchecked").await;
     put("idempotency/w1/record.json").await;
+    put("index/v1/r/2026-12-06/w1/checked~pass~1~-").await;
 
     // Defaults: nothing is old enough yet.
     let dir = tempfile::tempdir().unwrap();
@@ -40,10 +43,11 @@ async fn the_sweeper_deletes_expired_photos_results_and_records() {
         .await
         .unwrap();
     assert_eq!(kept, Default::default());
-    assert_eq!(store.list("photos/").await.unwrap().len(), 3);
+    assert_eq!(store.list("photos/").await.unwrap().len(), 5);
 
     // Two hours later, with photos kept one hour once checked and records one hour: the
-    // checked photo and the record go; the result and the photo still waiting for its check stay.
+    // checked photo (with the photo `fix` made from it) and the record go; the result, the
+    // reviewer's decision, the statistics and the photo still waiting for its check stay.
     let rules = RetentionSection {
         photo_hours: 1.0,
         result_days: 30.0,
@@ -55,9 +59,14 @@ async fn the_sweeper_deletes_expired_photos_results_and_records() {
         .unwrap();
     assert_eq!(
         (swept.photos, swept.results, swept.idempotency_records),
-        (1, 0, 1)
+        (2, 0, 1)
     );
     assert!(!store.exists("photos/w1/checked").await.unwrap());
+    assert!(!store.exists("photos/w1/checked.fixed.jpg").await.unwrap());
+    assert!(store
+        .exists("photos/w1/checked.decision.json")
+        .await
+        .unwrap());
     assert!(store.exists("photos/w1/checked.result.json").await.unwrap());
     assert!(store.exists("photos/w1/unchecked").await.unwrap());
     assert!(!store.exists("idempotency/w1/record.json").await.unwrap());
@@ -66,8 +75,17 @@ async fn the_sweeper_deletes_expired_photos_results_and_records() {
     let swept = sweep(&store, &rules, &audit, now_unix() + 31 * 86_400)
         .await
         .unwrap();
-    assert_eq!((swept.photos, swept.results), (1, 1));
+    assert_eq!(
+        (
+            swept.photos,
+            swept.results,
+            swept.decisions,
+            swept.index_entries
+        ),
+        (1, 1, 1, 1)
+    );
     assert!(store.list("photos/").await.unwrap().is_empty());
+    assert!(store.list("index/").await.unwrap().is_empty());
 
     // Every deletion is in the audit log, in order, with its kind and id.
     let lines: Vec<serde_json::Value> = std::fs::read_to_string(&audit_path)
@@ -90,7 +108,9 @@ async fn the_sweeper_deletes_expired_photos_results_and_records() {
         seen,
         [
             ("photo", "checked", "photos/w1/checked"),
+            ("photo", "checked", "photos/w1/checked.fixed.jpg"),
             ("idempotency", "record.json", "idempotency/w1/record.json"),
+            ("decision", "checked", "photos/w1/checked.decision.json"),
             ("result", "checked", "photos/w1/checked.result.json"),
             ("photo", "unchecked", "photos/w1/unchecked"),
         ]
