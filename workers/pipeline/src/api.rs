@@ -465,6 +465,20 @@ pub async fn serve_listener(
     result
 }
 
+/// Binds the address configured under `key` (`api.listen`, `console.listen`): a malformed
+/// address is a configuration error, one that cannot be bound a listen error.
+pub(crate) async fn bind(key: &str, listen: &str) -> Result<TcpListener, crate::PipelineError> {
+    let addr: SocketAddr = listen
+        .parse()
+        .map_err(|e| crate::PipelineError::Config(format!("{key} {listen:?}: {e}")))?;
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| crate::PipelineError::Listen {
+            addr: addr.to_string(),
+            reason: e.to_string(),
+        })
+}
+
 /// Binds `api.listen` and serves until `shutdown`.
 pub async fn serve(
     config: Config,
@@ -473,15 +487,7 @@ pub async fn serve(
     for warning in config.security_warnings() {
         tracing::warn!("{warning}");
     }
-    let addr: SocketAddr = config.api.listen.parse().map_err(|e| {
-        crate::PipelineError::Config(format!("api.listen {:?}: {e}", config.api.listen))
-    })?;
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|e| crate::PipelineError::Listen {
-            addr: addr.to_string(),
-            reason: e.to_string(),
-        })?;
+    let listener = bind("api.listen", &config.api.listen).await?;
     let sweeper = tokio::spawn(crate::retention::run_sweeper(
         Store::new(&config.s3)?,
         config.retention.clone(),

@@ -29,7 +29,6 @@ use photocheck_config::Config;
 use photocheck_types::{CheckCode, DecisionKind};
 use review::{Queue, Reviews};
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
@@ -769,14 +768,6 @@ pub async fn serve(
     for warning in config.security_warnings() {
         tracing::warn!("{warning}");
     }
-    let addr: SocketAddr = config.console.listen.parse().map_err(|e| {
-        crate::PipelineError::Config(format!("console.listen {:?}: {e}", config.console.listen))
-    })?;
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|e| crate::PipelineError::Listen {
-            addr: addr.to_string(),
-            reason: e.to_string(),
-        })?;
+    let listener = crate::api::bind("console.listen", &config.console.listen).await?;
     serve_listener(listener, config, shutdown).await
 }

@@ -11,7 +11,7 @@ use crate::audit::Audit;
 use crate::broker::{json_properties, string, Publisher};
 use crate::delivery::{ID_HEADER, SUBMITTED_HEADER};
 use crate::error::{BrokerError, StoreError};
-use crate::store::{photo_key, result_key, Store};
+use crate::store::{photo_key, Store};
 use lapin::options::{BasicAckOptions, BasicGetOptions, BasicNackOptions};
 use lapin::types::FieldTable;
 use lapin::Acker;
@@ -465,9 +465,4 @@ impl Reviews {
             let _ = link.conn.close(200, "console stopping".into()).await;
         }
     }
-}
-
-/// The result key next to a photo key (re-exported for the pages).
-pub fn result_object_key(photo_key: &str) -> String {
-    result_key(photo_key)
 }
