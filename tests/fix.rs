@@ -1,5 +1,6 @@
-//! `fix` on real photos: compliant fixtures come out passing and unchanged but for the
-//! re-encoding; a capture made in code from a compliant fixture (enlarged 2.4×, turned 4°, set
+//! `fix` on real photos: compliant fixtures come back byte for byte, and re-saved larger than
+//! the profile's typical size they come back passing and unchanged but for the re-encoding; a
+//! capture made in code from a compliant fixture (enlarged 2.4×, turned 4°, set
 //! off-centre on a larger white canvas) comes back to a passing GA 461 photo with the subject's
 //! proportions and face pixels kept; what describes the person is refused with the check's own
 //! reason (the calibration originals: white T-shirts, smiles).
@@ -53,7 +54,7 @@ fn mean_diff(a: &RgbImage, b: &RgbImage, rect: [u32; 4]) -> f64 {
 }
 
 #[test]
-fn compliant_photos_come_out_passing_and_unchanged_but_for_the_encoding() {
+fn compliant_photos_come_back_as_they_are() {
     let passes: Vec<_> = expectations()
         .into_iter()
         .filter(|e| e.expect_verdict == "pass")
@@ -63,6 +64,36 @@ fn compliant_photos_come_out_passing_and_unchanged_but_for_the_encoding() {
         let bytes = fixture(&e.file);
         let report = fix(&bytes);
         let (jpeg, after) = fixed(&report);
+        assert_eq!(after.verdict, Verdict::Pass, "{}", e.file);
+        assert!(
+            jpeg == bytes.as_slice(),
+            "{}: the file was rewritten",
+            e.file
+        );
+        let FixOutcome::Fixed { changes, .. } = &report.outcome else {
+            unreachable!()
+        };
+        assert_eq!(changes, &[photocheck_engine::fix::UNCHANGED], "{}", e.file);
+    }
+}
+
+#[test]
+fn compliant_photos_saved_too_large_come_out_passing_and_unchanged_but_for_the_encoding() {
+    let passes: Vec<_> = expectations()
+        .into_iter()
+        .filter(|e| e.expect_verdict == "pass")
+        .collect();
+    for e in passes.iter().step_by(4) {
+        let original = decode(&fixture(&e.file));
+        // Saved again at quality 98 with 350 dpi: every check still passes, but the file is
+        // over the profile's typical size, so `fix` writes it anew.
+        let mut bytes = Vec::new();
+        let mut enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 98);
+        enc.set_pixel_density(image::codecs::jpeg::PixelDensity::dpi(350));
+        enc.encode_image(&original).unwrap();
+        assert!(bytes.len() > 20_000, "{}: {} bytes", e.file, bytes.len());
+        let report = fix(&bytes);
+        let (jpeg, after) = fixed(&report);
         assert_eq!(
             after.verdict,
             Verdict::Pass,
@@ -70,14 +101,18 @@ fn compliant_photos_come_out_passing_and_unchanged_but_for_the_encoding() {
             e.file,
             after.checks
         );
+        assert!(
+            jpeg != bytes.as_slice(),
+            "{}: handed back as it was",
+            e.file
+        );
         let header = photocheck_engine::header::read_header(jpeg).unwrap();
         assert_eq!(header.dpi, Some((350.0, 350.0)), "{}", e.file);
         assert_eq!((header.width, header.height), (358, 441));
         let kb = jpeg.len() as f64 / 1000.0;
         assert!(kb <= 20.0, "{}: {kb} KB", e.file);
         // Kept as framed (no scale, no shift): only the JPEG encoding differs.
-        let (before, now) = (decode(&bytes), decode(jpeg));
-        let d = mean_diff(&before, &now, [100, 120, 258, 340]);
+        let d = mean_diff(&decode(&bytes), &decode(jpeg), [100, 120, 258, 340]);
         assert!(d < 4.0, "{}: the face changed by {d:.2} levels", e.file);
     }
 }

@@ -162,7 +162,12 @@ pub fn run(
                                 "changes": changes, "after": after})
                         )?,
                         _ => {
-                            let head = if passes {
+                            let unchanged = changes
+                                .iter()
+                                .all(|c| c == photocheck_engine::fix::UNCHANGED);
+                            let head = if passes && unchanged {
+                                "无需修正 pass"
+                            } else if passes {
                                 "已修正 pass"
                             } else {
                                 "修正后仍不合格"

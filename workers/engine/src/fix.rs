@@ -532,6 +532,38 @@ pub fn contact_sheet(before: &RgbImage, after: &RgbImage) -> RgbImage {
     sheet
 }
 
+/// The change `fix` reports for a photo it hands back untouched.
+pub const UNCHANGED: &str = "照片已符合标准，原样保留，未作改动";
+
+/// Whether `data` can be handed back as it is: the verdict is pass with no check warning or
+/// uncertain (a check skipped for want of something to measure, such as a top below the
+/// frame, would be skipped on a new encoding too), and the file is a JPEG at the profile's
+/// resolution (in its header) inside the profile's typical file size, which is what `fix`
+/// would write.
+fn already_compliant(data: &[u8], result: &CheckResult, profile: &Profile) -> bool {
+    let clean = result.verdict == photocheck_types::Verdict::Pass
+        && result
+            .checks
+            .iter()
+            .all(|c| matches!(c.status, Status::Pass | Status::Skipped) && !c.uncertain);
+    if !clean {
+        return false;
+    }
+    let Ok(header) = crate::header::read_header(data) else {
+        return false;
+    };
+    let kb = data.len() as f64 / 1000.0;
+    let dpi_ok = match (profile.dpi, header.dpi) {
+        (Some(want), Some((x, y))) => (x - want).abs() < 0.5 && (y - want).abs() < 0.5,
+        (Some(_), None) => false,
+        (None, _) => true,
+    };
+    header.format == crate::header::Format::Jpeg
+        && dpi_ok
+        && kb >= profile.file_size_typical_kb.min
+        && kb <= profile.file_size_typical_kb.max
+}
+
 impl Engine {
     /// Checks the photo, and when everything that fails is mechanical, makes the compliant photo
     /// and checks it again (see the module's documentation).
@@ -562,6 +594,19 @@ impl Engine {
                 .measures
                 .as_ref()
                 .is_some_and(|m| whitenable(m.background.lightness, m.background.chroma, profile));
+        // A photo that already passes every check, at the profile's resolution, is handed back
+        // as it is: re-encoding it would only lose detail, and the engine is deterministic, so
+        // its result on these very bytes is the re-check.
+        if already_compliant(data, &before, profile) {
+            return Ok(FixReport {
+                before: before.clone(),
+                outcome: FixOutcome::Fixed {
+                    jpeg: data.to_vec(),
+                    after: Box::new(before),
+                    changes: vec![UNCHANGED.to_owned()],
+                },
+            });
+        }
         let reasons = unfixable(&before, whiten_backdrop);
         if !reasons.is_empty() {
             return refuse(reasons);

@@ -610,18 +610,22 @@ pub fn face_tone(luma: &Luma, oval: &[[f32; 2]]) -> Option<FaceTone> {
 }
 
 /// Mean luma and mean CIELAB of a square of side `2r` centred on `c`, clipped to the image.
-fn patch(img: &RgbImage, c: [f32; 2], r: f32) -> Option<(f32, [f32; 3], usize)> {
+fn patch(img: &RgbImage, c: [f32; 2], r: f32) -> Option<Patch> {
     let (w, h) = img.dimensions();
     let x0 = (c[0] - r).max(0.0) as u32;
     let y0 = (c[1] - r).max(0.0) as u32;
     let x1 = ((c[0] + r).max(0.0) as u32).min(w);
     let y1 = ((c[1] + r).max(0.0) as u32).min(h);
+    let t = crate::color::linear_table();
     let mut n = 0usize;
-    let (mut sy, mut sl) = (0f32, [0f32; 3]);
+    let (mut sy, mut slight, mut sl) = (0f32, 0f32, [0f32; 3]);
     for y in y0..y1 {
         for x in x0..x1 {
             let p = img.get_pixel(x, y).0;
             sy += luma(p);
+            slight += 0.212_672_9 * t[p[0] as usize]
+                + 0.715_152_2 * t[p[1] as usize]
+                + 0.072_175 * t[p[2] as usize];
             let l = lab(p);
             for k in 0..3 {
                 sl[k] += l[k];
@@ -629,7 +633,24 @@ fn patch(img: &RgbImage, c: [f32; 2], r: f32) -> Option<(f32, [f32; 3], usize)> 
             n += 1;
         }
     }
-    (n > 0).then(|| (sy / n as f32, sl.map(|v| v / n as f32), n))
+    (n > 0).then(|| Patch {
+        luma: sy / n as f32,
+        light: slight / n as f32,
+        lab: sl.map(|v| v / n as f32),
+        n,
+    })
+}
+
+/// Means over a square patch of skin.
+struct Patch {
+    /// Mean luma (0–255, gamma-encoded).
+    luma: f32,
+    /// Mean relative luminance Y (0–1, linear light).
+    light: f32,
+    /// Mean CIELAB colour.
+    lab: [f32; 3],
+    /// Pixels.
+    n: usize,
 }
 
 /// Skin samples: the two cheeks below the eyes and the nose bridge.
@@ -639,6 +660,10 @@ pub struct SkinSample {
     pub left_luma: f32,
     /// Mean luma of the image-right cheek.
     pub right_luma: f32,
+    /// Mean relative luminance (CIE Y, linear light, 0–1) of the image-left cheek.
+    pub left_light: f32,
+    /// The same of the image-right cheek.
+    pub right_light: f32,
     /// Mean a* over the samples.
     pub a: f32,
     /// Mean b* over the samples.
@@ -646,9 +671,13 @@ pub struct SkinSample {
 }
 
 impl SkinSample {
-    /// Lighting difference between the cheeks, in stops (|log2 of the ratio|).
+    /// Lighting difference between the cheeks, in stops: |log2| of the ratio of their mean
+    /// luminance in linear light (one stop = twice the light; a gamma-encoded ratio would read
+    /// about half the stops). The small offset (about one 8-bit level near black) keeps a
+    /// black cheek finite.
     pub fn side_stops(&self) -> f32 {
-        ((self.left_luma + 1.0) / (self.right_luma + 1.0))
+        const DARK: f32 = 0.001;
+        ((self.left_light + DARK) / (self.right_light + DARK))
             .log2()
             .abs()
     }
@@ -669,19 +698,26 @@ pub fn skin(img: &RgbImage, face: &FaceGeometry) -> Option<SkinSample> {
     let iod = face.iod();
     let r = 0.18 * iod;
     let below = |e: [f32; 2]| [e[0], e[1] + 0.45 * iod];
-    let (ll, la, ln) = patch(img, below(face.left_eye), r)?;
-    let (rl, ra, rn) = patch(img, below(face.right_eye), r)?;
+    let left = patch(img, below(face.left_eye), r)?;
+    let right = patch(img, below(face.right_eye), r)?;
     let mid = face.eye_mid();
     let bridge = [(mid[0] + face.nose[0]) / 2.0, (mid[1] + face.nose[1]) / 2.0];
-    let (_, na, nn) = patch(img, bridge, 0.8 * r).unwrap_or((0.0, [0.0; 3], 0));
-    let total = (ln + rn + nn) as f32;
-    let a = (la[1] * ln as f32 + ra[1] * rn as f32 + na[1] * nn as f32) / total;
-    let b = (la[2] * ln as f32 + ra[2] * rn as f32 + na[2] * nn as f32) / total;
+    let samples = [Some(&left), Some(&right)];
+    let nose = patch(img, bridge, 0.8 * r);
+    let all = samples.into_iter().chain([nose.as_ref()]).flatten();
+    let (mut total, mut a, mut b) = (0f32, 0f32, 0f32);
+    for p in all {
+        total += p.n as f32;
+        a += p.lab[1] * p.n as f32;
+        b += p.lab[2] * p.n as f32;
+    }
     Some(SkinSample {
-        left_luma: ll,
-        right_luma: rl,
-        a,
-        b,
+        left_luma: left.luma,
+        right_luma: right.luma,
+        left_light: left.light,
+        right_light: right.light,
+        a: a / total,
+        b: b / total,
     })
 }
 
@@ -1331,5 +1367,27 @@ mod tests {
         assert!((20.0..70.0).contains(&s.hue_deg()));
         assert_eq!(face.face_width(), 198.0);
         assert!(face.roll_deg().abs() < 1e-6);
+
+        // Half the light on the image-right half (in linear light, then encoded as sRGB): one
+        // stop, though its gamma-encoded luma is only about 0.45 stop darker.
+        let half = |v: u8| {
+            let lin = crate::color::linear_table()[v as usize] * 0.5;
+            let enc = if lin <= 0.003_130_8 {
+                12.92 * lin
+            } else {
+                1.055 * lin.powf(1.0 / 2.4) - 0.055
+            };
+            (enc * 255.0).round() as u8
+        };
+        let mut lit = img.clone();
+        for (x, _, p) in lit.enumerate_pixels_mut() {
+            if x >= 179 {
+                *p = Rgb(p.0.map(half));
+            }
+        }
+        let s = skin(&lit, &face).unwrap();
+        assert!((s.side_stops() - 1.0).abs() < 0.03, "{}", s.side_stops());
+        let gamma = ((s.left_luma + 1.0) / (s.right_luma + 1.0)).log2();
+        assert!(gamma < 0.6, "{gamma}");
     }
 }

@@ -167,7 +167,8 @@ pub struct Profile {
     pub eye_white_min: f64,
     /// Least tonal spread on the face: 95th minus 5th percentile of luma.
     pub dynamic_range_min: f64,
-    /// Largest lighting difference between the cheeks, in stops (log2 of the ratio).
+    /// Largest lighting difference between the cheeks, in stops of linear light (log2 of the
+    /// ratio of their mean luminance).
     pub illumination_max_stops: f64,
     /// Skin hue angle (degrees, atan2(b*, a*)) range of natural skin of any tone.
     pub skin_hue_deg: Range,

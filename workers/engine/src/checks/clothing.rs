@@ -441,6 +441,8 @@ mod tests {
         SkinSample {
             left_luma: luma,
             right_luma: luma,
+            left_light: 0.2,
+            right_light: 0.2,
             a: l[1],
             b: l[2],
         }

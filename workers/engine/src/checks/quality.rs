@@ -352,8 +352,9 @@ mod rule_tests {
         );
         edge(
             QualityIllumination,
-            |c| c.m.skin.as_mut().unwrap().right_luma = 65.0,
-            |c| c.m.skin.as_mut().unwrap().right_luma = 63.0,
+            // The left cheek's light is 0.223: half of it (plus the dark offset) is the edge.
+            |c| c.m.skin.as_mut().unwrap().right_light = 0.113,
+            |c| c.m.skin.as_mut().unwrap().right_light = 0.109,
         );
         edge(QualityNoise, |c| c.m.noise = 2.99, |c| c.m.noise = 3.01);
         edge(

@@ -73,6 +73,8 @@ pub(super) fn measures() -> Measures {
         skin: Some(SkinSample {
             left_luma: 130.0,
             right_luma: 128.0,
+            left_light: 0.223,
+            right_light: 0.216,
             a: 12.0,
             b: 16.0,
         }),
