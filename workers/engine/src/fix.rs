@@ -298,24 +298,26 @@ pub fn unfixable(result: &CheckResult, whiten: bool) -> Vec<(CheckCode, String)>
 }
 
 fn bilinear(img: &RgbImage, x: f32, y: f32, fill: Rgb<u8>) -> Rgb<u8> {
-    let (w, h) = (img.width() as f32, img.height() as f32);
-    if x < -0.5 || y < -0.5 || x > w - 0.5 || y > h - 0.5 {
+    let (wi, hi) = (img.width(), img.height());
+    let (w, h) = (wi as f32, hi as f32);
+    if !(x >= -0.5 && y >= -0.5 && x <= w - 0.5 && y <= h - 0.5) {
         return fill;
     }
     let (x, y) = (x.clamp(0.0, w - 1.0), y.clamp(0.0, h - 1.0));
-    let (x0, y0) = (x.floor() as u32, y.floor() as u32);
-    let (x1, y1) = (
-        (x0 + 1).min(img.width() - 1),
-        (y0 + 1).min(img.height() - 1),
-    );
+    let (x0, y0) = (x as u32, y as u32);
+    let (x1, y1) = ((x0 + 1).min(wi - 1), (y0 + 1).min(hi - 1));
     let (fx, fy) = (x - x0 as f32, y - y0 as f32);
-    let p = |xx, yy| img.get_pixel(xx, yy).0.map(f32::from);
-    let (a, b, c, d) = (p(x0, y0), p(x1, y0), p(x0, y1), p(x1, y1));
+    let raw = img.as_raw();
+    let stride = wi as usize * 3;
+    let at = |xx: u32, yy: u32| yy as usize * stride + xx as usize * 3;
+    let (a, b, c, d) = (at(x0, y0), at(x1, y0), at(x0, y1), at(x1, y1));
     let mut out = [0u8; 3];
-    for i in 0..3 {
-        let top = a[i] + (b[i] - a[i]) * fx;
-        let bottom = c[i] + (d[i] - c[i]) * fx;
-        out[i] = (top + (bottom - top) * fy).round().clamp(0.0, 255.0) as u8;
+    for (i, o) in out.iter_mut().enumerate() {
+        let p = |k: usize| f32::from(raw[k + i]);
+        let top = p(a) + (p(b) - p(a)) * fx;
+        let bottom = p(c) + (p(d) - p(c)) * fx;
+        // Rounds half up, as `round` does for values that are not negative.
+        *o = ((top + (bottom - top) * fy).clamp(0.0, 255.0) + 0.5) as u8;
     }
     Rgb(out)
 }
@@ -351,8 +353,10 @@ pub fn render(
     let y0 = (min_y - margin).floor().max(0.0) as u32;
     let x1 = ((max_x + margin).ceil().min(pw) as u32).max(x0 + 1);
     let y1 = ((max_y + margin).ceil().min(ph) as u32).max(y0 + 1);
-    let region = image::imageops::crop_imm(photo, x0, y0, x1 - x0, y1 - y0).to_image();
-    let (small, sx, sy) = if placement.k < 0.95 {
+    // Sampled at about 1 : 1 the photo is read in place (the canvas maps inside the region);
+    // otherwise the region is cut out and shrunk first.
+    let (small, sx, sy, x0, y0) = if placement.k < 0.95 {
+        let region = image::imageops::crop_imm(photo, x0, y0, x1 - x0, y1 - y0).to_image();
         let rw = ((region.width() as f32 * placement.k).round() as u32).max(1);
         let rh = ((region.height() as f32 * placement.k).round() as u32).max(1);
         let mut resizer = fast_image_resize::Resizer::new();
@@ -364,12 +368,14 @@ pub fn render(
             .resize(&region, &mut dst, &opts)
             .map_err(|e| format!("resampling failed: {e}"))?;
         (
-            dst,
+            std::borrow::Cow::Owned(dst),
             rw as f32 / region.width() as f32,
             rh as f32 / region.height() as f32,
+            x0,
+            y0,
         )
     } else {
-        (region, 1.0, 1.0)
+        (std::borrow::Cow::Borrowed(photo), 1.0, 1.0, 0, 0)
     };
     // The backdrop's colour along the photo's top edge, for the few rows above it.
     let fill = {
@@ -386,14 +392,67 @@ pub fn render(
         Rgb(sum.map(|s| (s / n) as u8))
     };
     let mut out = RgbImage::new(size.0, size.1);
+    if let Some(shift) = whole_pixel_shift(placement, sx, sy) {
+        // Kept as framed (no scale, no turn, a shift by whole pixels): bilinear sampling
+        // would land on pixel centres, so the rows are copied as they are.
+        copy_shifted(
+            &small,
+            &mut out,
+            [shift[0] - x0 as i64, shift[1] - y0 as i64],
+            fill,
+        );
+        return Ok(out);
+    }
+    // `Placement::source_of` for every pixel, with its sine and cosine taken once.
+    let (sin, cos) = placement.theta.sin_cos();
     for (x, y, px) in out.enumerate_pixels_mut() {
-        let p = placement.source_of([x as f32 + 0.5, y as f32 + 0.5]);
+        let du = (x as f32 + 0.5 - placement.eye_out[0]) / placement.k;
+        let dv = (y as f32 + 0.5 - placement.eye_out[1]) / placement.k;
+        let p = [
+            placement.eye[0] + cos * du - sin * dv,
+            placement.eye[1] + sin * du + cos * dv,
+        ];
         // Pixel centres: photo coordinates → the shrunk region's.
         let u = (p[0] - x0 as f32) * sx - 0.5;
         let v = (p[1] - y0 as f32) * sy - 0.5;
         *px = bilinear(&small, u, v, fill);
     }
     Ok(out)
+}
+
+/// The whole-pixel offset from canvas to photo (`photo = canvas + shift`) when the placement is
+/// a pure translation by whole pixels of an unscaled photo, else `None`.
+fn whole_pixel_shift(placement: &Placement, sx: f32, sy: f32) -> Option<[i64; 2]> {
+    const EPS: f32 = 1e-3;
+    if placement.theta != 0.0 || (placement.k - 1.0).abs() > 1e-6 || sx != 1.0 || sy != 1.0 {
+        return None;
+    }
+    let d = [
+        placement.eye[0] - placement.eye_out[0],
+        placement.eye[1] - placement.eye_out[1],
+    ];
+    let r = d.map(f32::round);
+    ((d[0] - r[0]).abs() <= EPS && (d[1] - r[1]).abs() <= EPS).then(|| r.map(|v| v as i64))
+}
+
+/// Fills `out` with `src` shifted by `shift` (`out(x, y) = src(x + dx, y + dy)`), `fill` where
+/// that falls outside `src`.
+fn copy_shifted(src: &RgbImage, out: &mut RgbImage, shift: [i64; 2], fill: Rgb<u8>) {
+    let (sw, sh) = (i64::from(src.width()), i64::from(src.height()));
+    let ow = out.width() as usize;
+    let raw = src.as_raw();
+    for (y, row) in out.chunks_exact_mut(ow * 3).enumerate() {
+        let sy = y as i64 + shift[1];
+        for (x, px) in row.chunks_exact_mut(3).enumerate() {
+            let sx = x as i64 + shift[0];
+            if (0..sw).contains(&sx) && (0..sh).contains(&sy) {
+                let i = (sy * sw + sx) as usize * 3;
+                px.copy_from_slice(&raw[i..i + 3]);
+            } else {
+                px.copy_from_slice(&fill.0);
+            }
+        }
+    }
 }
 
 /// Sets the JFIF density of a JPEG written by libjpeg-turbo to `dpi` and adds an EXIF segment
@@ -790,6 +849,35 @@ mod tests {
         // source_of inverts target_of.
         let back = placement.source_of(placement.target_of([123.0, 456.0]));
         assert!((back[0] - 123.0).abs() < 1e-2 && (back[1] - 456.0).abs() < 1e-2);
+    }
+
+    #[test]
+    fn a_whole_pixel_shift_is_copied_as_bilinear_sampling_would_give_it() {
+        let photo = RgbImage::from_fn(40, 30, |x, y| {
+            Rgb([(x * 6) as u8, (y * 8) as u8, ((x * 7 + y * 13) % 256) as u8])
+        });
+        let fill = Rgb([250, 250, 250]);
+        for (eye, expect_copy) in [([20.0, 15.0], true), ([20.25, 15.0], false)] {
+            let placement = Placement {
+                k: 1.0,
+                theta: 0.0,
+                eye,
+                eye_out: [17.0, 13.0],
+            };
+            assert_eq!(
+                whole_pixel_shift(&placement, 1.0, 1.0).is_some(),
+                expect_copy
+            );
+            let out = render(&photo, &placement, (30, 25)).unwrap();
+            for (x, y, px) in out.enumerate_pixels() {
+                let p = placement.source_of([x as f32 + 0.5, y as f32 + 0.5]);
+                assert_eq!(
+                    *px,
+                    bilinear(&photo, p[0] - 0.5, p[1] - 0.5, fill),
+                    "({x}, {y})"
+                );
+            }
+        }
     }
 
     #[test]
