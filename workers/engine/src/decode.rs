@@ -116,6 +116,22 @@ pub fn decode(data: &[u8], header: Header, limits: DecodeLimits) -> Result<Decod
         if let Some(warning) = jpeg_damage(data, &header) {
             return Err(DecodeError::Damaged(warning));
         }
+        // A photo of about canvas size, upright, that the damage steps judge: those steps need
+        // libjpeg-turbo's decode of the whole frame anyway, and a decode without a warning is
+        // the photo, so the `image` decoder is not run a second time.
+        if header.orientation == 1
+            && u64::from(header.width) * u64::from(header.height) <= RECHECK_MAX_PIXELS
+        {
+            if let Some(quant) = header
+                .luma_quant
+                .filter(|q| q[0] <= PIXEL_STEPS_MAX_DC_QUANT)
+            {
+                if let Some(rgb) = libjpeg_rgb(data, &header, header.width, header.height) {
+                    damage_in_pixels(&rgb, quant[0])?;
+                    return Ok(Decoded { header, rgb });
+                }
+            }
+        }
     }
     let mut reader =
         image::ImageReader::with_format(std::io::Cursor::new(data), header.format.image_format());
