@@ -533,8 +533,15 @@ pub(crate) fn block_grid_damage(rgb: &RgbImage, luma: &[f32], dc_quant: u16) -> 
 }
 
 /// The Rec. 601 luma of every pixel, row by row ([`crate::color::luma`]).
+#[multiversion::multiversion(targets("x86_64+avx2+bmi1+bmi2+lzcnt+popcnt"))]
 fn luma_plane(rgb: &RgbImage) -> Vec<f32> {
-    rgb.pixels().map(|p| crate::color::luma(p.0)).collect()
+    // A sized loop over the raw bytes (the pixel iterator's `collect` did not vectorise).
+    let raw = rgb.as_raw();
+    let mut out = vec![0f32; raw.len() / 3];
+    for (o, p) in out.iter_mut().zip(raw.chunks_exact(3)) {
+        *o = crate::color::luma([p[0], p[1], p[2]]);
+    }
+    out
 }
 
 /// Largest luma DC quantiser at which the pixel damage steps run: 27 is IJG quality 30, the
