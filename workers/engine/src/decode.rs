@@ -533,13 +533,18 @@ pub(crate) fn block_grid_damage(rgb: &RgbImage, luma: &[f32], dc_quant: u16) -> 
 }
 
 /// The Rec. 601 luma of every pixel, row by row ([`crate::color::luma`]).
-#[multiversion::multiversion(targets("x86_64+avx2+bmi1+bmi2+lzcnt+popcnt"))]
 fn luma_plane(rgb: &RgbImage) -> Vec<f32> {
-    // A sized loop over the raw bytes (the pixel iterator's `collect` did not vectorise).
-    let raw = rgb.as_raw();
+    // The weights of `color::luma`, summed in its order: the same values.
+    channel_mix(rgb.as_raw(), [0.299, 0.587, 0.114])
+}
+
+/// `k[0]·R + k[1]·G + k[2]·B` of every pixel of packed RGB bytes, as a plane. A sized loop
+/// over the raw bytes (a pixel iterator's `collect` did not vectorise).
+#[multiversion::multiversion(targets("x86_64+avx2+bmi1+bmi2+lzcnt+popcnt"))]
+fn channel_mix(raw: &[u8], k: [f32; 3]) -> Vec<f32> {
     let mut out = vec![0f32; raw.len() / 3];
     for (o, p) in out.iter_mut().zip(raw.chunks_exact(3)) {
-        *o = crate::color::luma([p[0], p[1], p[2]]);
+        *o = k[0] * f32::from(p[0]) + k[1] * f32::from(p[1]) + k[2] * f32::from(p[2]);
     }
     out
 }
@@ -650,13 +655,8 @@ pub(crate) fn chroma_grid_run(rgb: &RgbImage, luma: &[f32], dc_quant: u16) -> us
         return 0;
     }
     let raw = rgb.as_raw();
-    let plane = |k: [f32; 3]| -> Vec<f32> {
-        raw.chunks_exact(3)
-            .map(|p| k[0] * f32::from(p[0]) + k[1] * f32::from(p[1]) + k[2] * f32::from(p[2]))
-            .collect()
-    };
-    let cb = plane([-0.168_736, -0.331_264, 0.5]);
-    let cr = plane([0.5, -0.418_688, -0.081_312]);
+    let cb = channel_mix(raw, [-0.168_736, -0.331_264, 0.5]);
+    let cr = channel_mix(raw, [0.5, -0.418_688, -0.081_312]);
     let threshold = CHROMA_STEP_MIN.max(1.5 * f32::from(dc_quant) / 8.0);
     let ya = |r: usize, x: usize| luma[r * w + x];
     let mut best = 0;
