@@ -666,12 +666,12 @@ pub(crate) fn chroma_grid_run(rgb: &RgbImage, luma: &[f32], dc_quant: u16) -> us
             let mut line = SignRun::default();
             for b in 0..w / 8 {
                 let s = b * 8;
-                let step = median8(&|x| at(y0 + 1, x) - at(y0 - 2, x), s);
+                let step = median8(|x| at(y0 + 1, x) - at(y0 - 2, x), s);
                 let steps = step.abs() >= threshold
-                    && median8(&|x| (at(y0 - 2, x) - at(y0 - 3, x)).abs(), s) <= CHROMA_FLAT
-                    && median8(&|x| (at(y0 + 2, x) - at(y0 + 1, x)).abs(), s) <= CHROMA_FLAT
-                    && median8(&|x| (ya(y0 - 2, x) - ya(y0 - 3, x)).abs(), s) <= CHROMA_LUMA_FLAT
-                    && median8(&|x| (ya(y0 + 2, x) - ya(y0 + 1, x)).abs(), s) <= CHROMA_LUMA_FLAT;
+                    && median8(|x| (at(y0 - 2, x) - at(y0 - 3, x)).abs(), s) <= CHROMA_FLAT
+                    && median8(|x| (at(y0 + 2, x) - at(y0 + 1, x)).abs(), s) <= CHROMA_FLAT
+                    && median8(|x| (ya(y0 - 2, x) - ya(y0 - 3, x)).abs(), s) <= CHROMA_LUMA_FLAT
+                    && median8(|x| (ya(y0 + 2, x) - ya(y0 + 1, x)).abs(), s) <= CHROMA_LUMA_FLAT;
                 line.push(steps.then_some(step));
             }
             best = best.max(line.best);
@@ -857,7 +857,7 @@ fn drift_lines(luma: &[f32], w: usize, h: usize, dc_quant: u16) -> DriftLines {
 /// white, where a DC error cannot show.
 fn grid_line_step(at: &dyn Fn(usize, usize) -> f32, y0: usize, start: usize) -> Option<(f32, f32)> {
     let clipped =
-        median8(&|x| at(y0 - 1, x), start).min(median8(&|x| at(y0, x), start)) >= DRIFT_SATURATED;
+        median8(|x| at(y0 - 1, x), start).min(median8(|x| at(y0, x), start)) >= DRIFT_SATURATED;
     if clipped {
         return None;
     }
@@ -867,7 +867,7 @@ fn grid_line_step(at: &dyn Fn(usize, usize) -> f32, y0: usize, start: usize) -> 
         &|x| at(y0, x) - at(y0 - 1, x) - (above(x) + below(x)) / 2.0,
         start,
     );
-    let texture = median8(&|x| above(x).abs(), start).max(median8(&|x| below(x).abs(), start));
+    let texture = median8(|x| above(x).abs(), start).max(median8(|x| below(x).abs(), start));
     Some((step, texture))
 }
 
@@ -908,9 +908,9 @@ fn restart_strip(luma: &[f32], w: usize, h: usize) -> Option<usize> {
             let mut run = 0;
             for b in (0..w / 8).rev() {
                 let start = b * 8;
-                let agree = median8(&|x| (at(below, x) - at(above, x)).abs(), start);
-                let smooth = median8(&|x| (at(above, x) - at(above - 1, x)).abs(), start)
-                    .max(median8(&|x| (at(below + 1, x) - at(below, x)).abs(), start));
+                let agree = median8(|x| (at(below, x) - at(above, x)).abs(), start);
+                let smooth = median8(|x| (at(above, x) - at(above - 1, x)).abs(), start)
+                    .max(median8(|x| (at(below + 1, x) - at(below, x)).abs(), start));
                 let differ = median8(
                     &|x| {
                         let mid = (at(above, x) + at(below, x)) / 2.0;
@@ -1004,10 +1004,10 @@ fn longest_grid_run(
         for b in 0..len / 8 {
             let start = b * 8;
             // The step first: almost every block fails it, and the rest is then not needed.
-            let step = median8(&|j| at(bottom, j) - at(top, j), start);
+            let step = median8(|j| at(bottom, j) - at(top, j), start);
             let steps = step.abs() >= threshold
-                && median8(&|j| (at(top, j) - at(top - 1, j)).abs(), start) <= FLAT
-                && median8(&|j| (at(bottom + 1, j) - at(bottom, j)).abs(), start) <= FLAT;
+                && median8(|j| (at(top, j) - at(top - 1, j)).abs(), start) <= FLAT
+                && median8(|j| (at(bottom + 1, j) - at(bottom, j)).abs(), start) <= FLAT;
             if !steps {
                 (run, lit_run) = (0, 0);
                 continue;
@@ -1015,7 +1015,7 @@ fn longest_grid_run(
             let same = run > 0 && step.signum() == sign;
             sign = step.signum();
             run = if same { run + 1 } else { 1 };
-            let lit = median8(&|j| at(top, j), start).max(median8(&|j| at(bottom, j), start))
+            let lit = median8(|j| at(top, j), start).max(median8(|j| at(bottom, j), start))
                 >= GRID_BRIGHT;
             lit_run = match (lit, same) {
                 (false, _) => 0,
