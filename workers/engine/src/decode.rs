@@ -864,7 +864,7 @@ fn grid_line_step(at: &dyn Fn(usize, usize) -> f32, y0: usize, start: usize) -> 
     let above = |x: usize| at(y0 - 1, x) - at(y0 - 2, x);
     let below = |x: usize| at(y0 + 1, x) - at(y0, x);
     let step = median8(
-        &|x| at(y0, x) - at(y0 - 1, x) - (above(x) + below(x)) / 2.0,
+        |x| at(y0, x) - at(y0 - 1, x) - (above(x) + below(x)) / 2.0,
         start,
     );
     let texture = median8(|x| above(x).abs(), start).max(median8(|x| below(x).abs(), start));
@@ -912,7 +912,7 @@ fn restart_strip(luma: &[f32], w: usize, h: usize) -> Option<usize> {
                 let smooth = median8(|x| (at(above, x) - at(above - 1, x)).abs(), start)
                     .max(median8(|x| (at(below + 1, x) - at(below, x)).abs(), start));
                 let differ = median8(
-                    &|x| {
+                    |x| {
                         let mid = (at(above, x) + at(below, x)) / 2.0;
                         (y0..y0 + band).map(|y| (at(y, x) - mid).abs()).sum::<f32>() / band as f32
                     },
