@@ -49,10 +49,31 @@ async fn a_window_asks_for_the_fixed_photo_and_gets_it() {
     let _worker = Worker::start(&config, false);
     let dir = repo_root().join("../shared/fixtures");
 
-    // A compliant photo: made, passing, fetched as a 358 × 441 JPEG at 350 dpi.
+    // A compliant photo: handed back as it is, the same bytes fetched.
+    let compliant = std::fs::read(dir.join("pass__pass_034_0.jpg")).unwrap();
+    let id = upload_fix(&api, compliant.clone()).await;
+    let v = result_of(&api, &id).await;
+    let fix = &v["result"]["fix"];
+    assert_eq!(fix["status"], "fixed", "{v}");
+    assert_eq!(fix["verdict"], "pass");
+    let changes = fix["changes"].as_array().unwrap();
+    assert!(
+        changes.len() == 1 && changes[0].as_str().unwrap().contains("未作改动"),
+        "{v}"
+    );
+    let r = http()
+        .get(format!("{}/v1/photos/{id}/fixed", api.url))
+        .bearer_auth(TOKEN_W1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.bytes().await.unwrap().as_ref(), compliant.as_slice());
+
+    // A photo twice the size: made, passing, fetched as a 358 × 441 JPEG at 350 dpi.
     let id = upload_fix(
         &api,
-        std::fs::read(dir.join("pass__pass_034_0.jpg")).unwrap(),
+        std::fs::read(dir.join("file__size_716x882_034_0.jpg")).unwrap(),
     )
     .await;
     let v = result_of(&api, &id).await;
