@@ -23,6 +23,13 @@ pub fn luma(p: [u8; 3]) -> f32 {
     0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2])
 }
 
+/// Length of a 2-vector, e.g. the chroma √(a*² + b*²): one square root, for per-pixel loops
+/// (`f32::hypot` calls libm's overflow-safe routine; colour values are far from overflow).
+#[inline]
+pub fn norm2(x: f32, y: f32) -> f32 {
+    (x * x + y * y).sqrt()
+}
+
 /// Euclidean distance of two CIELAB colours (ΔE*ab, CIE 1976).
 #[inline]
 pub fn delta_e(a: [f32; 3], b: [f32; 3]) -> f32 {

@@ -453,7 +453,7 @@ pub fn backdrop(img: &RgbImage, bg: [u8; 3], limit_row: f32) -> Backdrop {
                 .iter()
                 .zip(bg)
                 .any(|(&v, r)| v.abs_diff(r) > BELOW_MAX_DIFF)
-                || (c[2] - bg_lab[1]).hypot(c[3] - bg_lab[2]) > BELOW_MAX_TINT;
+                || crate::color::norm2(c[2] - bg_lab[1], c[3] - bg_lab[2]) > BELOW_MAX_TINT;
             // Claimed without being measured: the fill does not enter it.
             fill.seen[i] = far;
         }

@@ -152,14 +152,16 @@ pub fn measure(
     // darker than the cheeks, may lose chroma and stays skin.
     let is_skin = |c: [f32; 3]| {
         skin.is_some_and(|s| {
-            let neutral = c[1].hypot(c[2]) < SKIN_MIN_C.max(SKIN_CHROMA_SHARE * s[1].hypot(s[2]));
-            (c[1] - s[1]).hypot(c[2] - s[2]) <= SKIN_AB
+            let neutral = crate::color::norm2(c[1], c[2])
+                < SKIN_MIN_C.max(SKIN_CHROMA_SHARE * crate::color::norm2(s[1], s[2]));
+            crate::color::norm2(c[1] - s[1], c[2] - s[2]) <= SKIN_AB
                 && (c[0] - s[0]).abs() <= SKIN_L
                 && !(neutral && c[0] > s[0])
         })
     };
     let merges = |c: [f32; 3]| {
-        (c[0] >= WHITE_L && c[1].hypot(c[2]) <= WHITE_C) || delta_e(c, bg) <= MERGE_DE
+        (c[0] >= WHITE_L && crate::color::norm2(c[1], c[2]) <= WHITE_C)
+            || delta_e(c, bg) <= MERGE_DE
     };
     let plain = PLAIN_DE.max(backdrop.shadow_drop);
     let cloth = |c: [f32; 3]| delta_e(c, bg) > plain;

@@ -456,7 +456,7 @@ pub fn measure(
                 let st = (y_of(l).max(1e-5) / skin.y.max(1e-5)).log2();
                 let rg = chroma_of(l);
                 if (-2.0..=1.0).contains(&st)
-                    && (rg[0] - skin.rg[0]).hypot(rg[1] - skin.rg[1]) <= 0.08
+                    && crate::color::norm2(rg[0] - skin.rg[0], rg[1] - skin.rg[1]) <= 0.08
                 {
                     visible += 1;
                 }
@@ -484,7 +484,7 @@ pub fn measure(
 /// skin has: very saturated (C* > 60), or clearly coloured (C* > 15) outside the warm hue band
 /// 15–95° in which every hair and skin colour lies.
 pub fn unnatural_for_hair(l: [f32; 3]) -> bool {
-    let c = l[1].hypot(l[2]);
+    let c = crate::color::norm2(l[1], l[2]);
     let hue = l[2].atan2(l[1]).to_degrees();
     c > 60.0 || (c > 15.0 && !(15.0..=95.0).contains(&hue))
 }
