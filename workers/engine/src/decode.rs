@@ -112,27 +112,34 @@ pub fn decode(data: &[u8], header: Header, limits: DecodeLimits) -> Result<Decod
     if !header.complete {
         return Err(DecodeError::Truncated);
     }
-    if header.format == crate::header::Format::Jpeg {
+    let is_jpeg = header.format == crate::header::Format::Jpeg;
+    if is_jpeg {
         if let Some(warning) = jpeg_damage(data, &header) {
             return Err(DecodeError::Damaged(warning));
         }
-        // A photo of about canvas size, upright, that the damage steps judge: those steps need
-        // libjpeg-turbo's decode of the whole frame anyway, and a decode without a warning is
-        // the photo, so the `image` decoder is not run a second time.
-        if header.orientation == 1
-            && u64::from(header.width) * u64::from(header.height) <= RECHECK_MAX_PIXELS
-        {
-            if let Some(quant) = header
-                .luma_quant
-                .filter(|q| q[0] <= PIXEL_STEPS_MAX_DC_QUANT)
-            {
-                if let Some(rgb) = libjpeg_rgb(data, &header, header.width, header.height) {
-                    damage_in_pixels(&rgb, quant[0])?;
-                    return Ok(Decoded { header, rgb });
-                }
-            }
-        }
     }
+    // The damage steps' quantiser, when they judge this file, and their pixels: on the stored
+    // frame, before orientation, where the 8×8 grid of the scan lies, and libjpeg-turbo's where
+    // it decodes the file: what a viewer at the central system shows (its upsampling and
+    // inverse DCT differ from the `image` decoder's by a level or two, enough to hide a step on
+    // one and show it on the other).
+    let steps_quant = header
+        .luma_quant
+        .map(|q| q[0])
+        .filter(|&q| q <= PIXEL_STEPS_MAX_DC_QUANT);
+    let small = u64::from(header.width) * u64::from(header.height) <= RECHECK_MAX_PIXELS;
+    let theirs = (is_jpeg && small && steps_quant.is_some())
+        .then(|| libjpeg_rgb(data, &header, header.width, header.height))
+        .flatten();
+    let theirs = match (steps_quant, theirs, header.orientation) {
+        // Upright: a decode without a warning is the photo, so the `image` decoder is not run
+        // a second time.
+        (Some(quant), Some(rgb), 1) => {
+            damage_in_pixels(&rgb, quant)?;
+            return Ok(Decoded { header, rgb });
+        }
+        (_, theirs, _) => theirs,
+    };
     let mut reader =
         image::ImageReader::with_format(std::io::Cursor::new(data), header.format.image_format());
     let mut l = image::Limits::default();
@@ -152,19 +159,8 @@ pub fn decode(data: &[u8], header: Header, limits: DecodeLimits) -> Result<Decod
             img.height()
         )));
     }
-    if let Some(quant) = header
-        .luma_quant
-        .filter(|q| q[0] <= PIXEL_STEPS_MAX_DC_QUANT)
-    {
-        // On the stored frame, before orientation, where the 8×8 grid of the scan lies, and on
-        // libjpeg-turbo's pixels where it decodes the file: what a viewer at the central
-        // system shows (its upsampling and inverse DCT differ from the `image` decoder's by a
-        // level or two, enough to hide a step on one and show it on the other).
-        let small = u64::from(header.width) * u64::from(header.height) <= RECHECK_MAX_PIXELS;
-        let theirs = (header.format == crate::header::Format::Jpeg && small)
-            .then(|| libjpeg_rgb(data, &header, header.width, header.height))
-            .flatten();
-        damage_in_pixels(&theirs.unwrap_or_else(|| img.to_rgb8()), quant[0])?;
+    if let Some(quant) = steps_quant {
+        damage_in_pixels(&theirs.unwrap_or_else(|| img.to_rgb8()), quant)?;
     }
     if let Some(o) = orientation {
         img.apply_orientation(o);

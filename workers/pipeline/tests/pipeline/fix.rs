@@ -18,6 +18,16 @@ async fn upload_fix(api: &Api, body: Vec<u8>) -> String {
     v["id"].as_str().unwrap().to_owned()
 }
 
+/// `GET /v1/photos/{id}/fixed` as the window holding `token`.
+async fn get_fixed(api: &Api, id: &str, token: &str) -> reqwest::Response {
+    http()
+        .get(format!("{}/v1/photos/{id}/fixed", api.url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn result_of(api: &Api, id: &str) -> serde_json::Value {
     let url = format!("{}/v1/photos/{id}", api.url);
     let deadline = tokio::time::Instant::now() + PATIENCE;
@@ -61,12 +71,7 @@ async fn a_window_asks_for_the_fixed_photo_and_gets_it() {
         changes.len() == 1 && changes[0].as_str().unwrap().contains("未作改动"),
         "{v}"
     );
-    let r = http()
-        .get(format!("{}/v1/photos/{id}/fixed", api.url))
-        .bearer_auth(TOKEN_W1)
-        .send()
-        .await
-        .unwrap();
+    let r = get_fixed(&api, &id, TOKEN_W1).await;
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(r.bytes().await.unwrap().as_ref(), compliant.as_slice());
 
@@ -86,12 +91,7 @@ async fn a_window_asks_for_the_fixed_photo_and_gets_it() {
         .unwrap()
         .iter()
         .any(|c| c.as_str().unwrap().contains("350 dpi")));
-    let r = http()
-        .get(format!("{}/v1/photos/{id}/fixed", api.url))
-        .bearer_auth(TOKEN_W1)
-        .send()
-        .await
-        .unwrap();
+    let r = get_fixed(&api, &id, TOKEN_W1).await;
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(r.headers()["content-type"], "image/jpeg");
     let jpeg = r.bytes().await.unwrap();
@@ -99,12 +99,7 @@ async fn a_window_asks_for_the_fixed_photo_and_gets_it() {
     // JFIF density: units 1 (dpi), 350 × 350.
     assert_eq!((jpeg[13], &jpeg[14..18]), (1, &[1u8, 94, 1, 94][..]));
     // Only the uploading window may fetch it.
-    let other = http()
-        .get(format!("{}/v1/photos/{id}/fixed", api.url))
-        .bearer_auth(TOKEN_W2)
-        .send()
-        .await
-        .unwrap();
+    let other = get_fixed(&api, &id, TOKEN_W2).await;
     assert_eq!(other.status().as_u16(), 404);
 
     // A white top is the person's clothing: refused with that reason, nothing made.
@@ -122,12 +117,7 @@ async fn a_window_asks_for_the_fixed_photo_and_gets_it() {
         .unwrap()
         .iter()
         .any(|r| r["code"] == "clothing.color"));
-    let r = http()
-        .get(format!("{}/v1/photos/{id}/fixed", api.url))
-        .bearer_auth(TOKEN_W1)
-        .send()
-        .await
-        .unwrap();
+    let r = get_fixed(&api, &id, TOKEN_W1).await;
     assert_eq!(r.status().as_u16(), 404);
     // A plain upload carries no fix at all.
     let (status, answer) = upload(
