@@ -425,12 +425,29 @@ pub fn oriented_rect_to_stored(
 }
 
 /// libjpeg-turbo's report on a JPEG's entropy-coded data: the message of a warning or error
-/// that means the data is damaged, or `None`. The file is decoded at 1/8 scale, where the
-/// inverse DCT is a single term per block but Huffman decoding still reads every coefficient,
-/// so every warning libjpeg would give at full size comes out (about a tenth of a full decode).
-/// Messages that say nothing about the pixels (an unknown JFIF revision, a bad ICC marker, a
-/// colour conversion it does not do, a few padding bytes before the end marker) are not damage.
+/// that means the data is damaged, or `None`. Messages that say nothing about the pixels (an
+/// unknown JFIF revision, a bad ICC marker, a colour conversion it does not do, a few padding
+/// bytes before the end marker) are not damage.
+///
+/// A frame of up to [`RECHECK_MAX_PIXELS`] is read as coefficients ([`crate::coefficients`]):
+/// Huffman decoding reads every coefficient, so every warning a full decode would give comes
+/// out, and the first component's DC coefficients are judged as well: blocks that average
+/// outside 0–255 before clamping are a DC chain that drifted, which the clamped pixels of a
+/// clipped white backdrop hide. Larger frames, and files the coefficient reader cannot take,
+/// are decoded at 1/8 scale, where the inverse DCT is a single term per block (about a tenth of
+/// a full decode) and the same warnings come out.
 pub fn jpeg_damage(data: &[u8], header: &Header) -> Option<String> {
+    let small = u64::from(header.width) * u64::from(header.height) <= RECHECK_MAX_PIXELS;
+    if small {
+        if let Some(read) = crate::coefficients::read_coefficients(data) {
+            if let Some(message) = read.message.filter(|m| is_damage_message(data, header, m)) {
+                return Some(message);
+            }
+            if let Some(planes) = read.planes {
+                return coefficient_damage(&planes, header);
+            }
+        }
+    }
     let mut decoder = turbojpeg::Decompressor::new().ok()?;
     // The first scan's header is read with the frame's: a broken one fails here.
     let stored = match decoder.read_header(data) {
@@ -457,16 +474,95 @@ pub fn jpeg_damage(data: &[u8], header: &Header) -> Option<String> {
             },
         )
     }));
-    let message = match outcome {
-        Ok(Ok(())) | Err(_) => return None,
-        Ok(Err(e)) => e.to_string(),
+    match outcome {
+        Ok(Ok(())) | Err(_) => None,
+        Ok(Err(e)) => Some(e.to_string()).filter(|m| is_damage_message(data, header, m)),
+    }
+}
+
+/// [`is_damage`]; or a frame marker of a process libjpeg-turbo does not decode (a lossless
+/// SOF3, say) met in the middle of the data: the frame read first is one it decodes, so that is
+/// bytes out of place; or a few bytes left over before the end marker that are not fill.
+fn is_damage_message(data: &[u8], header: &Header, message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    is_damage(message)
+        || m.contains("unsupported jpeg process")
+        || stray_count(&m).is_some_and(|n| !stray_bytes_are_fill(data, header.first_scan_at, n))
+}
+
+/// The N of libjpeg's "N extraneous bytes before marker 0xd9" (lower-cased message), when
+/// [`is_damage`] lets it pass (a few bytes).
+fn stray_count(message: &str) -> Option<usize> {
+    let rest = message.strip_prefix("corrupt jpeg data: ")?;
+    let (n, tail) = rest.split_once(" extraneous bytes before marker ")?;
+    tail.starts_with("0xd9")
+        .then(|| n.trim().parse().ok())
+        .flatten()
+}
+
+/// Whether the `n` bytes before the image's end marker (the first FF D9 after the first scan
+/// header at `scan_at`) are zero or FF fill, as an encoder that pads its scan writes them. When
+/// they are not, the decoder finished the picture with scan data left over: it read the data
+/// out of step, and what it shows is shifted, however little is left.
+fn stray_bytes_are_fill(data: &[u8], scan_at: usize, n: usize) -> bool {
+    let Some(tail) = data.get(scan_at..) else {
+        return false;
     };
-    // The frame read above is one libjpeg-turbo decodes, so a frame marker of a process it
-    // does not (a lossless SOF3, say) met in the middle of the data is bytes out of place.
-    let misplaced_frame = message
-        .to_ascii_lowercase()
-        .contains("unsupported jpeg process");
-    (is_damage(&message) || misplaced_frame).then_some(message)
+    let Some(eoi) = tail.windows(2).position(|w| w == [0xFF, 0xD9]) else {
+        return false;
+    };
+    // libjpeg counts the bytes before the marker's first FF (fill FFs before it are skipped).
+    let mut end = eoi;
+    while end > 0 && tail[end - 1] == 0xFF {
+        end -= 1;
+    }
+    end.checked_sub(n)
+        .and_then(|start| tail.get(start..end))
+        .is_some_and(|stray| stray.iter().all(|&b| b == 0x00 || b == 0xFF))
+}
+
+/// The coefficient steps of [`jpeg_damage`] on a frame read in full: the first component's
+/// blocks averaging outside 0–255, or a drift's top edge in any of the first three components.
+fn coefficient_damage(planes: &[crate::coefficients::Plane], header: &Header) -> Option<String> {
+    use crate::coefficients::{dc_out_of_range, drift_step_line};
+    if header.bits != 8 {
+        return None;
+    }
+    let (w, h) = (header.width as usize, header.height as usize);
+    let luma = planes.first()?;
+    if let Some(q) = header.dc_quants[0] {
+        if let Some((n, worst)) = dc_out_of_range(luma, q, w.div_ceil(8), h.div_ceil(8)) {
+            return Some(format!(
+                "{n} blocks of the scan average {worst:.0} before clamping, outside the 0–255 \
+                 that 8-bit samples can hold (the brightness drifted from a damaged difference \
+                 in the scan data)"
+            ));
+        }
+    }
+    for (c, plane) in planes.iter().enumerate() {
+        let Some(q) = header.dc_quants.get(c).copied().flatten() else {
+            continue;
+        };
+        // Block size from the planes' proportions: 8 px for the first component, 16 px
+        // where chroma is subsampled 2:1.
+        let ratio = |a: usize, b: usize| (a as f32 / b.max(1) as f32).round().clamp(1.0, 4.0);
+        let block = (
+            8 * ratio(luma.width, plane.width) as usize,
+            8 * ratio(luma.height, plane.height) as usize,
+        );
+        if let Some((run, row, step)) = drift_step_line(plane, q, block, c > 0, w, h) {
+            let what = [
+                "brightness",
+                "blue-difference colour",
+                "red-difference colour",
+            ][c];
+            return Some(format!(
+                "the {what} of the scan steps by {step:+.1} levels along row {row} in {run} \
+                 flat blocks alike out to the right edge (a DC drift from damaged scan data)"
+            ));
+        }
+    }
+    None
 }
 
 /// Blocks in a row that must step together before [`block_grid_damage`] calls it damage: a

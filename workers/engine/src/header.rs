@@ -120,6 +120,12 @@ pub struct Header {
     pub progressive: bool,
     /// JPEG: the first (luminance) quantisation table, in zig-zag order.
     pub luma_quant: Option<[u16; 64]>,
+    /// JPEG: the DC quantisers of the frame's first three components (the tables its frame
+    /// header names), each when that table was defined before the first scan.
+    pub dc_quants: [Option<u16>; 3],
+    /// JPEG: the byte offset of the first scan's SOS marker (0 for other formats). The image's
+    /// EOI is the first FF D9 from here: entropy-coded data cannot contain one.
+    pub first_scan_at: usize,
     /// The file ends properly (JPEG: EOI marker after the scan data; other formats: assumed).
     pub complete: bool,
     /// JPEG: scans in the file (SOS markers; 1 for baseline, about 10 for progressive); 0 for
@@ -235,6 +241,8 @@ fn read_other(data: &[u8], format: Format) -> Result<Header, HeaderError> {
         exif: false,
         progressive: false,
         luma_quant: None,
+        dc_quants: [None; 3],
+        first_scan_at: 0,
         complete: true,
         scans: 0,
     })
@@ -277,6 +285,8 @@ fn read_jpeg(data: &[u8]) -> Result<Header, HeaderError> {
         exif: false,
         progressive: false,
         luma_quant: None,
+        dc_quants: [None; 3],
+        first_scan_at: 0,
         complete: false,
         scans: 0,
     };
@@ -285,6 +295,9 @@ fn read_jpeg(data: &[u8]) -> Result<Header, HeaderError> {
     let mut adobe_transform = None;
     let mut components = 0u8;
     let mut frame_seen = false;
+    // DC quantisers of the four table slots as defined so far, and the components' slots.
+    let mut dc_quants = [None::<u16>; 4];
+    let mut component_tables = [None::<usize>; 3];
     let mut pos = 2usize;
     loop {
         // Skip fill bytes before a marker.
@@ -317,10 +330,15 @@ fn read_jpeg(data: &[u8]) -> Result<Header, HeaderError> {
                 h.height = u32::from(be16(seg, 1).unwrap_or(0));
                 h.width = u32::from(be16(seg, 3).unwrap_or(0));
                 components = seg[5];
+                for (i, slot) in component_tables.iter_mut().enumerate() {
+                    *slot = (i < usize::from(components))
+                        .then(|| seg.get(8 + 3 * i).map(|&t| usize::from(t)))
+                        .flatten();
+                }
                 h.progressive = matches!(marker, 0xC2 | 0xC6 | 0xCA | 0xCE);
                 frame_seen = true;
             }
-            0xDB => read_dqt(seg, &mut h),
+            0xDB => read_dqt(seg, &mut h, &mut dc_quants),
             0xE0 if seg.starts_with(b"JFIF\0") && seg.len() >= 12 => {
                 h.jfif = true;
                 let unit = seg[7];
@@ -343,7 +361,10 @@ fn read_jpeg(data: &[u8]) -> Result<Header, HeaderError> {
                 exif_dpi = dpi;
             }
             0xEE if seg.starts_with(b"Adobe") && seg.len() >= 12 => adobe_transform = Some(seg[11]),
-            0xDA => break,
+            0xDA => {
+                h.first_scan_at = pos - 2;
+                break;
+            }
             _ => {}
         }
         pos += len;
@@ -361,6 +382,7 @@ fn read_jpeg(data: &[u8]) -> Result<Header, HeaderError> {
         _ => ColorModel::Other,
     };
     h.dpi = jfif_dpi.or(exif_dpi);
+    h.dc_quants = component_tables.map(|t| t.and_then(|t| dc_quants.get(t).copied().flatten()));
     h.complete = has_eoi_after(data, pos);
     // In entropy-coded data a 0xFF byte is followed by 0x00 or a restart marker, so every
     // FF DA from the first scan on starts a scan.
@@ -372,7 +394,7 @@ fn read_jpeg(data: &[u8]) -> Result<Header, HeaderError> {
     Ok(h)
 }
 
-fn read_dqt(seg: &[u8], h: &mut Header) {
+fn read_dqt(seg: &[u8], h: &mut Header, dc_quants: &mut [Option<u16>; 4]) {
     let mut i = 0;
     while i < seg.len() {
         let pq = seg[i] >> 4;
@@ -391,6 +413,13 @@ fn read_dqt(seg: &[u8], h: &mut Header) {
                 };
             }
             h.luma_quant = Some(t);
+        }
+        if let Some(slot) = dc_quants.get_mut(usize::from(tq)) {
+            *slot = Some(if pq == 0 {
+                u16::from(body[0])
+            } else {
+                u16::from_be_bytes([body[0], body[1]])
+            });
         }
         i += 1 + size;
     }

@@ -15,6 +15,7 @@
 
 pub mod annotate;
 pub mod checks;
+mod coefficients;
 mod color;
 pub mod decode;
 mod error;
