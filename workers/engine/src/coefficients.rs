@@ -51,9 +51,26 @@ impl Drop for Handle {
     }
 }
 
-/// Reads the coefficients of `data`'s first three components. `None` only when no transformer
-/// could be made or the data is empty.
-pub(crate) fn read_coefficients(data: &[u8]) -> Option<CoefficientRead> {
+/// A custom filter as libjpeg-turbo calls it: one block row of one component at a time.
+type Filter = unsafe extern "C" fn(
+    *mut c_short,
+    raw::tjregion,
+    raw::tjregion,
+    c_int,
+    c_int,
+    *mut raw::tjtransform,
+) -> c_int;
+
+/// Runs one lossless no-op transform of `data`, handing every block row of every component to
+/// `filter` with `state` as its data; with `output`, the re-encoded JPEG comes back (the
+/// filter's changes in it). Returns libjpeg-turbo's message, when it warned or failed, and the
+/// output; `None` when no transformer could be made or the data is empty.
+fn transform_with<T>(
+    data: &[u8],
+    filter: Filter,
+    state: &mut T,
+    output: bool,
+) -> Option<(Option<String>, Option<Vec<u8>>)> {
     if data.is_empty() {
         return None;
     }
@@ -63,7 +80,7 @@ pub(crate) fn read_coefficients(data: &[u8]) -> Option<CoefficientRead> {
         return None;
     }
     let handle = Handle(handle);
-    let mut sink: [Plane; 3] = Default::default();
+    let no_output = if output { 0 } else { raw::TJXOPT_NOOUTPUT };
     let mut transform = raw::tjtransform {
         r: raw::tjregion {
             x: 0,
@@ -72,16 +89,16 @@ pub(crate) fn read_coefficients(data: &[u8]) -> Option<CoefficientRead> {
             h: 0,
         },
         op: raw::TJXOP_TJXOP_NONE as c_int,
-        options: (raw::TJXOPT_NOOUTPUT | raw::TJXOPT_COPYNONE) as c_int,
-        data: (&mut sink as *mut [Plane; 3]).cast::<c_void>(),
-        customFilter: Some(collect_planes),
+        options: (no_output | raw::TJXOPT_COPYNONE) as c_int,
+        data: (state as *mut T).cast::<c_void>(),
+        customFilter: Some(filter),
     };
     let mut out: *mut c_uchar = std::ptr::null_mut();
     let mut out_len: c_ulong = 0;
     // SAFETY: `data` outlives the call; `transform` is one valid tjtransform whose `data`
-    // points at `sink`, alive and not otherwise borrowed until the call returns; the output
-    // pointers are valid (with TJXOPT_NOOUTPUT nothing is written to them, and anything that
-    // were is freed below).
+    // points at `state`, alive and not otherwise borrowed until the call returns, and `filter`
+    // reads it as a `T`; the output pointers are valid (TurboJPEG allocates the output, freed
+    // below; with TJXOPT_NOOUTPUT it writes nothing).
     let rc = unsafe {
         raw::tjTransform(
             handle.0,
@@ -94,16 +111,26 @@ pub(crate) fn read_coefficients(data: &[u8]) -> Option<CoefficientRead> {
             0,
         )
     };
-    if !out.is_null() {
-        // SAFETY: allocated by TurboJPEG for this call.
+    let bytes = (!out.is_null()).then(|| {
+        // SAFETY: TurboJPEG allocated `out_len` bytes at `out` for this call; copied, then freed.
+        let bytes = unsafe { std::slice::from_raw_parts(out, out_len as usize) }.to_vec();
         unsafe { raw::tjFree(out) };
-    }
+        bytes
+    });
     let message = (rc != 0).then(|| {
         // SAFETY: the handle is valid; the string is copied before the handle is dropped.
         unsafe { CStr::from_ptr(raw::tjGetErrorStr2(handle.0)) }
             .to_string_lossy()
             .into_owned()
     });
+    Some((message, bytes.filter(|_| output && rc == 0)))
+}
+
+/// Reads the coefficients of `data`'s first three components. `None` only when no transformer
+/// could be made or the data is empty.
+pub(crate) fn read_coefficients(data: &[u8]) -> Option<CoefficientRead> {
+    let mut sink: [Plane; 3] = Default::default();
+    let (message, _) = transform_with(data, collect_planes, &mut sink, false)?;
     let planes: Vec<Plane> = sink.into_iter().take_while(|p| p.height > 0).collect();
     let complete = !planes.is_empty() && planes.iter().all(|p| p.rows == p.height);
     Some(CoefficientRead {
@@ -366,6 +393,7 @@ mod tests {
             _t: c_int,
             transform: *mut raw::tjtransform,
         ) -> c_int {
+            // SAFETY: the data is the `Drift` handed to `transform_with`.
             let drift = unsafe { &*(*transform).data.cast::<Drift>() };
             if component != drift.component {
                 return 0;
@@ -375,6 +403,7 @@ mod tests {
             let across = (array.w / 8) as usize;
             let mcus_across = ((plane.w / 8) as usize).div_ceil(s);
             let y = (array.y / 8) as usize;
+            // SAFETY: one row of `across` blocks of 64 coefficients.
             let row = unsafe { std::slice::from_raw_parts_mut(coeffs, across * 64) };
             for (x, block) in row.chunks_exact_mut(64).enumerate() {
                 if (y / s) * mcus_across + x / s >= drift.from {
@@ -388,37 +417,9 @@ mod tests {
             from,
             delta,
         };
-        let handle = Handle(unsafe { raw::tjInitTransform() });
-        let mut t = raw::tjtransform {
-            r: raw::tjregion {
-                x: 0,
-                y: 0,
-                w: 0,
-                h: 0,
-            },
-            op: raw::TJXOP_TJXOP_NONE as c_int,
-            options: 0,
-            data: (&mut drift as *mut Drift).cast(),
-            customFilter: Some(shift),
-        };
-        let mut out: *mut c_uchar = std::ptr::null_mut();
-        let mut len: c_ulong = 0;
-        let rc = unsafe {
-            raw::tjTransform(
-                handle.0,
-                data.as_ptr(),
-                data.len() as c_ulong,
-                1,
-                &mut out,
-                &mut len,
-                &mut t,
-                0,
-            )
-        };
-        assert_eq!(rc, 0);
-        let bytes = unsafe { std::slice::from_raw_parts(out, len as usize) }.to_vec();
-        unsafe { raw::tjFree(out) };
-        bytes
+        let (message, bytes) = transform_with(data, shift, &mut drift, true).unwrap();
+        assert_eq!(message, None);
+        bytes.expect("the drifted JPEG")
     }
 
     fn drifted(data: &[u8], from: usize, delta: i16) -> Vec<u8> {
