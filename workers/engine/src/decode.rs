@@ -1862,4 +1862,35 @@ mod tests {
         assert!(!is_damage("Corrupt JPEG data: bad ICC marker"));
         assert!(!is_damage("Unsupported color conversion request"));
     }
+
+    #[test]
+    fn a_few_stray_bytes_before_the_end_are_damage_unless_they_are_fill() {
+        let data = jpeg_bytes(64, 48, false);
+        let h = probe(&data, LIMITS).unwrap();
+        let eoi = data.len() - 2;
+        assert_eq!(&data[eoi..], &[0xFF, 0xD9]);
+        assert_eq!(&data[h.first_scan_at..h.first_scan_at + 2], &[0xFF, 0xDA]);
+        let with_tail = |tail: &[u8]| {
+            let mut d = data[..eoi].to_vec();
+            d.extend_from_slice(tail);
+            d.extend_from_slice(&[0xFF, 0xD9]);
+            d
+        };
+        let message = "Corrupt JPEG data: 3 extraneous bytes before marker 0xd9";
+        // Padding an encoder writes: zeros, or FF fill before the marker.
+        let zeros = with_tail(&[0, 0, 0]);
+        assert!(!is_damage_message(&zeros, &h, message));
+        let fill = with_tail(&[0, 0, 0, 0xFF, 0xFF]);
+        assert!(!is_damage_message(&fill, &h, message));
+        // Scan data left over: the picture was read out of step.
+        let data_left = with_tail(&[0x28, 0x03, 0x5A]);
+        assert!(is_damage_message(&data_left, &h, message));
+        // Many bytes are damage whatever they are, as before.
+        assert!(is_damage_message(
+            &zeros,
+            &h,
+            "Corrupt JPEG data: 400 extraneous bytes before marker 0xd9"
+        ));
+        assert_eq!(stray_count(&message.to_ascii_lowercase()), Some(3));
+    }
 }
