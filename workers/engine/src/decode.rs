@@ -490,14 +490,23 @@ fn is_damage_message(data: &[u8], header: &Header, message: &str) -> bool {
         || stray_count(&m).is_some_and(|n| !stray_bytes_are_fill(data, header.first_scan_at, n))
 }
 
-/// The N of libjpeg's "N extraneous bytes before marker 0xd9" (lower-cased message), when
-/// [`is_damage`] lets it pass (a few bytes).
-fn stray_count(message: &str) -> Option<usize> {
+/// Most bytes before the end marker that may be an encoder's padding rather than damage.
+const STRAY_BYTES_MAX: usize = 16;
+
+/// libjpeg's "Corrupt JPEG data: N extraneous bytes before marker 0xXX" (lower-cased
+/// message): N (`usize::MAX` when unreadable) and whether the marker is the end marker.
+fn extraneous_bytes(message: &str) -> Option<(usize, bool)> {
     let rest = message.strip_prefix("corrupt jpeg data: ")?;
     let (n, tail) = rest.split_once(" extraneous bytes before marker ")?;
-    tail.starts_with("0xd9")
-        .then(|| n.trim().parse().ok())
-        .flatten()
+    Some((
+        n.trim().parse().unwrap_or(usize::MAX),
+        tail.starts_with("0xd9"),
+    ))
+}
+
+/// The N of "N extraneous bytes before marker 0xd9" (lower-cased message).
+fn stray_count(message: &str) -> Option<usize> {
+    extraneous_bytes(message).and_then(|(n, before_eoi)| before_eoi.then_some(n))
 }
 
 /// Whether the `n` bytes before the image's end marker (the first FF D9 after the first scan
@@ -1130,12 +1139,10 @@ fn is_damage(message: &str) -> bool {
         return false;
     }
     // "Corrupt JPEG data: N extraneous bytes before marker 0xd9": a few padding bytes at the
-    // end are an encoder's habit; more is data that did not belong to the image.
-    if let Some(rest) = m.strip_prefix("corrupt jpeg data: ") {
-        if let Some((n, tail)) = rest.split_once(" extraneous bytes before marker ") {
-            let n: u64 = n.trim().parse().unwrap_or(u64::MAX);
-            return !(tail.starts_with("0xd9") && n <= 16);
-        }
+    // end are an encoder's habit (what they are is judged by `is_damage_message`); more is
+    // data that did not belong to the image.
+    if let Some((n, before_eoi)) = extraneous_bytes(&m) {
+        return !(before_eoi && n <= STRAY_BYTES_MAX);
     }
     // Warnings about the data, and fatal errors that a file whose header parsed can only meet
     // in a broken scan: a scan header naming a component, table or progression step that does
