@@ -334,6 +334,89 @@ pub(crate) fn drift_step_line(
     best
 }
 
+/// Least chroma step (levels of block mean) of a [`drift_staircase`]: far beyond any block
+/// row's rounding, and a tint a person sees at once.
+const STAIRCASE_MIN_LEVELS: f32 = 16.0;
+/// Least plane width (blocks) for a staircase to be judged, and least blocks on each side of
+/// its corner.
+const STAIRCASE_MIN_WIDTH: usize = 8;
+const STAIRCASE_MIN_SIDE: usize = 3;
+/// Share of a staircase's blocks whose DC steps within the tolerance of the common step.
+const STAIRCASE_SHARE: f32 = 0.75;
+/// Largest share of the other boundary's blocks (the one the drift does not cross on each
+/// side) that may step the same way: a colour edge across the whole width steps on both.
+const STAIRCASE_OTHER_SHARE: f32 = 0.34;
+
+/// A chroma drift seen through texture: from a block in row `r` on, every later block of the
+/// scan is tinted by the same DC amount, so the boundary above row `r` steps by that amount from
+/// the drift's column to the right edge, and the boundary below it from the left edge to that
+/// column — a staircase across the whole width, one block row high, whatever the blocks hold.
+/// Judged where the step is large ([`STAIRCASE_MIN_LEVELS`]): the content's own vertical
+/// differences are then small beside it, so [`STAIRCASE_SHARE`] of the blocks step within a
+/// third of it (at least 4 levels), while the other halves of the two boundaries do not (a
+/// garment's edge running straight across the photo steps along one whole boundary; the subject
+/// does not make a staircase of one block row ending in the same column on both). This catches
+/// the drift whose top edge crosses the shoulders, where [`drift_step_line`] finds no flat
+/// backdrop to the right edge. Returns the pixel row of the upper boundary, the column where the
+/// drift starts and the step in levels.
+pub(crate) fn drift_staircase(
+    plane: &Plane,
+    dc_quant: u16,
+    block_px: (usize, usize),
+    image_w: usize,
+    image_h: usize,
+) -> Option<(usize, usize, f32)> {
+    let (bw, bh) = (block_px.0.max(8), block_px.1.max(8));
+    let w = image_w.div_ceil(bw).min(plane.width);
+    let h = image_h.div_ceil(bh).min(plane.height);
+    if w < STAIRCASE_MIN_WIDTH || h < 3 {
+        return None;
+    }
+    let q = f32::from(dc_quant.max(1));
+    let units = |levels: f32| levels * 8.0 / q;
+    let dc = |y: usize, x: usize| f32::from(plane.dc[y * plane.width + x]);
+    let mut best: Option<(usize, usize, usize, f32)> = None;
+    let mut top = vec![0f32; w];
+    let mut next = vec![0f32; w];
+    for r in 1..h - 1 {
+        for x in 0..w {
+            top[x] = dc(r, x) - dc(r - 1, x);
+            next[x] = dc(r + 1, x) - dc(r, x);
+        }
+        let least = (STAIRCASE_SHARE * w as f32).ceil() as usize;
+        for c in STAIRCASE_MIN_SIDE..=w - STAIRCASE_MIN_SIDE {
+            // The drift's step: the median of the staircase's own steps.
+            let mut steps: Vec<f32> = next[..c].iter().chain(&top[c..]).copied().collect();
+            steps.sort_unstable_by(f32::total_cmp);
+            let delta = (steps[(w - 1) / 2] + steps[w / 2]) / 2.0;
+            if delta.abs() < units(STAIRCASE_MIN_LEVELS) {
+                continue;
+            }
+            let tol = (delta.abs() / 3.0).max(units(4.0));
+            let near = |d: &&f32| (**d - delta).abs() <= tol;
+            let left = next[..c].iter().filter(near).count();
+            let right = top[c..].iter().filter(near).count();
+            if left + right < least
+                || (left as f32) < STAIRCASE_SHARE * c as f32
+                || (right as f32) < STAIRCASE_SHARE * (w - c) as f32
+            {
+                continue;
+            }
+            let other =
+                top[..c].iter().filter(near).count() + next[c..].iter().filter(near).count();
+            if other as f32 <= STAIRCASE_OTHER_SHARE * w as f32
+                && best.is_none_or(|b| left + right > b.0)
+            {
+                best = Some((left + right, r * bh, c * bw, delta * q / 8.0));
+            }
+        }
+        if best.is_some() {
+            break;
+        }
+    }
+    best.map(|(_, row, column, step)| (row, column, step))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -550,6 +633,51 @@ mod tests {
         }
         let data = encode(&banded, 90);
         assert!(crate::decode::jpeg_damage(&data, &header(&data)).is_none());
+    }
+
+    /// White backdrop over a textured blue "shirt" across the whole width from row `top` down.
+    fn shirt_from(w: u32, h: u32, top: u32) -> RgbImage {
+        RgbImage::from_fn(w, h, |x, y| {
+            if y >= top {
+                // A weave in colour: 4-px checks of blue and of teal.
+                let t = (((x / 4) + (y / 4)) % 2) as u8;
+                image::Rgb([30, 40 + 50 * t, 120 - 40 * t])
+            } else {
+                image::Rgb([255; 3])
+            }
+        })
+    }
+
+    #[test]
+    fn a_colour_drift_across_a_textured_shirt_is_a_staircase() {
+        // 160 × 128, 4:2:0: 10 × 8 MCUs; the shirt from pixel row 56 (inside an MCU row).
+        let data = encode(&shirt_from(160, 128, 56), 90);
+        let h = header(&data);
+        let planes = read_coefficients(&data).unwrap().planes.unwrap();
+        for plane in &planes[1..] {
+            assert!(drift_staircase(plane, h.dc_quants[1].unwrap(), (16, 16), 160, 128).is_none());
+        }
+        assert!(crate::decode::jpeg_damage(&data, &header(&data)).is_none());
+        // A blue-difference drift of about 36 levels from MCU (4, 5) on: the shirt turns green
+        // below a line at pixel row 80 from x = 64 and at row 96 to the left of it.
+        let q = h.dc_quants[1].unwrap();
+        let steps = -(36.0 * 8.0 / f32::from(q)).round() as i16;
+        let bad = drifted_component(&data, 1, 5 * 10 + 4, steps);
+        let planes = read_coefficients(&bad).unwrap().planes.unwrap();
+        // No flat backdrop beside it: the top edge is not a step line.
+        assert!(drift_step_line(&planes[1], q, (16, 16), true, 160, 128).is_none());
+        let (row, column, step) =
+            drift_staircase(&planes[1], q, (16, 16), 160, 128).expect("the staircase");
+        assert_eq!((row, column), (80, 64));
+        assert!((step + 36.0).abs() < 2.0, "{step}");
+        let message = crate::decode::jpeg_damage(&bad, &header(&bad)).expect("damage");
+        assert!(message.contains("to the end of the photo"), "{message}");
+        // A garment edge straight across the photo on a block boundary is not a staircase.
+        let edge = encode(&shirt_from(160, 128, 80), 90);
+        let planes = read_coefficients(&edge).unwrap().planes.unwrap();
+        for plane in &planes[1..] {
+            assert!(drift_staircase(plane, q, (16, 16), 160, 128).is_none());
+        }
     }
 
     #[test]

@@ -444,7 +444,7 @@ pub fn jpeg_damage(data: &[u8], header: &Header) -> Option<String> {
                 return Some(message);
             }
             if let Some(planes) = read.planes {
-                return coefficient_damage(&planes, header);
+                return coefficient_damage(&planes, header).or_else(|| left_over(data, header));
             }
         }
     }
@@ -478,6 +478,40 @@ pub fn jpeg_damage(data: &[u8], header: &Header) -> Option<String> {
         Ok(Ok(())) | Err(_) => None,
         Ok(Err(e)) => Some(e.to_string()).filter(|m| is_damage_message(data, header, m)),
     }
+}
+
+/// Bytes of a sequential scan that no block's Huffman codes account for (`scan`): a block lost
+/// or added moves the rest of the scan, and libjpeg-turbo's look-ahead hides up to 8 such bytes
+/// at the end. Progressive files are not walked.
+fn left_over(data: &[u8], header: &Header) -> Option<String> {
+    if header.progressive {
+        return None;
+    }
+    let left = crate::scan::leftover_bytes(data)?;
+    if left.bytes == 0 {
+        let place = match left.interval {
+            Some(i) => format!("restart interval {}", i + 1),
+            None => "the scan".to_owned(),
+        };
+        return Some(format!(
+            "the last {} bits of {place} after its last block are not the 1-bits an encoder \
+             pads with (the codes were read out of step: damaged scan data)",
+            left.bits
+        ));
+    }
+    Some(match left.interval {
+        Some(i) => format!(
+            "{} bytes of scan data in restart interval {} belong to no block (blocks were lost \
+             or added in the scan data)",
+            left.bytes,
+            i + 1
+        ),
+        None => format!(
+            "{} bytes of scan data before the end marker belong to no block (blocks were lost \
+             or added in the scan data)",
+            left.bytes
+        ),
+    })
 }
 
 /// [`is_damage`]; or a frame marker of a process libjpeg-turbo does not decode (a lossless
@@ -533,7 +567,7 @@ fn stray_bytes_are_fill(data: &[u8], scan_at: usize, n: usize) -> bool {
 /// The coefficient steps of [`jpeg_damage`] on a frame read in full: the first component's
 /// blocks averaging outside 0–255, or a drift's top edge in any of the first three components.
 fn coefficient_damage(planes: &[crate::coefficients::Plane], header: &Header) -> Option<String> {
-    use crate::coefficients::{dc_out_of_range, drift_step_line};
+    use crate::coefficients::{dc_out_of_range, drift_staircase, drift_step_line};
     if header.bits != 8 {
         return None;
     }
@@ -569,6 +603,15 @@ fn coefficient_damage(planes: &[crate::coefficients::Plane], header: &Header) ->
                 "the {what} of the scan steps by {step:+.1} levels along row {row} in {run} \
                  flat blocks alike out to the right edge (a DC drift from damaged scan data)"
             ));
+        }
+        if c > 0 {
+            if let Some((row, column, step)) = drift_staircase(plane, q, block, w, h) {
+                let what = ["", "blue-difference colour", "red-difference colour"][c];
+                return Some(format!(
+                    "the {what} of the scan steps by {step:+.1} levels from column {column} of \
+                     row {row} to the end of the photo (a DC drift from damaged scan data)"
+                ));
+            }
         }
     }
     None
@@ -1899,5 +1942,12 @@ mod tests {
             "Corrupt JPEG data: 400 extraneous bytes before marker 0xd9"
         ));
         assert_eq!(stray_count(&message.to_ascii_lowercase()), Some(3));
+        // What libjpeg-turbo's look-ahead swallows without a word, the scan walk still counts.
+        assert_eq!(left_over(&data, &h), None);
+        assert_eq!(left_over(&zeros, &h), None);
+        let found = left_over(&data_left, &h).expect("bytes left over");
+        assert!(found.starts_with("3 bytes of scan data"), "{found}");
+        assert!(jpeg_damage(&data_left, &h).is_some());
+        assert_eq!(jpeg_damage(&fill, &h), None);
     }
 }

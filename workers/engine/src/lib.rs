@@ -27,6 +27,7 @@ pub mod measure;
 pub mod models;
 pub mod pose;
 pub mod profile;
+mod scan;
 
 pub use error::EngineError;
 pub use profile::{Profile, Range};
