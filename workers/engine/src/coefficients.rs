@@ -266,6 +266,21 @@ const STEP_LINE_LARGE_LEVELS: f32 = 5.0;
 /// steps along block rows of its own, and fails `quality.compression` anyway.
 const STEP_LINE_MAX_DC_QUANT: u16 = 27;
 
+/// The blocks of `plane` that hold an `image_w` × `image_h` picture when each block covers
+/// `block_px` pixels (8 × 8 for luminance, 16 across or down for subsampled chroma): the block
+/// size used and the blocks across and down.
+fn extent(
+    plane: &Plane,
+    block_px: (usize, usize),
+    image_w: usize,
+    image_h: usize,
+) -> ((usize, usize), usize, usize) {
+    let (bw, bh) = (block_px.0.max(8), block_px.1.max(8));
+    let w = image_w.div_ceil(bw).min(plane.width);
+    let h = image_h.div_ceil(bh).min(plane.height);
+    ((bw, bh), w, h)
+}
+
 /// A drift's top edge in one plane: on a horizontal block boundary, a run of flat blocks over
 /// flat blocks, each pair stepping by exactly the same DC amount of at least
 /// [`STEP_LINE_MIN_LEVELS`] and two quantiser steps, over at least [`STEP_LINE_MIN_PX`] (and
@@ -283,9 +298,7 @@ pub(crate) fn drift_step_line(
     image_w: usize,
     image_h: usize,
 ) -> Option<(usize, usize, f32)> {
-    let (bw, bh) = (block_px.0.max(8), block_px.1.max(8));
-    let w = image_w.div_ceil(bw).min(plane.width);
-    let h = image_h.div_ceil(bh).min(plane.height);
+    let ((bw, bh), w, h) = extent(plane, block_px, image_w, image_h);
     if dc_quant > STEP_LINE_MAX_DC_QUANT {
         return None;
     }
@@ -366,9 +379,7 @@ pub(crate) fn drift_staircase(
     image_w: usize,
     image_h: usize,
 ) -> Option<(usize, usize, f32)> {
-    let (bw, bh) = (block_px.0.max(8), block_px.1.max(8));
-    let w = image_w.div_ceil(bw).min(plane.width);
-    let h = image_h.div_ceil(bh).min(plane.height);
+    let ((bw, bh), w, h) = extent(plane, block_px, image_w, image_h);
     if w < STAIRCASE_MIN_WIDTH || h < 3 {
         return None;
     }
@@ -378,17 +389,24 @@ pub(crate) fn drift_staircase(
     let mut best: Option<(usize, usize, usize, f32)> = None;
     let mut top = vec![0f32; w];
     let mut next = vec![0f32; w];
+    let mut steps = Vec::with_capacity(w);
     for r in 1..h - 1 {
         for x in 0..w {
             top[x] = dc(r, x) - dc(r - 1, x);
             next[x] = dc(r + 1, x) - dc(r, x);
         }
         let least = (STAIRCASE_SHARE * w as f32).ceil() as usize;
+        // A block near the step differs from it by at most a third, so it steps by at least
+        // two thirds of the least step: too few such blocks on both boundaries, no staircase.
+        let large = |d: &&f32| d.abs() >= units(STAIRCASE_MIN_LEVELS) * 2.0 / 3.0;
+        if top.iter().filter(large).count() + next.iter().filter(large).count() < least {
+            continue;
+        }
         for c in STAIRCASE_MIN_SIDE..=w - STAIRCASE_MIN_SIDE {
             // The drift's step: the median of the staircase's own steps.
-            let mut steps: Vec<f32> = next[..c].iter().chain(&top[c..]).copied().collect();
-            steps.sort_unstable_by(f32::total_cmp);
-            let delta = (steps[(w - 1) / 2] + steps[w / 2]) / 2.0;
+            steps.clear();
+            steps.extend(next[..c].iter().chain(&top[c..]));
+            let delta = median(&mut steps);
             if delta.abs() < units(STAIRCASE_MIN_LEVELS) {
                 continue;
             }
@@ -415,6 +433,19 @@ pub(crate) fn drift_staircase(
         }
     }
     best.map(|(_, row, column, step)| (row, column, step))
+}
+
+/// The median of `values` (the mean of the middle two for an even count), by selection;
+/// reorders them. `values` must not be empty.
+fn median(values: &mut [f32]) -> f32 {
+    let n = values.len();
+    let (below, upper, _) = values.select_nth_unstable_by(n / 2, f32::total_cmp);
+    let upper = *upper;
+    if n % 2 == 1 {
+        return upper;
+    }
+    let lower = below.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    (lower + upper) / 2.0
 }
 
 #[cfg(test)]
@@ -678,6 +709,13 @@ mod tests {
         for plane in &planes[1..] {
             assert!(drift_staircase(plane, q, (16, 16), 160, 128).is_none());
         }
+    }
+
+    #[test]
+    fn the_median_is_the_middle_value_or_the_mean_of_the_middle_two() {
+        assert_eq!(median(&mut [3.0, -1.0, 7.0]), 3.0);
+        assert_eq!(median(&mut [4.0, -2.0, 10.0, 0.0]), 2.0);
+        assert_eq!(median(&mut [-5.0]), -5.0);
     }
 
     #[test]
