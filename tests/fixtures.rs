@@ -723,3 +723,29 @@ fn an_under_exposed_photo_fails_its_exposure_and_a_grey_backdrop_alone_does_not(
         assert_eq!(c.status, Status::Pass, "{file}: {}", c.message);
     }
 }
+
+/// A warm cast keeps skin in its hue band; it shows in the chroma. The compliant fixtures pass
+/// `quality.color` as they are and fail it, by the chroma, under a warm cast of the strength
+/// the fixtures' own cast has at 0.4 (red ×1.4, green ×0.8, blue ×0.6 on the sRGB values):
+/// orange to a person, yet inside the hue band and below the former chroma limit of 45 on some.
+#[test]
+fn a_warm_cast_fails_quality_color_by_the_skins_chroma() {
+    let profile = Profile::ga461();
+    let mut missed = Vec::new();
+    for (file, mut img) in compliant_photos() {
+        let r = engine().check(&jpeg_q(&img, 92), &profile).unwrap();
+        let c = r.check(CheckCode::QualityColor).unwrap();
+        assert_eq!(c.status, Status::Pass, "{file}: {}", c.message);
+        assert!(!c.uncertain, "{file}: {}", c.message);
+        for p in img.pixels_mut() {
+            let [r, g, b] = p.0.map(f32::from);
+            p.0 = [r * 1.4, g * 0.8, b * 0.6].map(|v| v.round().clamp(0.0, 255.0) as u8);
+        }
+        let r = engine().check(&jpeg_q(&img, 92), &profile).unwrap();
+        let c = r.check(CheckCode::QualityColor).unwrap();
+        if c.status != Status::Fail || c.unit.as_deref() != Some("chroma") {
+            missed.push(format!("{file}: {:?} {}", c.value, c.message));
+        }
+    }
+    assert!(missed.is_empty(), "a warm cast not found: {missed:#?}");
+}

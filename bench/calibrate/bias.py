@@ -66,6 +66,9 @@ def main() -> int:
                     status=c["status"],
                     uncertain=int(bool(c.get("uncertain"))),
                     value=c.get("value"),
+                    min=c.get("min"),
+                    max=c.get("max"),
+                    unit=c.get("unit"),
                 )
             )
     with open(out / "bias.csv", "w", newline="") as f:

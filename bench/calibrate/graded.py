@@ -15,7 +15,10 @@ JPEG (4:2:0):
 - gain: every channel multiplied in linear light by 2^stops (under- and over-exposure) ->
   `quality.exposure`, `quality.dynamic_range`;
 - cast: red raised and blue lowered by stops/2 each in linear light (a warm cast) ->
-  `quality.color`;
+  `quality.color` (reported as the skin's chroma: a warm cast keeps the hue in the skin band);
+- cool, green: the other casts, red lowered and blue raised by stops/2 each, or green raised
+  by stops/2 and red and blue lowered by stops/4 -> `quality.color` (reported as the hue once
+  it leaves the skin band);
 - side: linear light scaled across the photo from -stops/2 at the left edge to +stops/2 at
   the right (light from one side) -> `quality.illumination`.
 
@@ -46,6 +49,8 @@ DEFECTS = {
         ["quality.exposure", "quality.dynamic_range"],
     ),
     "cast": ([0, 0.1, 0.2, 0.3, 0.5, 0.8, 1.2], ["quality.color"]),
+    "cool": ([0, 0.2, 0.5, 0.8, 1.2], ["quality.color"]),
+    "green": ([0, 0.2, 0.5, 0.8, 1.2], ["quality.color"]),
     "side": ([0, 0.5, 1, 1.5, 2, 3], ["quality.illumination"]),
 }
 
@@ -71,6 +76,10 @@ def apply(kind: str, s: float, rgb: np.ndarray, seed: int) -> np.ndarray:
     if kind == "cast":
         # A warm cast: red up and blue down by s/2 stops each, in linear light.
         return to_srgb(to_lin(rgb) * np.array([2.0 ** (s / 2), 1.0, 2.0 ** (-s / 2)]))
+    if kind == "cool":
+        return to_srgb(to_lin(rgb) * np.array([2.0 ** (-s / 2), 1.0, 2.0 ** (s / 2)]))
+    if kind == "green":
+        return to_srgb(to_lin(rgb) * np.array([2.0 ** (-s / 4), 2.0 ** (s / 2), 2.0 ** (-s / 4)]))
     if kind == "side":
         # Light from one side: linear light scaled from -s/2 stops at the left edge to +s/2
         # at the right, a difference of s stops across the photo.
@@ -105,6 +114,7 @@ def main() -> int:
                     strength=s,
                     code=code,
                     value=v if isinstance(v, (int, float)) else None,
+                    unit=c.get("unit"),
                     status=c.get("status"),
                     uncertain=int(bool(c.get("uncertain"))),
                 )

@@ -5,6 +5,9 @@
     python3 bench/calibrate/plots.py --graded /tmp/calib_graded/graded.csv \
         [--large /tmp/calib_large/large.csv] --out docs/plots
 
+With `--bias`, also draws what `bias.py` measured on the 390 compliant photos: a panel per
+check with a numeric value, one dot per photo, the limits dashed.
+
 Reads what `graded.py` (canvas-size photos of the 39 calibration people, one defect at a time
 at graded strengths: noise, blur, exposure, colour cast, side light) and `large.py` (large captures) wrote, and draws for each check the value
 it reported against the defect's strength: one dot per photo (grey: passed, red: failed,
@@ -34,7 +37,7 @@ GRADED = {
     ("blur", "quality.sharpness"): ("Gaussian blur, σ canvas px", "sharpness ratio", [1.7], "linear"),
     ("gain", "quality.exposure"): ("exposure change, stops", "value reported (luma or %)", [35.0, 215.0], "linear"),
     ("gain", "quality.dynamic_range"): ("exposure change, stops", "face luma p95 − p5", [30.0], "linear"),
-    ("cast", "quality.color"): ("warm cast, stops between red and blue", "skin hue, degrees", [12.0, 80.0], "linear"),
+    ("cast", "quality.color"): ("warm cast, stops between red and blue", "skin chroma (CIELAB C*)", [33.0], "linear"),
     ("side", "quality.illumination"): ("light across the photo, stops left to right", "cheeks, |stops|", [1.0], "linear"),
 }
 COLOURS = {"fail": "#c0392b", "uncertain": "#e69f00", "pass": "#7f7f7f"}
@@ -73,6 +76,8 @@ def graded(path: Path, out: Path) -> list[Path]:
         for r in rows:
             if r["defect"] != defect or r["code"] != code or not r["value"]:
                 continue
+            if code == "quality.color" and r.get("unit") != "chroma":
+                continue  # the hue, reported once a cast has moved it out of the skin band
             status = "fail" if r["status"] == "fail" else ("uncertain" if r["uncertain"] == "1" else "pass")
             groups[float(r["strength"])].append((float(r["value"]), status))
         if not groups:
@@ -122,16 +127,71 @@ def large(path: Path, out: Path) -> list[Path]:
     return made
 
 
+# Checks on the compliant photos, grouped a figure each: (figure, title, codes).
+COMPLIANT = (
+    ("geometry", "Geometry and pose", ["geometry.face_width", "geometry.crown", "geometry.eye_line", "geometry.centered", "pose.roll", "pose.yaw", "pose.pitch"]),
+    ("face", "Eyes, mouth, expression", ["face.eyes_open", "face.mouth_closed", "face.expression"]),
+    ("cover", "Covers", ["face.occlusion", "face.head_covering", "face.glasses", "clothing.color"]),
+    ("background", "Backdrop and light", ["background.color", "background.uniformity", "background.shadow", "quality.exposure", "quality.dynamic_range", "quality.illumination", "quality.color", "quality.sharpness", "quality.noise"]),
+)
+
+
+def compliant(path: Path, out: Path) -> list[Path]:
+    """One panel per check: the value each compliant calibration photo measured (one dot per
+    photo, coloured by its status), the limits dashed."""
+    rows = [r for r in csv.DictReader(open(path)) if r["value"] not in ("", None)]
+    made = []
+    for name, title, codes in COMPLIANT:
+        panels = []
+        for code in codes:
+            sel = []
+            for r in rows:
+                if r["code"] != code:
+                    continue
+                try:
+                    v = float(r["value"])
+                except ValueError:
+                    continue  # a list (e.g. the dimensions): not plotted
+                status = "fail" if r["status"] == "fail" else ("uncertain" if r["uncertain"] == "1" else "pass")
+                sel.append((v, status, r.get("min"), r.get("max"), r.get("unit") or ""))
+            if sel:
+                panels.append((code, sel))
+        if not panels:
+            continue
+        fig, axes = plt.subplots(len(panels), 1, figsize=(6.0, 0.95 * len(panels) + 0.4), squeeze=False)
+        for ax, (code, sel) in zip(axes[:, 0], panels):
+            dots(ax, [(v, jitter(i), st) for i, (v, st, _, _, _) in enumerate(sel)])
+            units = {u for *_, u in sel}
+            lows = {lo for _, _, lo, _, _ in sel if lo not in ("", None)}
+            highs = {hi for _, _, _, hi, _ in sel if hi not in ("", None)}
+            vals = [v for v, *_ in sel]
+            span = max(vals) - min(vals) or 1.0
+            for lim in sorted({float(x) for x in lows | highs}):
+                if min(vals) - span <= lim <= max(vals) + span:
+                    ax.axvline(lim, ls="--", lw=1, color="#333333")
+            fails = sum(st == "fail" for _, st, *_ in sel)
+            unsure = sum(st == "uncertain" for _, st, *_ in sel)
+            ax.set_yticks([])
+            ax.set_ylim(-0.4, 0.4)
+            ax.set_title(f"{code} ({'/'.join(sorted(units))}): {len(sel)} photos, {fails} fail, {unsure} uncertain", fontsize=8, loc="left")
+        fig.suptitle(f"{title}: compliant calibration photos (red fail, amber uncertain, dashed limit)", fontsize=9)
+        made.append(save(fig, out / f"compliant__{name}.png"))
+    return made
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--graded", type=Path, required=True)
     ap.add_argument("--large", type=Path)
+    ap.add_argument("--bias", type=Path, help="bias.py's bias.csv: the compliant photos, a panel per check")
     ap.add_argument("--out", type=Path, required=True)
     a = ap.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
     made = graded(a.graded, a.out)
     if a.large:
         made += large(a.large, a.out)
+    if a.bias:
+        made += compliant(a.bias, a.out)
     for f in made:
         print(f, f"{math.ceil(f.stat().st_size / 1024)} KB")
     return 0

@@ -172,8 +172,13 @@ pub struct Profile {
     pub illumination_max_stops: f64,
     /// Skin hue angle (degrees, atan2(b*, a*)) range of natural skin of any tone.
     pub skin_hue_deg: Range,
-    /// Skin chroma (CIELAB) range.
+    /// Skin chroma (CIELAB) range: below it the face has lost its colour, above it a warm
+    /// cast has saturated the skin (a warm cast moves skin along its own hue band, so only its
+    /// chroma shows it).
     pub skin_chroma: Range,
+    /// Measurement uncertainty of the skin chroma: a value this close to its upper limit is
+    /// `uncertain`.
+    pub skin_chroma_uncertainty: f64,
     /// Least JPEG quality factor (estimated from the quantisation table).
     pub jpeg_quality_min: f64,
     /// Largest 8×8 blocking ratio (step across block edges / step inside blocks).

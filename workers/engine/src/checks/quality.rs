@@ -171,35 +171,7 @@ pub(crate) fn quality_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<C
                 Some(Range::new(0.0, p.illumination_max_stops)),
                 "stops",
             ));
-            let hue = f64::from(s.hue_deg());
-            let chroma = f64::from(s.chroma());
-            let ok = p.skin_hue_deg.contains(hue) && p.skin_chroma.contains(chroma);
-            let msg = if ok {
-                format!("肤色自然（色相 {hue:.0}°，饱和度 {chroma:.0}）")
-            } else if chroma < p.skin_chroma.min {
-                format!("面部缺少色彩（饱和度 {chroma:.0}），照片发灰或为黑白，请检查白平衡和曝光")
-            } else if chroma > p.skin_chroma.max {
-                format!(
-                    "面部颜色过于浓艳（饱和度 {chroma:.0}，至多 {:.0}），请检查白平衡和色彩设置",
-                    p.skin_chroma.max
-                )
-            } else {
-                let cast = if hue > p.skin_hue_deg.max {
-                    "偏黄或偏绿"
-                } else {
-                    "偏红、偏紫或偏蓝"
-                };
-                format!(
-                    "照片偏色（肤色{cast}，色相 {hue:.0}°，应为 {:.0}–{:.0}°），请调整白平衡",
-                    p.skin_hue_deg.min, p.skin_hue_deg.max
-                )
-            };
-            out.push(with(
-                check(QualityColor, pass_fail(ok), msg),
-                hue,
-                Some(p.skin_hue_deg),
-                "deg",
-            ));
+            out.push(skin_colour(&s, p));
         }
         (reason, _) => {
             let (why, u) = reason.unwrap_or(("无法采样肤色", true));
@@ -270,6 +242,46 @@ fn under_exposed(m: &Measures, t: &FaceTone, p: &Profile) -> Option<f64> {
         && f64::from(m.background.chroma) <= p.background_chroma_max;
     let e = f64::from(t.eye_white?);
     (grey && e < p.eye_white_min).then_some(e)
+}
+
+/// `quality.color`: the skin's hue must lie in the band of natural skin and its chroma between
+/// a colourless and a saturated face. The value reported is the measure that decides: the hue
+/// when it is outside the band (a blue, magenta or green cast), else the chroma (a warm cast
+/// keeps the hue in the skin band and shows only there), `uncertain` within its uncertainty of
+/// the upper limit.
+fn skin_colour(s: &crate::measure::SkinSample, p: &Profile) -> Check {
+    use CheckCode::QualityColor;
+    let hue = f64::from(s.hue_deg());
+    let chroma = f64::from(s.chroma());
+    let ok = p.skin_hue_deg.contains(hue) && p.skin_chroma.contains(chroma);
+    let msg = if ok {
+        format!("肤色自然（色相 {hue:.0}°，饱和度 {chroma:.0}）")
+    } else if chroma < p.skin_chroma.min {
+        format!("面部缺少色彩（饱和度 {chroma:.0}），照片发灰或为黑白，请检查白平衡和曝光")
+    } else if chroma > p.skin_chroma.max {
+        format!(
+            "面部颜色过于浓艳或偏暖（饱和度 {chroma:.0}，至多 {:.0}），请检查白平衡和色彩设置",
+            p.skin_chroma.max
+        )
+    } else {
+        let cast = if hue > p.skin_hue_deg.max {
+            "偏黄或偏绿"
+        } else {
+            "偏红、偏紫或偏蓝"
+        };
+        format!(
+            "照片偏色（肤色{cast}，色相 {hue:.0}°，应为 {:.0}–{:.0}°），请调整白平衡",
+            p.skin_hue_deg.min, p.skin_hue_deg.max
+        )
+    };
+    let c = check(QualityColor, pass_fail(ok), msg);
+    if p.skin_hue_deg.contains(hue) {
+        let mut c = with(c, chroma, Some(p.skin_chroma), "chroma");
+        c.uncertain = near_limit(chroma, p.skin_chroma.max, p.skin_chroma_uncertainty);
+        c
+    } else {
+        with(c, hue, Some(p.skin_hue_deg), "deg")
+    }
 }
 
 #[cfg(test)]
@@ -387,6 +399,41 @@ mod rule_tests {
             s.a = a;
             s.b = b;
             assert_eq!(c.status(C), want, "a* {a} b* {b}");
+        }
+    }
+
+    #[test]
+    fn a_warm_cast_fails_on_the_skins_chroma_with_a_band_of_doubt() {
+        use CheckCode::QualityColor as C;
+        let at = |a: f32, b: f32| {
+            let mut c = Case::good();
+            let s = c.m.skin.as_mut().unwrap();
+            s.a = a;
+            s.b = b;
+            c
+        };
+        // Saturated skin of a warm cast: hue 43°, inside the skin band, chroma 41.
+        let warm = at(30.0, 28.0);
+        assert_eq!(warm.status(C), Status::Fail);
+        let got = find(&warm, C);
+        assert_eq!(got.unit.as_deref(), Some("chroma"));
+        assert_eq!(got.value, Some(serde_json::json!(41.0)));
+        assert!(got.message.contains("偏暖"), "{}", got.message);
+        // Well-lit skin of any tone (chroma up to 27) passes.
+        let fine = at(18.0, 20.0);
+        assert_eq!(fine.status(C), Status::Pass);
+        assert!(!find(&fine, C).uncertain);
+        assert_eq!(find(&fine, C).unit.as_deref(), Some("chroma"));
+        // A green cast is reported by the hue that left the skin band.
+        let green = at(-25.0, 33.0);
+        assert_eq!(green.status(C), Status::Fail);
+        assert_eq!(find(&green, C).unit.as_deref(), Some("deg"));
+        // Within the uncertainty of the limit, on either side: uncertain, by the chroma.
+        for (a, b, want) in [(22.0, 21.0, Status::Pass), (25.0, 24.0, Status::Fail)] {
+            let c = at(a, b);
+            assert_eq!(c.status(C), want, "a* {a} b* {b}");
+            assert!(find(&c, C).uncertain, "a* {a} b* {b}");
+            assert_eq!(find(&c, C).unit.as_deref(), Some("chroma"));
         }
     }
 }
