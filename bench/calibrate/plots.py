@@ -165,7 +165,9 @@ def compliant(path: Path, out: Path) -> list[Path]:
             lows = {lo for _, _, lo, _, _ in sel if lo not in ("", None)}
             highs = {hi for _, _, _, hi, _ in sel if hi not in ("", None)}
             vals = [v for v, *_ in sel]
-            span = max(vals) - min(vals) or 1.0
+            # Limits within one spread of the values are drawn (at least 15 % of their size,
+            # so that a constant value still shows its limit); far ones would flatten the dots.
+            span = max(max(vals) - min(vals), 0.15 * max(abs(v) for v in vals), 0.1)
             for lim in sorted({float(x) for x in lows | highs}):
                 if min(vals) - span <= lim <= max(vals) + span:
                     ax.axvline(lim, ls="--", lw=1, color="#333333")
@@ -174,7 +176,7 @@ def compliant(path: Path, out: Path) -> list[Path]:
             ax.set_yticks([])
             ax.set_ylim(-0.4, 0.4)
             ax.set_title(f"{code} ({'/'.join(sorted(units))}): {len(sel)} photos, {fails} fail, {unsure} uncertain", fontsize=8, loc="left")
-        fig.suptitle(f"{title}: compliant calibration photos (red fail, amber uncertain, dashed limit)", fontsize=9)
+        fig.suptitle(f"{title}: compliant calibration photos (red fail, amber uncertain)", fontsize=9)
         made.append(save(fig, out / f"compliant__{name}.png"))
     return made
 
