@@ -749,3 +749,31 @@ fn a_warm_cast_fails_quality_color_by_the_skins_chroma() {
     }
     assert!(missed.is_empty(), "a warm cast not found: {missed:#?}");
 }
+
+/// A face lit badly and set on a white backdrop afterwards: the compliant fixtures with the
+/// subject alone darkened to half its sRGB values (the backdrop, every pixel of 250 or more in
+/// each channel, left white) fail `quality.exposure` by the whites of their eyes, on skin of
+/// every tone; the mean luma alone (limit 35) let most of them pass.
+#[test]
+fn a_dim_face_on_a_white_backdrop_fails_its_exposure() {
+    let profile = Profile::ga461();
+    let mut missed = Vec::new();
+    for (file, mut img) in compliant_photos() {
+        for p in img.pixels_mut() {
+            if p.0.iter().any(|&v| v < 250) {
+                p.0 = p.0.map(|v| (f32::from(v) * 0.5).round() as u8);
+            }
+        }
+        let r = engine().check(&jpeg_q(&img, 92), &profile).unwrap();
+        assert_eq!(
+            r.check(CheckCode::BackgroundColor).unwrap().status,
+            Status::Pass,
+            "{file}: the backdrop stays white"
+        );
+        let c = r.check(CheckCode::QualityExposure).unwrap();
+        if c.status != Status::Fail {
+            missed.push(format!("{file}: {}", c.message));
+        }
+    }
+    assert!(missed.is_empty(), "a dim face not found: {missed:#?}");
+}

@@ -19,6 +19,10 @@ JPEG (4:2:0):
 - cool, green: the other casts, red lowered and blue raised by stops/2 each, or green raised
   by stops/2 and red and blue lowered by stops/4 -> `quality.color` (reported as the hue once
   it leaves the skin band);
+- dim: the subject alone (every pixel that is not the white backdrop) darkened on its sRGB
+  values by the share s (0.4: to 60 %), the backdrop left white, as a face lit badly and set on
+  a white backdrop afterwards (the fixtures' under-exposure is made this way) ->
+  `quality.exposure`;
 - side: linear light scaled across the photo from -stops/2 at the left edge to +stops/2 at
   the right (light from one side) -> `quality.illumination`.
 
@@ -52,6 +56,7 @@ DEFECTS = {
     "cool": ([0, 0.2, 0.5, 0.8, 1.2], ["quality.color"]),
     "green": ([0, 0.2, 0.5, 0.8, 1.2], ["quality.color"]),
     "side": ([0, 0.5, 1, 1.5, 2, 3], ["quality.illumination"]),
+    "dim": ([0, 0.2, 0.3, 0.4, 0.5, 0.6], ["quality.exposure"]),
 }
 
 
@@ -80,6 +85,9 @@ def apply(kind: str, s: float, rgb: np.ndarray, seed: int) -> np.ndarray:
         return to_srgb(to_lin(rgb) * np.array([2.0 ** (-s / 2), 1.0, 2.0 ** (s / 2)]))
     if kind == "green":
         return to_srgb(to_lin(rgb) * np.array([2.0 ** (-s / 4), 2.0 ** (s / 2), 2.0 ** (-s / 4)]))
+    if kind == "dim":
+        subject = rgb.min(axis=-1, keepdims=True) < 250
+        return np.where(subject, rgb * (1.0 - s), rgb)
     if kind == "side":
         # Light from one side: linear light scaled from -s/2 stops at the left edge to +s/2
         # at the right, a difference of s stops across the photo.

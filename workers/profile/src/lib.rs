@@ -165,6 +165,9 @@ pub struct Profile {
     /// brighter eye) when the backdrop reads grey: below it the whole photo is under-exposed
     /// (the backdrop and the eyes darkened together), not only the backdrop grey.
     pub eye_white_min: f64,
+    /// Least luma of the whites of the eyes whatever the backdrop: below it the face lacks
+    /// light (a face lit badly and set on a white backdrop afterwards reads white behind it).
+    pub eye_white_floor: f64,
     /// Least tonal spread on the face: 95th minus 5th percentile of luma.
     pub dynamic_range_min: f64,
     /// Largest lighting difference between the cheeks, in stops of linear light (log2 of the

@@ -93,23 +93,35 @@ pub(crate) fn quality_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<C
                     Some(Range::new(0.0, p.exposure_clipped_max * 100.0)),
                     "%",
                 )
-            } else if let Some(e) = under_exposed(m, &t, p) {
-                // The backdrop reads grey and the whites of the eyes are dark with it: the
-                // whole photo lacks light (a face of any skin tone; docs/checks.md, Quality).
-                let mut c = with(
-                    check(
-                        QualityExposure,
-                        Status::Fail,
+            } else if let Some((e, grey)) = under_exposed(m, &t, p) {
+                // The whites of the eyes are dark: the face lacks light whatever its skin
+                // tone. Under a grey backdrop the whole photo does (a higher bar: the backdrop
+                // darkened with the face); under a white one the face alone (lit badly, the
+                // backdrop replaced afterwards; docs/checks.md, Quality).
+                let (least, msg) = if grey {
+                    (
+                        p.eye_white_min,
                         format!(
                             "照片整体偏暗（背景发灰，眼白亮度仅 {e:.0}，至少 {:.0}），请增加灯光或调整曝光后重新拍摄",
                             p.eye_white_min
                         ),
-                    ),
+                    )
+                } else {
+                    (
+                        p.eye_white_floor,
+                        format!(
+                            "面部偏暗（眼白亮度仅 {e:.0}，至少 {:.0}），请增加面部正面补光或调整曝光后重新拍摄",
+                            p.eye_white_floor
+                        ),
+                    )
+                };
+                let mut c = with(
+                    check(QualityExposure, Status::Fail, msg),
                     e,
-                    Some(Range::new(p.eye_white_min, 255.0)),
+                    Some(Range::new(least, 255.0)),
                     "luma",
                 );
-                c.uncertain = e >= p.eye_white_min - EYE_WHITE_UNCERTAINTY;
+                c.uncertain = e >= least - EYE_WHITE_UNCERTAINTY;
                 c
             } else {
                 with(
@@ -232,16 +244,21 @@ pub(crate) fn quality_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<C
 /// Luma levels within which the whites of the eyes are too close to their limit to be sure.
 const EYE_WHITE_UNCERTAINTY: f64 = 5.0;
 
-/// The whites of the eyes' luma when the whole photo is under-exposed: the backdrop behind the
-/// head is neutral but darker than the white it must be, and the eyes' whites are below
-/// `eye_white_min`. A grey backdrop in good light leaves the eyes' whites bright (compliant
-/// photos: 106–191), and a dark face with bright eyes is dark skin, so neither alone is taken
-/// for under-exposure.
-fn under_exposed(m: &Measures, t: &FaceTone, p: &Profile) -> Option<f64> {
+/// The whites of the eyes' luma, and whether the backdrop reads grey, when the face is
+/// under-exposed: the whites are below `eye_white_floor` whatever the backdrop (a face lit badly
+/// and set on white afterwards), or the backdrop behind the head is neutral but darker than the
+/// white it must be and the whites are below the higher `eye_white_min` (the whole photo lacks
+/// light). A dark face with bright eyes is dark skin, and a grey backdrop in good light leaves
+/// the eyes' whites bright (compliant photos: 102–192), so neither alone is taken for
+/// under-exposure.
+fn under_exposed(m: &Measures, t: &FaceTone, p: &Profile) -> Option<(f64, bool)> {
     let grey = f64::from(m.background.lightness) < p.background_lightness_min
         && f64::from(m.background.chroma) <= p.background_chroma_max;
     let e = f64::from(t.eye_white?);
-    (grey && e < p.eye_white_min).then_some(e)
+    // Blur smears the whites into the iris and lids: below the floor alone they are read on a
+    // sharp face only (a blurred one fails its sharpness, with the right reason).
+    let sharp = m.sharpness.is_some_and(|s| f64::from(s) >= p.sharpness_min);
+    ((sharp && e < p.eye_white_floor) || (grey && e < p.eye_white_min)).then_some((e, grey))
 }
 
 /// `quality.color`: the skin's hue must lie in the band of natural skin and its chroma between
@@ -308,11 +325,37 @@ mod rule_tests {
         let e = case(70.0, 1.0, 102.0);
         assert_eq!(e.status, Status::Fail);
         assert!(e.uncertain);
-        // A grey backdrop in good light (bright eyes), a white backdrop with dark eyes, a
-        // coloured backdrop: not under-exposure.
+        // A grey backdrop in good light (bright eyes), a white or coloured backdrop with eyes'
+        // whites between the floor and the grey backdrop's limit: not under-exposure.
         assert_eq!(case(70.0, 1.0, 140.0).status, Status::Pass);
-        assert_eq!(case(95.0, 1.0, 80.0).status, Status::Pass);
-        assert_eq!(case(70.0, 20.0, 80.0).status, Status::Pass);
+        assert_eq!(case(95.0, 1.0, 100.0).status, Status::Pass);
+        assert_eq!(case(70.0, 20.0, 100.0).status, Status::Pass);
+    }
+
+    #[test]
+    fn eyes_whites_below_the_floor_are_under_exposure_on_any_backdrop() {
+        let case = |lightness: f32, chroma: f32, eye: f32| {
+            let mut c = Case::good();
+            c.m.background.lightness = lightness;
+            c.m.background.chroma = chroma;
+            c.m.tone.as_mut().unwrap().eye_white = Some(eye);
+            find(&c, CheckCode::QualityExposure)
+        };
+        // A dim face on a white backdrop (lit badly, the backdrop replaced afterwards).
+        let e = case(99.0, 0.5, 70.0);
+        assert_eq!(e.status, Status::Fail, "{e:?}");
+        assert!(e.message.contains("面部偏暗"), "{}", e.message);
+        assert_eq!(e.min, Some(95.0));
+        assert!(!e.uncertain);
+        // On a coloured backdrop too; within the uncertainty under the floor: unsure.
+        assert_eq!(case(70.0, 20.0, 70.0).status, Status::Fail);
+        let e = case(99.0, 0.5, 92.0);
+        assert_eq!(e.status, Status::Fail);
+        assert!(e.uncertain);
+        // At the floor: passes, the face's mean is reported.
+        let e = case(99.0, 0.5, 95.0);
+        assert_eq!(e.status, Status::Pass);
+        assert_eq!(e.unit.as_deref(), Some("luma"));
     }
 
     #[test]
