@@ -38,6 +38,7 @@ GRADED = {
     ("gain", "quality.exposure"): ("exposure change, stops", "value reported (luma or %)", [35.0, 215.0], "linear"),
     ("gain", "quality.dynamic_range"): ("exposure change, stops", "face luma p95 − p5", [30.0], "linear"),
     ("cast", "quality.color"): ("warm cast, stops between red and blue", "skin chroma (CIELAB C*)", [33.0], "linear"),
+    ("dim", "quality.exposure"): ("subject alone darkened (share of its sRGB values), backdrop white", "luma (mean; red: eyes' whites)", [95.0], "linear"),
     ("side", "quality.illumination"): ("light across the photo, stops left to right", "cheeks, |stops|", [1.0], "linear"),
 }
 COLOURS = {"fail": "#c0392b", "uncertain": "#e69f00", "pass": "#7f7f7f"}
