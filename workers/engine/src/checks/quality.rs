@@ -263,41 +263,61 @@ fn under_exposed(m: &Measures, t: &FaceTone, p: &Profile) -> Option<(f64, bool)>
 
 /// `quality.color`: the skin's hue must lie in the band of natural skin and its chroma between
 /// a colourless and a saturated face. The value reported is the measure that decides: the hue
-/// when it is outside the band (a blue, magenta or green cast), else the chroma (a warm cast
-/// keeps the hue in the skin band and shows only there), `uncertain` within its uncertainty of
-/// the upper limit.
+/// when it is outside the band on a face with colour (a blue, magenta or green cast), else the
+/// chroma (a grey face; a warm cast, which keeps the hue in the skin band and shows only
+/// there), `uncertain` within its uncertainty of the upper limit.
 fn skin_colour(s: &crate::measure::SkinSample, p: &Profile) -> Check {
     use CheckCode::QualityColor;
     let hue = f64::from(s.hue_deg());
     let chroma = f64::from(s.chroma());
-    let ok = p.skin_hue_deg.contains(hue) && p.skin_chroma.contains(chroma);
-    let msg = if ok {
-        format!("肤色自然（色相 {hue:.0}°，饱和度 {chroma:.0}）")
-    } else if chroma < p.skin_chroma.min {
-        format!("面部缺少色彩（饱和度 {chroma:.0}），照片发灰或为黑白，请检查白平衡和曝光")
-    } else if chroma > p.skin_chroma.max {
-        format!(
-            "面部颜色过于浓艳或偏暖（饱和度 {chroma:.0}，至多 {:.0}），请检查白平衡和色彩设置",
-            p.skin_chroma.max
+    let by_chroma = |status: Status, msg: String| {
+        let mut c = with(
+            check(QualityColor, status, msg),
+            chroma,
+            Some(p.skin_chroma),
+            "chroma",
+        );
+        c.uncertain = near_limit(chroma, p.skin_chroma.max, p.skin_chroma_uncertainty);
+        c
+    };
+    if chroma < p.skin_chroma.min {
+        // The hue of a colourless face means nothing: the chroma is the reason.
+        by_chroma(
+            Status::Fail,
+            format!("面部缺少色彩（饱和度 {chroma:.0}），照片发灰或为黑白，请检查白平衡和曝光"),
         )
-    } else {
+    } else if !p.skin_hue_deg.contains(hue) {
         let cast = if hue > p.skin_hue_deg.max {
             "偏黄或偏绿"
         } else {
             "偏红、偏紫或偏蓝"
         };
-        format!(
-            "照片偏色（肤色{cast}，色相 {hue:.0}°，应为 {:.0}–{:.0}°），请调整白平衡",
-            p.skin_hue_deg.min, p.skin_hue_deg.max
+        with(
+            check(
+                QualityColor,
+                Status::Fail,
+                format!(
+                    "照片偏色（肤色{cast}，色相 {hue:.0}°，应为 {:.0}–{:.0}°），请调整白平衡",
+                    p.skin_hue_deg.min, p.skin_hue_deg.max
+                ),
+            ),
+            hue,
+            Some(p.skin_hue_deg),
+            "deg",
         )
-    };
-    let c = check(QualityColor, pass_fail(ok), msg);
-    if p.skin_hue_deg.contains(hue) {
-        let mut c = with(c, chroma, Some(p.skin_chroma), "chroma");
-        c.uncertain = near_limit(chroma, p.skin_chroma.max, p.skin_chroma_uncertainty);
-        c
+    } else if chroma > p.skin_chroma.max {
+        by_chroma(
+            Status::Fail,
+            format!(
+                "面部颜色过于浓艳或偏暖（饱和度 {chroma:.0}，至多 {:.0}），请检查白平衡和色彩设置",
+                p.skin_chroma.max
+            ),
+        )
     } else {
-        with(c, hue, Some(p.skin_hue_deg), "deg")
+        by_chroma(
+            Status::Pass,
+            format!("肤色自然（色相 {hue:.0}°，饱和度 {chroma:.0}）"),
+        )
     }
 }
 
@@ -307,15 +327,18 @@ mod rule_tests {
     use super::super::testkit::*;
     use super::super::*;
 
+    /// `quality.exposure` of the compliant case with this backdrop (L*, chroma) and eyes'
+    /// whites.
+    fn case(lightness: f32, chroma: f32, eye: f32) -> Check {
+        let mut c = Case::good();
+        c.m.background.lightness = lightness;
+        c.m.background.chroma = chroma;
+        c.m.tone.as_mut().unwrap().eye_white = Some(eye);
+        find(&c, CheckCode::QualityExposure)
+    }
+
     #[test]
     fn a_grey_backdrop_with_dark_eye_whites_is_under_exposure_and_either_alone_is_not() {
-        let case = |lightness: f32, chroma: f32, eye: f32| {
-            let mut c = Case::good();
-            c.m.background.lightness = lightness;
-            c.m.background.chroma = chroma;
-            c.m.tone.as_mut().unwrap().eye_white = Some(eye);
-            find(&c, CheckCode::QualityExposure)
-        };
         let e = case(70.0, 1.0, 80.0);
         assert_eq!(e.status, Status::Fail, "{e:?}");
         assert!(e.message.contains("偏暗"), "{}", e.message);
@@ -334,13 +357,6 @@ mod rule_tests {
 
     #[test]
     fn eyes_whites_below_the_floor_are_under_exposure_on_any_backdrop() {
-        let case = |lightness: f32, chroma: f32, eye: f32| {
-            let mut c = Case::good();
-            c.m.background.lightness = lightness;
-            c.m.background.chroma = chroma;
-            c.m.tone.as_mut().unwrap().eye_white = Some(eye);
-            find(&c, CheckCode::QualityExposure)
-        };
         // A dim face on a white backdrop (lit badly, the backdrop replaced afterwards).
         let e = case(99.0, 0.5, 70.0);
         assert_eq!(e.status, Status::Fail, "{e:?}");
@@ -467,6 +483,11 @@ mod rule_tests {
         assert_eq!(fine.status(C), Status::Pass);
         assert!(!find(&fine, C).uncertain);
         assert_eq!(find(&fine, C).unit.as_deref(), Some("chroma"));
+        // A grey face (chroma 1, its hue meaningless) is reported by its chroma.
+        let grey = at(-0.5, 0.9);
+        assert_eq!(grey.status(C), Status::Fail);
+        assert_eq!(find(&grey, C).unit.as_deref(), Some("chroma"));
+        assert!(find(&grey, C).message.contains("缺少色彩"));
         // A green cast is reported by the hue that left the skin band.
         let green = at(-25.0, 33.0);
         assert_eq!(green.status(C), Status::Fail);
