@@ -133,7 +133,7 @@ COMPLIANT = (
     ("geometry", "Geometry and pose", ["geometry.face_width", "geometry.crown", "geometry.eye_line", "geometry.centered", "pose.roll", "pose.yaw", "pose.pitch"]),
     ("face", "Eyes, mouth, expression", ["face.eyes_open", "face.mouth_closed", "face.expression"]),
     ("cover", "Covers", ["face.occlusion", "face.head_covering", "face.glasses", "clothing.color"]),
-    ("background", "Backdrop and light", ["background.color", "background.uniformity", "background.shadow", "quality.exposure", "quality.dynamic_range", "quality.illumination", "quality.color", "quality.sharpness", "quality.noise"]),
+    ("background", "Backdrop and light", ["background.color", "background.uniformity", "quality.exposure", "quality.dynamic_range", "quality.illumination", "quality.color", "quality.sharpness", "quality.noise"]),
 )
 
 

@@ -249,8 +249,8 @@ const EYE_WHITE_UNCERTAINTY: f64 = 5.0;
 /// and set on white afterwards), or the backdrop behind the head is neutral but darker than the
 /// white it must be and the whites are below the higher `eye_white_min` (the whole photo lacks
 /// light). A dark face with bright eyes is dark skin, and a grey backdrop in good light leaves
-/// the eyes' whites bright (compliant photos: 102–192), so neither alone is taken for
-/// under-exposure.
+/// the eyes' whites bright (compliant calibration photos: 107–190), so neither alone is taken
+/// for under-exposure.
 fn under_exposed(m: &Measures, t: &FaceTone, p: &Profile) -> Option<(f64, bool)> {
     let grey = f64::from(m.background.lightness) < p.background_lightness_min
         && f64::from(m.background.chroma) <= p.background_chroma_max;
