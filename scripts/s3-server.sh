@@ -60,6 +60,20 @@ free_port() {
 }
 g() { local k="$1"; shift; "$BIN" -c "$DATA/node$k.toml" "$@"; }
 s3_port_of() { sed -n 's/^api_bind_addr = "127.0.0.1:\([0-9]*\)" # s3$/\1/p' "$DATA/node$1.toml"; }
+rpc_port_of() { sed -n 's/^rpc_bind_addr = "127.0.0.1:\([0-9]*\)"$/\1/p' "$DATA/node$1.toml"; }
+# The CLI talks to a node over RPC; on a loaded machine the first call can come before the node
+# accepts it (seen in CI: "Unable to connect to destination RPC host ... Connection refused").
+# Retry a cluster command refused that way for up to ~10 s; any other error ends it at once.
+gr() {
+  local k="$1"; shift
+  local out
+  for _ in $(seq 1 50); do
+    if out=$(g "$k" "$@" 2>&1); then printf '%s\n' "$out"; return 0; fi
+    case "$out" in *"Unable to connect"*|*"Connection refused"*) sleep 0.2 ;; *) break ;; esac
+  done
+  printf '%s\n' "$out" >&2
+  return 1
+}
 wait_port() { # PORT PID NAME
   for _ in $(seq 1 200); do
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
@@ -79,6 +93,7 @@ start_node() { # K -> prints the pid
   local pid=$!
   echo "$pid" >"$DATA/node$k.pid"
   wait_port "$(s3_port_of "$k")" "$pid" "node$k" || { kill "$pid" 2>/dev/null; exit 1; }
+  wait_port "$(rpc_port_of "$k")" "$pid" "node$k" || { kill "$pid" 2>/dev/null; exit 1; }
   echo "$pid"
 }
 
@@ -134,14 +149,14 @@ TOML
     start_node "$k" >/dev/null
   done
   for k in $(seq 2 "$NODES"); do
-    g 1 node connect "$(g "$k" node id -q)" >/dev/null
+    gr 1 node connect "$(gr "$k" node id -q)" >/dev/null
   done
   for k in $(seq 1 "$NODES"); do
-    g 1 layout assign -z "z$k" -c 1G "$(g "$k" node id -q | cut -d@ -f1)" >/dev/null
+    gr 1 layout assign -z "z$k" -c 1G "$(gr "$k" node id -q | cut -d@ -f1)" >/dev/null
   done
-  g 1 layout apply --version 1 >/dev/null
-  g 1 key import --yes "$ACCESS_KEY" "$SECRET_KEY" -n photocheck >/dev/null
-  g 1 key allow --create-bucket photocheck >/dev/null
+  gr 1 layout apply --version 1 >/dev/null
+  gr 1 key import --yes "$ACCESS_KEY" "$SECRET_KEY" -n photocheck >/dev/null
+  gr 1 key allow --create-bucket photocheck >/dev/null
 fi
 
 # Ready when the layout is in force on node 1 (a key lookup answers from the cluster's tables).
