@@ -635,7 +635,8 @@ impl Engine {
     }
 
     fn fix_inner(&self, data: &[u8], profile: &Profile) -> Result<FixReport, EngineError> {
-        let analysis = self.analyze(data, profile)?;
+        let mut analysis = self.analyze_keeping_decode(data, profile)?;
+        let decoded = analysis.decoded.take();
         let before = analysis.result.clone();
         let refuse = |reasons| {
             Ok(FixReport {
@@ -698,10 +699,10 @@ impl Engine {
             Ok(p) => p,
             Err(e) => return refuse(vec![e]),
         };
-        // The pixels to sample: the photo as decoded for the analysis when that was its own
-        // size; a large JPEG decoded again reduced in the DCT domain, as far as still leaves
-        // the face 1.5 × its canvas width (`unit`: photo pixels per decoded pixel); else the
-        // whole photo.
+        // The pixels to sample (`unit`: photo pixels per pixel): the photo as the analysis
+        // decoded it, when that was its own size or, for a large JPEG decoded reduced in the
+        // DCT domain, when it still leaves the face 1.5 × its canvas width; else the JPEG
+        // decoded again, reduced only as far as that allows; else the whole photo.
         let limits = DecodeLimits {
             max_dimension: profile.max_dimension,
             max_pixels: profile.max_pixels,
@@ -709,20 +710,28 @@ impl Engine {
         let (photo, unit) = match (&analysis.image, k == 1.0) {
             (Some(img), true) => (img.clone(), 1.0f32),
             _ => {
-                let header =
-                    decode::probe(data, limits).map_err(|e| EngineError::Fix(e.to_string()))?;
                 let cover = (
                     ((pw as f32) * placement.k * 1.5).ceil() as u32,
                     ((ph as f32) * placement.k * 1.5).ceil() as u32,
                 );
-                match decode::decode_reduced(data, &header, limits, cover) {
-                    Some((d, unit)) => (d.rgb, unit),
-                    None => (
-                        decode::decode(data, header, limits)
-                            .map_err(|e| EngineError::Fix(e.to_string()))?
-                            .rgb,
-                        1.0,
-                    ),
+                let kept = decoded.filter(|(img, unit)| {
+                    *unit == 1.0 || (img.width() >= cover.0 && img.height() >= cover.1)
+                });
+                match kept {
+                    Some(photo) => photo,
+                    None => {
+                        let header = decode::probe(data, limits)
+                            .map_err(|e| EngineError::Fix(e.to_string()))?;
+                        match decode::decode_reduced(data, &header, limits, cover) {
+                            Some((d, unit)) => (d.rgb, unit),
+                            None => (
+                                decode::decode(data, header, limits)
+                                    .map_err(|e| EngineError::Fix(e.to_string()))?
+                                    .rgb,
+                                1.0,
+                            ),
+                        }
+                    }
                 }
             }
         };

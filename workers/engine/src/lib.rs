@@ -124,6 +124,10 @@ pub struct Analysis {
     pub face: Option<FaceGeometry>,
     /// The measurements.
     pub measures: Option<Measures>,
+    /// The photo as decoded (oriented) when `image` is a working copy of it, with photo pixels
+    /// per decoded pixel; kept only when asked for ([`Engine::analyze_keeping_decode`]), so that
+    /// `fix` samples its new photo without decoding the file a second time.
+    pub decoded: Option<(RgbImage, f32)>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -216,9 +220,28 @@ impl Engine {
 
     /// Checks one photo and keeps what it was measured on (for `--annotate`).
     pub fn analyze(&self, data: &[u8], profile: &Profile) -> Result<Analysis, EngineError> {
+        self.analyze_inner(data, profile, false)
+    }
+
+    /// [`Engine::analyze`], and when the photo was measured on a working copy, keeps the photo
+    /// as decoded as well ([`Analysis::decoded`]).
+    pub fn analyze_keeping_decode(
+        &self,
+        data: &[u8],
+        profile: &Profile,
+    ) -> Result<Analysis, EngineError> {
+        self.analyze_inner(data, profile, true)
+    }
+
+    fn analyze_inner(
+        &self,
+        data: &[u8],
+        profile: &Profile,
+        keep_decoded: bool,
+    ) -> Result<Analysis, EngineError> {
         let mut set = self.acquire()?;
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            analyze_with(&mut set, data, profile, &self.info)
+            analyze_with(&mut set, data, profile, &self.info, keep_decoded)
         }));
         match outcome {
             Ok(result) => {
@@ -339,6 +362,7 @@ fn analyze_with(
     data: &[u8],
     profile: &Profile,
     info: &EngineInfo,
+    keep_decoded: bool,
 ) -> Result<Analysis, EngineError> {
     let t0 = Instant::now();
     let mut timings = BTreeMap::new();
@@ -378,7 +402,9 @@ fn analyze_with(
     // A photo decoded at its own size and then shrunk is kept until its face region has been
     // measured at that size (`native_quality`); one decoded reduced is not its own size.
     let decoded_full_size = scale == 1.0;
+    let decode_unit = scale;
     let mut full = None;
+    let mut reduced = None;
     let image = image.map(|img| {
         let t = Instant::now();
         let (work, k) = working_copy(set, &img, profile.canvas);
@@ -386,7 +412,11 @@ fn analyze_with(
             Some(work) => {
                 scale *= k;
                 timings.insert("resize".to_string(), ms(t));
-                full = decoded_full_size.then_some(img);
+                if decoded_full_size {
+                    full = Some(img);
+                } else if keep_decoded {
+                    reduced = Some(img);
+                }
                 work
             }
             None => img,
@@ -465,9 +495,15 @@ fn analyze_with(
                 timings.insert("native".to_string(), ms(t));
             }
         }
-        drop(full);
         measures = Some(m);
     }
+
+    let decoded = if keep_decoded {
+        full.or(reduced).map(|img| (img, decode_unit))
+    } else {
+        drop(full);
+        None
+    };
 
     let t = Instant::now();
     // The rules and the result speak in pixels of the submitted photo.
@@ -549,6 +585,7 @@ fn analyze_with(
         faces,
         face,
         measures,
+        decoded,
     })
 }
 
