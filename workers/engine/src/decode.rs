@@ -253,6 +253,190 @@ pub fn decode_reduced(
     std::panic::catch_unwind(|| reduced(data, header, eighths)).ok()?
 }
 
+/// [`decode_reduced`] for a capture whose face region will be measured at its own resolution
+/// as well: libjpeg-turbo decodes the file once, to its Y, Cb and Cr planes at full resolution
+/// without colour conversion (Huffman decoding, most of a large JPEG's cost, is done once
+/// instead of twice), the planes are shrunk area-correctly to the reduced size and converted
+/// to RGB there, and the luma plane is handed back for [`LumaPlane::crop`]. Falls back to
+/// [`decode_reduced`] (and no plane) for files that cannot be decoded to planes (CMYK, an RGB
+/// JPEG, a warning about corrupt data).
+pub fn decode_reduced_with_luma(
+    data: &[u8],
+    header: &Header,
+    limits: DecodeLimits,
+    cover: (u32, u32),
+) -> Option<(Decoded, f32, Option<LumaPlane>)> {
+    if header.format != crate::header::Format::Jpeg || !header.complete {
+        return None;
+    }
+    check_size(header, limits).ok()?;
+    let stored_cover = if (5..=8).contains(&header.orientation) {
+        (cover.1, cover.0)
+    } else {
+        cover
+    };
+    let eighths = reduction(header.width, header.height, stored_cover)?;
+    match std::panic::catch_unwind(|| reduced_via_planes(data, header, eighths)) {
+        Ok(Some((d, k, plane))) => Some((d, k, Some(plane))),
+        _ => decode_reduced(data, header, limits, cover).map(|(d, k)| (d, k, None)),
+    }
+}
+
+fn reduced_via_planes(
+    data: &[u8],
+    header: &Header,
+    eighths: u32,
+) -> Option<(Decoded, f32, LumaPlane)> {
+    use fast_image_resize::{images::Image as FirImage, images::ImageRef, PixelType};
+    let mut decoder = turbojpeg::Decompressor::new().ok()?;
+    let stored = decoder.read_header(data).ok()?;
+    let (w, h) = (header.width, header.height);
+    if (stored.width, stored.height) != (w as usize, h as usize) {
+        return None;
+    }
+    let subsamp = stored.subsamp;
+    let layout = turbojpeg::YuvImage {
+        pixels: (),
+        width: w as usize,
+        align: 1,
+        height: h as usize,
+        subsamp,
+    };
+    let mut planes = vec![0u8; turbojpeg::yuv_pixels_len(w as usize, 1, h as usize, subsamp).ok()?];
+    decoder
+        .decompress_to_yuv(
+            data,
+            turbojpeg::YuvImage {
+                pixels: planes.as_mut_slice(),
+                width: layout.width,
+                align: layout.align,
+                height: layout.height,
+                subsamp,
+            },
+        )
+        .ok()?;
+    let (sw, sh) = (scaled(w, eighths), scaled(h, eighths));
+    let (yw, yh) = layout.y_size();
+    // Photo pixels per reduced pixel, when whole (1/8, 1/4, 1/2 scale).
+    let whole = (8 % eighths == 0).then_some((8 / eighths) as usize);
+    let mut resizer = fast_image_resize::Resizer::new();
+    // One plane (`pw` × `ph` bytes) shrunk to sw × sh over the frame's extent `ew` × `eh` (its
+    // padding left out): by whole blocks when the plane's factor is whole, else by
+    // fast_image_resize's box filter.
+    let mut shrink = |buf: &[u8], pw: usize, ph: usize, ew: usize, eh: usize, f: Option<usize>| {
+        if let Some(f) =
+            f.filter(|&f| ew.div_ceil(f) == sw as usize && eh.div_ceil(f) == sh as usize)
+        {
+            return Some(box_shrink(buf, pw, ew, eh, f));
+        }
+        let src = ImageRef::new(pw as u32, ph as u32, buf, PixelType::U8).ok()?;
+        let mut dst = FirImage::new(sw, sh, PixelType::U8);
+        let opts = fast_image_resize::ResizeOptions::new()
+            .resize_alg(fast_image_resize::ResizeAlg::Convolution(
+                fast_image_resize::FilterType::Box,
+            ))
+            .crop(0.0, 0.0, ew as f64, eh as f64);
+        resizer.resize(&src, &mut dst, &opts).ok()?;
+        Some(dst.into_vec())
+    };
+    let (ew, eh) = (w as usize, h as usize);
+    let y = shrink(&planes[..yw * yh], yw, yh, ew, eh, whole)?;
+    let mut rgb = vec![0u8; y.len() * 3];
+    if subsamp == turbojpeg::Subsamp::Gray {
+        for (px, &l) in rgb.chunks_exact_mut(3).zip(&y) {
+            px.fill(l);
+        }
+    } else {
+        let (cw, ch) = layout.uv_size();
+        let (sx, sy) = (subsamp.width(), subsamp.height());
+        let f = whole.filter(|f| f % sx == 0 && f % sy == 0 && f / sx == f / sy);
+        let (cew, ceh) = (ew.div_ceil(sx), eh.div_ceil(sy));
+        let u0 = yw * yh;
+        let cb = shrink(
+            &planes[u0..u0 + cw * ch],
+            cw,
+            ch,
+            cew,
+            ceh,
+            f.map(|f| f / sx),
+        )?;
+        let cr = shrink(
+            &planes[u0 + cw * ch..u0 + 2 * cw * ch],
+            cw,
+            ch,
+            cew,
+            ceh,
+            f.map(|f| f / sx),
+        )?;
+        ycc_to_rgb(&y, &cb, &cr, &mut rgb);
+    }
+    let img = RgbImage::from_raw(sw, sh, rgb)?;
+    let mut img = DynamicImage::ImageRgb8(img);
+    if let Some(o) = image::metadata::Orientation::from_exif(header.orientation) {
+        img.apply_orientation(o);
+    }
+    let DynamicImage::ImageRgb8(rgb) = img else {
+        return None;
+    };
+    planes.truncate(yw * yh);
+    let plane = LumaPlane {
+        luma: planes,
+        stride: yw,
+        width: w,
+        height: h,
+        mcu: (subsamp.mcu_width() as u32, subsamp.mcu_height() as u32),
+    };
+    Some((
+        Decoded {
+            header: header.clone(),
+            rgb,
+        },
+        w as f32 / sw as f32,
+        plane,
+    ))
+}
+
+/// The mean of each `f` × `f` block of the first `ew` × `eh` pixels of a plane with rows of
+/// `stride` bytes, rounded; blocks cut by the right or bottom edge average what they hold.
+/// Rows are summed first (a contiguous, vectorised pass), then runs of `f` across.
+fn box_shrink(buf: &[u8], stride: usize, ew: usize, eh: usize, f: usize) -> Vec<u8> {
+    let (dw, dh) = (ew.div_ceil(f), eh.div_ceil(f));
+    let mut out = vec![0u8; dw * dh];
+    // At most 8 rows of 255: fits 16 bits.
+    let mut acc = vec![0u16; ew];
+    for (oy, orow) in out.chunks_exact_mut(dw).enumerate() {
+        let (y0, y1) = (oy * f, (oy * f + f).min(eh));
+        acc.fill(0);
+        for row in buf[y0 * stride..].chunks(stride).take(y1 - y0) {
+            for (a, &v) in acc.iter_mut().zip(&row[..ew]) {
+                *a += u16::from(v);
+            }
+        }
+        let rows = (y1 - y0) as u32;
+        for (o, c) in orow.iter_mut().zip(acc.chunks(f)) {
+            let n = rows * c.len() as u32;
+            let sum: u32 = c.iter().map(|&v| u32::from(v)).sum();
+            *o = ((sum + n / 2) / n) as u8;
+        }
+    }
+    out
+}
+
+/// JFIF's full-range YCbCr to RGB in 16-bit fixed point, as libjpeg converts it.
+fn ycc_to_rgb(y: &[u8], cb: &[u8], cr: &[u8], rgb: &mut [u8]) {
+    const R_CR: i32 = 91_881; // 1.402 × 2^16
+    const G_CB: i32 = -22_554; // -0.344136 × 2^16
+    const G_CR: i32 = -46_802; // -0.714136 × 2^16
+    const B_CB: i32 = 116_130; // 1.772 × 2^16
+    const HALF: i32 = 1 << 15;
+    for (((px, &l), &b), &r) in rgb.chunks_exact_mut(3).zip(y).zip(cb).zip(cr) {
+        let (l, b, r) = (i32::from(l), i32::from(b) - 128, i32::from(r) - 128);
+        px[0] = (l + ((R_CR * r + HALF) >> 16)).clamp(0, 255) as u8;
+        px[1] = (l + ((G_CB * b + G_CR * r + HALF) >> 16)).clamp(0, 255) as u8;
+        px[2] = (l + ((B_CB * b + HALF) >> 16)).clamp(0, 255) as u8;
+    }
+}
+
 /// libjpeg-turbo's size for `side` scaled by `eighths`/8 (its `TJSCALED`: rounded up).
 fn scaled(side: u32, eighths: u32) -> u32 {
     (u64::from(side) * u64::from(eighths)).div_ceil(8) as u32
@@ -356,17 +540,6 @@ fn luma_crop(data: &[u8], header: &Header, rect: [u32; 4]) -> Option<LumaCrop> {
     if (stored.width, stored.height) != (header.width as usize, header.height as usize) {
         return None;
     }
-    let (mw, mh) = (
-        stored.subsamp.mcu_width() as u32,
-        stored.subsamp.mcu_height() as u32,
-    );
-    let x1 = rect[2].min(header.width);
-    let y1 = rect[3].min(header.height);
-    let x0 = rect[0].min(x1) / mw * mw;
-    let y0 = rect[1].min(y1) / mh * mh;
-    if x1 <= x0 + 16 || y1 <= y0 + 16 {
-        return None;
-    }
     // Decoded to greyscale, libjpeg-turbo skips the colour components' inverse DCT and
     // upsampling; a sequential file streams through a few MCU rows of buffers.
     let (w, h) = (stored.width, stored.height);
@@ -383,18 +556,67 @@ fn luma_crop(data: &[u8], header: &Header, rect: [u32; 4]) -> Option<LumaCrop> {
             },
         )
         .ok()?;
-    let (cw, ch) = ((x1 - x0) as usize, (y1 - y0) as usize);
-    let mut luma = Vec::with_capacity(cw * ch);
-    for row in full.chunks_exact(w).skip(y0 as usize).take(ch) {
-        luma.extend_from_slice(&row[x0 as usize..x0 as usize + cw]);
+    LumaPlane {
+        luma: full,
+        stride: w,
+        width: header.width,
+        height: header.height,
+        mcu: (
+            stored.subsamp.mcu_width() as u32,
+            stored.subsamp.mcu_height() as u32,
+        ),
     }
-    Some(LumaCrop {
-        luma,
-        width: cw as u32,
-        height: ch as u32,
-        x: x0,
-        y: y0,
-    })
+    .crop(rect)
+}
+
+/// A JPEG's luma (Y) plane at full resolution on its stored frame (before EXIF orientation),
+/// as libjpeg-turbo decodes it: kept from a large capture's one decode for the measures that
+/// need its own resolution ([`LumaPlane::crop`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LumaPlane {
+    /// Rows of `stride` bytes; the first `width` of each are the frame's.
+    pub luma: Vec<u8>,
+    /// Bytes from one row to the next.
+    pub stride: usize,
+    /// Width of the stored frame.
+    pub width: u32,
+    /// Height of the stored frame.
+    pub height: u32,
+    /// The MCU's width and height in pixels (the grid a crop's top-left corner keeps).
+    pub mcu: (u32, u32),
+}
+
+impl LumaPlane {
+    /// The luma of `rect` (`[x0, y0, x1, y1]`, stored-frame pixels), its top-left corner moved
+    /// out to a whole MCU so the crop's 8 × 8 grid is the file's; `None` when the rectangle is
+    /// empty or under 16 pixels on a side.
+    pub fn crop(&self, rect: [u32; 4]) -> Option<LumaCrop> {
+        let (mw, mh) = self.mcu;
+        let x1 = rect[2].min(self.width);
+        let y1 = rect[3].min(self.height);
+        let x0 = rect[0].min(x1) / mw.max(1) * mw.max(1);
+        let y0 = rect[1].min(y1) / mh.max(1) * mh.max(1);
+        if x1 <= x0 + 16 || y1 <= y0 + 16 {
+            return None;
+        }
+        let (cw, ch) = ((x1 - x0) as usize, (y1 - y0) as usize);
+        let mut luma = Vec::with_capacity(cw * ch);
+        for row in self
+            .luma
+            .chunks_exact(self.stride)
+            .skip(y0 as usize)
+            .take(ch)
+        {
+            luma.extend_from_slice(&row[x0 as usize..x0 as usize + cw]);
+        }
+        (luma.len() == cw * ch).then_some(LumaCrop {
+            luma,
+            width: cw as u32,
+            height: ch as u32,
+            x: x0,
+            y: y0,
+        })
+    }
 }
 
 /// `rect` (`[x0, y0, x1, y1]`) of the photo as shown (after EXIF `orientation`) in the stored
@@ -1454,6 +1676,127 @@ mod tests {
             ..h
         };
         assert!(decode_reduced(&data, &png_like, LIMITS, (358, 441)).is_none());
+    }
+
+    /// A colourful smooth frame encoded by libjpeg-turbo with `subsamp`.
+    fn colour_jpeg(w: u32, h: u32, subsamp: turbojpeg::Subsamp) -> Vec<u8> {
+        let img = RgbImage::from_fn(w, h, |x, y| {
+            image::Rgb([
+                (x * 255 / w) as u8,
+                (y * 255 / h) as u8,
+                (128.0 + 100.0 * ((x as f32 / 53.0).sin() * (y as f32 / 61.0).cos())) as u8,
+            ])
+        });
+        let raw = img.as_raw();
+        let image = turbojpeg::Image {
+            pixels: raw.as_slice(),
+            width: w as usize,
+            pitch: w as usize * 3,
+            height: h as usize,
+            format: turbojpeg::PixelFormat::RGB,
+        };
+        turbojpeg::compress(image, 92, subsamp).unwrap().to_vec()
+    }
+
+    #[test]
+    fn the_one_decode_to_planes_matches_libjpeg_s_scaled_decode_and_keeps_the_luma() {
+        use turbojpeg::Subsamp::*;
+        // 1/4 (whole factors), and 3/8 (1200 × 1500: the box filter's path); 4:2:2 and 4:1:1
+        // take the box filter for their chroma.
+        for (w, h) in [(1600u32, 1800u32), (1203, 1501)] {
+            for subsamp in [Sub2x2, Sub2x1, None, Gray, Sub4x1] {
+                let data = colour_jpeg(w, h, subsamp);
+                let hd = probe(&data, LIMITS).unwrap();
+                let (mine, k, plane) =
+                    decode_reduced_with_luma(&data, &hd, LIMITS, (358, 441)).unwrap();
+                let plane = plane.expect("a YCbCr or grey JPEG decodes to planes");
+                let (theirs, k2) = decode_reduced(&data, &hd, LIMITS, (358, 441)).unwrap();
+                assert_eq!(
+                    mine.rgb.dimensions(),
+                    theirs.rgb.dimensions(),
+                    "{subsamp:?}"
+                );
+                assert_eq!(k, k2);
+                let (mut total, mut worst) = (0u64, 0u8);
+                for (a, b) in mine.rgb.as_raw().iter().zip(theirs.rgb.as_raw()) {
+                    total += u64::from(a.abs_diff(*b));
+                    worst = worst.max(a.abs_diff(*b));
+                }
+                let mean = total as f64 / mine.rgb.as_raw().len() as f64;
+                // 4:1:1's chroma (a quarter of the width) is reconstructed differently by
+                // libjpeg's scaled upsampling: a level and a half on average there.
+                let (mean_max, worst_max) = if subsamp == Sub4x1 {
+                    (1.5, 16)
+                } else {
+                    (1.0, 12)
+                };
+                assert!(
+                    mean <= mean_max && worst <= worst_max,
+                    "{w}x{h} {subsamp:?}: mean difference {mean:.2}, worst {worst}"
+                );
+                // The kept plane is the luma a greyscale decode gives, cropped alike.
+                let rect = [101, 203, 900, 1100];
+                assert_eq!(
+                    plane.crop(rect),
+                    jpeg_luma_crop(&data, &hd, rect),
+                    "{subsamp:?}"
+                );
+            }
+        }
+        // A CMYK or RGB JPEG cannot go to planes: the scaled decode or none.
+        let png_like = Header {
+            format: crate::header::Format::Png,
+            ..probe(&smooth_jpeg(1600, 1800), LIMITS).unwrap()
+        };
+        assert!(
+            decode_reduced_with_luma(&smooth_jpeg(1600, 1800), &png_like, LIMITS, (358, 441))
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn whole_blocks_average_what_they_hold() {
+        // 5 × 3 pixels (rows of 6 bytes) by 2: the right column and bottom row are halves.
+        let plane = [
+            10, 20, 30, 40, 50, 99, //
+            30, 40, 50, 60, 70, 99, //
+            100, 100, 0, 1, 255, 99,
+        ];
+        assert_eq!(
+            box_shrink(&plane, 6, 5, 3, 2),
+            vec![25, 45, 60, 100, 1, 255]
+        );
+        assert_eq!(box_shrink(&plane, 6, 5, 3, 1), {
+            let mut v: Vec<u8> = plane.chunks(6).flat_map(|r| r[..5].to_vec()).collect();
+            v.truncate(15);
+            v
+        });
+    }
+
+    #[test]
+    fn ycc_converts_as_jfif_says() {
+        let y = [0u8, 128, 255, 76, 150];
+        let cb = [128u8, 128, 128, 85, 44];
+        let cr = [128u8, 128, 128, 255, 21];
+        let mut rgb = [0u8; 15];
+        ycc_to_rgb(&y, &cb, &cr, &mut rgb);
+        for (i, px) in rgb.chunks(3).enumerate() {
+            let (l, b, r) = (
+                f32::from(y[i]),
+                f32::from(cb[i]) - 128.0,
+                f32::from(cr[i]) - 128.0,
+            );
+            let want = [
+                l + 1.402 * r,
+                l - 0.344_136 * b - 0.714_136 * r,
+                l + 1.772 * b,
+            ]
+            .map(|v| v.round().clamp(0.0, 255.0) as u8);
+            for c in 0..3 {
+                assert!(px[c].abs_diff(want[c]) <= 1, "{i}: {px:?} against {want:?}");
+            }
+        }
+        assert_eq!(&rgb[..9], &[0, 0, 0, 128, 128, 128, 255, 255, 255]);
     }
 
     fn smooth_jpeg(w: u32, h: u32) -> Vec<u8> {

@@ -373,16 +373,20 @@ fn analyze_with(
     let header: Result<Header, DecodeError> = header::read_header(data).map_err(DecodeError::from);
     // A large JPEG is decoded reduced in the DCT domain (see `decode_reduced`).
     let mut scale = 1.0;
+    let mut luma_plane = None;
     let decoded = match &header {
-        Ok(h) => decode::check_size(h, limits).and_then(|()| {
-            match decode::decode_reduced(data, h, limits, profile.canvas) {
-                Some((d, k)) => {
-                    scale = k;
-                    Ok(d)
+        Ok(h) => {
+            decode::check_size(h, limits).and_then(|()| {
+                match decode::decode_reduced_with_luma(data, h, limits, profile.canvas) {
+                    Some((d, k, plane)) => {
+                        scale = k;
+                        luma_plane = plane;
+                        Ok(d)
+                    }
+                    None => decode::decode(data, h.clone(), limits),
                 }
-                None => decode::decode(data, h.clone(), limits),
-            }
-        }),
+            })
+        }
         Err(e) => Err(e.clone()),
     };
     timings.insert("decode".to_string(), ms(t0));
@@ -488,7 +492,15 @@ fn analyze_with(
         if scale > 1.0 {
             if let Some(f) = &face {
                 let t = Instant::now();
-                if let Some(q) = native_quality(data, header.as_ref(), full.as_ref(), f, scale) {
+                let q = native_quality(
+                    data,
+                    header.as_ref(),
+                    full.as_ref(),
+                    luma_plane.as_ref(),
+                    f,
+                    scale,
+                );
+                if let Some(q) = q {
                     m.noise = q.noise;
                     m.blockiness = q.blockiness;
                 }
@@ -498,6 +510,7 @@ fn analyze_with(
         measures = Some(m);
     }
 
+    drop(luma_plane);
     let decoded = if keep_decoded {
         full.or(reduced).map(|img| (img, decode_unit))
     } else {
@@ -657,13 +670,14 @@ fn native_region(face: &FaceGeometry, scale: f32) -> [f32; 4] {
 /// photo's own resolution: the working copy averages 2–8 × 2–8 pixels into one, which divides
 /// noise σ by as much and puts several 8 × 8 blocks into one pixel (issue 21). `full`, the
 /// photo as decoded at its own size, is cropped where its 8 × 8 grid starts at the top-left (any
-/// format but a JPEG turned by EXIF); otherwise a JPEG is decoded again to greyscale and cropped
-/// on its stored frame's grid (`decode::jpeg_luma_crop`: a JPEG decoded reduced). `None` when
-/// neither can give the region: the working copy's measures then stand.
+/// format but a JPEG turned by EXIF); otherwise a JPEG's luma plane, kept from its decode
+/// (`plane`) or decoded again to greyscale (`decode::jpeg_luma_crop`), is cropped on its stored
+/// frame's grid. `None` when none can give the region: the working copy's measures then stand.
 fn native_quality(
     data: &[u8],
     header: Option<&Header>,
     full: Option<&RgbImage>,
+    plane: Option<&decode::LumaPlane>,
     face: &FaceGeometry,
     scale: f32,
 ) -> Option<NativeQuality> {
@@ -685,7 +699,11 @@ fn native_quality(
         None => {
             let h = jpeg?;
             let r = decode::oriented_rect_to_stored(region, h.orientation, h.width, h.height);
-            let c = decode::jpeg_luma_crop(data, h, r.map(|v| v.round() as u32))?;
+            let r = r.map(|v| v.round() as u32);
+            let c = match plane {
+                Some(p) => p.crop(r)?,
+                None => decode::jpeg_luma_crop(data, h, r)?,
+            };
             measure::Luma::of_grey(&c.luma, c.width as usize, c.height as usize)
         }
     };
