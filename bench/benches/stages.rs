@@ -59,6 +59,29 @@ fn stages(c: &mut Criterion) {
             })
         });
     }
+    // What a capture's check decodes: once to planes (the reduced image and the luma plane for
+    // the face's noise and blocking), against the reduced decode plus the face region's
+    // greyscale decode it replaced.
+    let header_420 = decode::probe(&camera_420, limits).unwrap();
+    let face = [900, 600, 1924, 1624];
+    g.bench_function("decode_4000x3000_420_planes_and_face_luma", |b| {
+        b.iter(|| {
+            let (d, _, plane) =
+                decode::decode_reduced_with_luma(&camera_420, &header_420, limits, profile.canvas)
+                    .unwrap();
+            black_box((d, plane.unwrap().crop(face).unwrap()))
+        })
+    });
+    g.bench_function("decode_4000x3000_420_reduced_then_face_luma", |b| {
+        b.iter(|| {
+            let (d, _) =
+                decode::decode_reduced(&camera_420, &header_420, limits, profile.canvas).unwrap();
+            black_box((
+                d,
+                decode::jpeg_luma_crop(&camera_420, &header_420, face).unwrap(),
+            ))
+        })
+    });
     let mut front = BlazeFace::new(&rt, &load("face_detector"), 128).unwrap();
     g.bench_function("detect_blazeface_128", |b| {
         b.iter(|| black_box(front.detect(&img).unwrap()))

@@ -20,7 +20,7 @@ pub const TARGETS: &[(&str, &str, fn(&[u8]))] = &[
     ("decode", "decode::probe + decode::decode (image crate)", fuzz_decode),
     (
         "decode_reduced",
-        "decode::decode_reduced and decode::jpeg_luma_crop (libjpeg-turbo)",
+        "decode::decode_reduced, decode_reduced_with_luma and jpeg_luma_crop (libjpeg-turbo)",
         fuzz_decode_reduced,
     ),
     (
@@ -109,7 +109,13 @@ pub fn fuzz_decode_reduced(data: &[u8]) {
     // The profile's canvas (the production call), and a tiny one so that small inputs reach
     // libjpeg-turbo's scaled decoding too (it needs a frame at least twice `cover`).
     for cover in [profile().canvas, (4, 4)] {
-        if let Some((d, k)) = decode::decode_reduced(data, &h, limits, cover) {
+        let plain = decode::decode_reduced(data, &h, limits, cover);
+        let planes = decode::decode_reduced_with_luma(data, &h, limits, cover);
+        // Where both decode, they choose the same reduced size.
+        if let (Some((a, ka)), Some((b, kb, _))) = (&plain, &planes) {
+            assert_eq!((a.rgb.dimensions(), ka), (b.rgb.dimensions(), kb));
+        }
+        if let Some((d, k)) = plain {
             let (w, ht) = d.rgb.dimensions();
             let (ow, oh) = h.oriented_size();
             assert!(k >= 1.0, "scale {k} below 1");
@@ -117,6 +123,10 @@ pub fn fuzz_decode_reduced(data: &[u8]) {
                 w <= ow && ht <= oh && w >= cover.0.min(ow) && ht >= cover.1.min(oh),
                 "reduced {w}x{ht} of {ow}x{oh} does not cover {cover:?}"
             );
+        }
+        if let Some((_, _, Some(plane))) = planes {
+            assert!(plane.luma.len() >= plane.stride * plane.height as usize);
+            assert!(plane.stride >= plane.width as usize);
         }
     }
     // The full-resolution luma crop of a large capture's face region (libjpeg-turbo's

@@ -282,6 +282,11 @@ pub fn decode_reduced_with_luma(
     }
 }
 
+/// Most bytes of planes decoded at once (a 12 MP 4:4:4 file, a 25 MP 4:2:0 one); a larger file
+/// is decoded reduced and its face region to greyscale as before (two entropy decodes, but at
+/// most one byte a pixel held), so a worker's peak stays where it was on 25 MP 4:4:4 captures.
+const PLANES_MAX_BYTES: usize = 40_000_000;
+
 fn reduced_via_planes(
     data: &[u8],
     header: &Header,
@@ -295,6 +300,10 @@ fn reduced_via_planes(
         return None;
     }
     let subsamp = stored.subsamp;
+    let bytes = turbojpeg::yuv_pixels_len(w as usize, 1, h as usize, subsamp).ok()?;
+    if bytes > PLANES_MAX_BYTES {
+        return None;
+    }
     let layout = turbojpeg::YuvImage {
         pixels: (),
         width: w as usize,
@@ -302,7 +311,7 @@ fn reduced_via_planes(
         height: h as usize,
         subsamp,
     };
-    let mut planes = vec![0u8; turbojpeg::yuv_pixels_len(w as usize, 1, h as usize, subsamp).ok()?];
+    let mut planes = vec![0u8; bytes];
     decoder
         .decompress_to_yuv(
             data,
