@@ -14,8 +14,11 @@ use photocheck_engine::header;
 use photocheck_profile::Profile;
 use std::sync::OnceLock;
 
-/// Every target: name, one-line description, function.
-pub const TARGETS: &[(&str, &str, fn(&[u8]))] = &[
+/// A fuzz target: name, one-line description, function.
+pub type Target = (&'static str, &'static str, fn(&[u8]));
+
+/// Every target.
+pub const TARGETS: &[Target] = &[
     ("header", "header::read_header", fuzz_header),
     ("decode", "decode::probe + decode::decode (image crate)", fuzz_decode),
     (
