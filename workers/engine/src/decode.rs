@@ -1041,7 +1041,8 @@ pub(crate) fn chroma_grid_run(rgb: &RgbImage, luma: &[f32], dc_quant: u16) -> us
             let mut line = SignRun::default();
             for b in 0..w / 8 {
                 let s = b * 8;
-                let step = median8(|x| at(y0 + 1, x) - at(y0 - 2, x), s);
+                let step = median8_beyond(|x| at(y0 + 1, x) - at(y0 - 2, x), s, threshold);
+                let step = step.unwrap_or(0.0);
                 let steps = step.abs() >= threshold
                     && median8(|x| (at(y0 - 2, x) - at(y0 - 3, x)).abs(), s) <= CHROMA_FLAT
                     && median8(|x| (at(y0 + 2, x) - at(y0 + 1, x)).abs(), s) <= CHROMA_FLAT
@@ -1204,9 +1205,16 @@ fn drift_lines(luma: &[f32], w: usize, h: usize, dc_quant: u16) -> DriftLines {
     for y0 in (8..h.saturating_sub(2)).step_by(8) {
         let mut run = SignRun::default();
         let (mut up, mut down) = (0usize, 0usize);
+        // Below the smaller of the two least steps a block counts for neither measure.
+        let least = run_min.min(line_min);
         for b in 0..w / 8 {
-            let Some((step, texture)) = grid_line_step(&at, y0, b * 8) else {
-                continue;
+            let (step, texture) = match grid_line_step(&at, y0, b * 8, least) {
+                None => continue,
+                Some(None) => {
+                    run.push(None);
+                    continue;
+                }
+                Some(Some(s)) => s,
             };
             let smooth_step = step.abs() >= run_min && texture <= DRIFT_NEIGHBOUR_MAX;
             run.push(smooth_step.then_some(step));
@@ -1229,21 +1237,31 @@ fn drift_lines(luma: &[f32], w: usize, h: usize, dc_quant: u16) -> DriftLines {
 /// Across the horizontal grid line at `y0`, the 8-px block from `start`: the step across the
 /// line less the mean of the steps one row above and below it (the rows' own gradient), and the
 /// larger of those two steps' medians (the texture there); `None` where both sides are clipped
-/// white, where a DC error cannot show.
-fn grid_line_step(at: &dyn Fn(usize, usize) -> f32, y0: usize, start: usize) -> Option<(f32, f32)> {
-    let clipped =
-        median8(|x| at(y0 - 1, x), start).min(median8(|x| at(y0, x), start)) >= DRIFT_SATURATED;
+/// white, where a DC error cannot show; `Some(None)` where the step is smaller than `least`
+/// (> 0; the texture is then not measured).
+fn grid_line_step(
+    at: &dyn Fn(usize, usize) -> f32,
+    y0: usize,
+    start: usize,
+    least: f32,
+) -> Option<Option<(f32, f32)>> {
+    // Luma is never negative: a median reaching the level from above is one beyond it.
+    let clipped = median8_beyond(|x| at(y0 - 1, x), start, DRIFT_SATURATED).is_some()
+        && median8_beyond(|x| at(y0, x), start, DRIFT_SATURATED).is_some();
     if clipped {
         return None;
     }
     let above = |x: usize| at(y0 - 1, x) - at(y0 - 2, x);
     let below = |x: usize| at(y0 + 1, x) - at(y0, x);
-    let step = median8(
+    let Some(step) = median8_beyond(
         |x| at(y0, x) - at(y0 - 1, x) - (above(x) + below(x)) / 2.0,
         start,
-    );
+        least,
+    ) else {
+        return Some(None);
+    };
     let texture = median8(|x| above(x).abs(), start).max(median8(|x| below(x).abs(), start));
-    Some((step, texture))
+    Some(Some((step, texture)))
 }
 
 /// Least [`DriftLines::score`] that is damage. Measured 2026-12-06 (`bench/damage/damage.py`,
@@ -1343,6 +1361,22 @@ fn median8(f: impl Fn(usize) -> f32, start: usize) -> f32 {
     (v[3] + v[4]) / 2.0
 }
 
+/// [`median8`] when its magnitude reaches `t` (> 0), else `None`, found without sorting for
+/// most blocks: the median is the mean of the 4th and 5th smallest, so it reaches `t` only if
+/// four values do (and −`t` only if four lie at or below it). Exact, rounding included: the
+/// mean of two values below `t` stays below it.
+#[inline]
+fn median8_beyond(f: impl Fn(usize) -> f32, start: usize, t: f32) -> Option<f32> {
+    let v: [f32; 8] = std::array::from_fn(|k| f(start + k));
+    let up = v.iter().filter(|&&x| x >= t).count();
+    let down = v.iter().filter(|&&x| x <= -t).count();
+    if t > 0.0 && up < 4 && down < 4 {
+        return None;
+    }
+    let m = median8(|k| v[k], 0);
+    (m.abs() >= t).then_some(m)
+}
+
 /// The longest runs [`longest_grid_run`] found: with one side backdrop-bright, and anywhere.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct GridRuns {
@@ -1379,7 +1413,8 @@ fn longest_grid_run(
         for b in 0..len / 8 {
             let start = b * 8;
             // The step first: almost every block fails it, and the rest is then not needed.
-            let step = median8(|j| at(bottom, j) - at(top, j), start);
+            let step = median8_beyond(|j| at(bottom, j) - at(top, j), start, threshold);
+            let step = step.unwrap_or(0.0);
             let steps = step.abs() >= threshold
                 && median8(|j| (at(top, j) - at(top - 1, j)).abs(), start) <= FLAT
                 && median8(|j| (at(bottom + 1, j) - at(bottom, j)).abs(), start) <= FLAT;
@@ -1482,6 +1517,14 @@ mod tests {
         }
         for v in cases {
             assert_eq!(median8(|k| v[k], 0), sorted_median(v), "{v:?}");
+            // The shortcut agrees at every threshold, the median's own value included.
+            let m = sorted_median(v);
+            for t in [0.5, 1.0, 2.0, 4.5, 5.0, m.abs(), m.abs() + 0.25, 11.0] {
+                if t > 0.0 {
+                    let want = (m.abs() >= t).then_some(m);
+                    assert_eq!(median8_beyond(|k| v[k], 0, t), want, "{v:?} at {t}");
+                }
+            }
         }
     }
 
