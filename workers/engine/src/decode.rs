@@ -1331,8 +1331,19 @@ fn median8(f: impl Fn(usize) -> f32, start: usize) -> f32 {
         *slot = f(start + k);
     }
     // A sorting network (19 compare-exchanges) instead of a general sort: the values are
-    // finite, so the two middle ones are the same either way.
-    const PAIRS: [(usize, usize); 19] = [
+    // finite, so the two middle ones are the same either way. Written out with constant
+    // indices so the eight values stay in registers (a loop over a table of pairs compiled to
+    // loads and stores on the stack).
+    macro_rules! exchange {
+        ($(($a:literal, $b:literal)),*) => {
+            $(
+                let (lo, hi) = (v[$a].min(v[$b]), v[$a].max(v[$b]));
+                v[$a] = lo;
+                v[$b] = hi;
+            )*
+        };
+    }
+    exchange!(
         (0, 2),
         (1, 3),
         (4, 6),
@@ -1351,13 +1362,8 @@ fn median8(f: impl Fn(usize) -> f32, start: usize) -> f32 {
         (3, 6),
         (1, 2),
         (3, 4),
-        (5, 6),
-    ];
-    for (a, b) in PAIRS {
-        let (lo, hi) = (v[a].min(v[b]), v[a].max(v[b]));
-        v[a] = lo;
-        v[b] = hi;
-    }
+        (5, 6)
+    );
     (v[3] + v[4]) / 2.0
 }
 
