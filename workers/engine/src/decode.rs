@@ -237,6 +237,15 @@ pub fn decode_reduced(
     limits: DecodeLimits,
     cover: (u32, u32),
 ) -> Option<(Decoded, f32)> {
+    let eighths = reduced_eighths(header, limits, cover)?;
+    // A decoder bug on hostile data must not take the photo's verdict with it: a panic here
+    // falls back to the full decoder, which gives the file its verdict.
+    std::panic::catch_unwind(|| reduced(data, header, eighths)).ok()?
+}
+
+/// The reduction (in eighths) a complete JPEG within the limits is decoded at to cover `cover`
+/// (oriented width and height), or `None` when it is not decoded reduced.
+fn reduced_eighths(header: &Header, limits: DecodeLimits, cover: (u32, u32)) -> Option<u32> {
     if header.format != crate::header::Format::Jpeg || !header.complete {
         return None;
     }
@@ -247,10 +256,7 @@ pub fn decode_reduced(
     } else {
         cover
     };
-    let eighths = reduction(header.width, header.height, cover)?;
-    // A decoder bug on hostile data must not take the photo's verdict with it: a panic here
-    // falls back to the full decoder, which gives the file its verdict.
-    std::panic::catch_unwind(|| reduced(data, header, eighths)).ok()?
+    reduction(header.width, header.height, cover)
 }
 
 /// [`decode_reduced`] for a capture whose face region will be measured at its own resolution
@@ -266,16 +272,7 @@ pub fn decode_reduced_with_luma(
     limits: DecodeLimits,
     cover: (u32, u32),
 ) -> Option<(Decoded, f32, Option<LumaPlane>)> {
-    if header.format != crate::header::Format::Jpeg || !header.complete {
-        return None;
-    }
-    check_size(header, limits).ok()?;
-    let stored_cover = if (5..=8).contains(&header.orientation) {
-        (cover.1, cover.0)
-    } else {
-        cover
-    };
-    let eighths = reduction(header.width, header.height, stored_cover)?;
+    let eighths = reduced_eighths(header, limits, cover)?;
     match std::panic::catch_unwind(|| reduced_via_planes(data, header, eighths)) {
         Ok(Some((d, k, plane))) => Some((d, k, Some(plane))),
         _ => decode_reduced(data, header, limits, cover).map(|(d, k)| (d, k, None)),

@@ -371,7 +371,8 @@ fn analyze_with(
         max_pixels: profile.max_pixels,
     };
     let header: Result<Header, DecodeError> = header::read_header(data).map_err(DecodeError::from);
-    // A large JPEG is decoded reduced in the DCT domain (see `decode_reduced`).
+    // A large JPEG is decoded reduced, once, with its luma plane kept for the face's own
+    // resolution (see `decode_reduced_with_luma`).
     let mut scale = 1.0;
     let mut luma_plane = None;
     let decoded = match &header {
