@@ -355,35 +355,18 @@ fn reduced_via_planes(
     } else {
         let (cw, ch) = layout.uv_size();
         let (sx, sy) = (subsamp.width(), subsamp.height());
-        let f = whole.filter(|f| f % sx == 0 && f % sy == 0 && f / sx == f / sy);
+        // Whole blocks only where the chroma is subsampled alike both ways.
+        let f = whole.filter(|f| sx == sy && f % sx == 0).map(|f| f / sx);
         let (cew, ceh) = (ew.div_ceil(sx), eh.div_ceil(sy));
         let u0 = yw * yh;
-        let cb = shrink(
-            &planes[u0..u0 + cw * ch],
-            cw,
-            ch,
-            cew,
-            ceh,
-            f.map(|f| f / sx),
-        )?;
-        let cr = shrink(
-            &planes[u0 + cw * ch..u0 + 2 * cw * ch],
-            cw,
-            ch,
-            cew,
-            ceh,
-            f.map(|f| f / sx),
-        )?;
+        let [cb, cr] = [0, 1].map(|k| {
+            let at = u0 + k * cw * ch;
+            shrink(&planes[at..at + cw * ch], cw, ch, cew, ceh, f)
+        });
+        let (cb, cr) = (cb?, cr?);
         ycc_to_rgb(&y, &cb, &cr, &mut rgb);
     }
-    let img = RgbImage::from_raw(sw, sh, rgb)?;
-    let mut img = DynamicImage::ImageRgb8(img);
-    if let Some(o) = image::metadata::Orientation::from_exif(header.orientation) {
-        img.apply_orientation(o);
-    }
-    let DynamicImage::ImageRgb8(rgb) = img else {
-        return None;
-    };
+    let rgb = oriented(RgbImage::from_raw(sw, sh, rgb)?, header.orientation)?;
     planes.truncate(yw * yh);
     let plane = LumaPlane {
         luma: planes,
@@ -462,14 +445,7 @@ fn reduction(w: u32, h: u32, cover: (u32, u32)) -> Option<u32> {
 fn reduced(data: &[u8], header: &Header, eighths: u32) -> Option<(Decoded, f32)> {
     let (w, h) = (header.width, header.height);
     let (sw, sh) = (scaled(w, eighths), scaled(h, eighths));
-    let rgb = libjpeg_rgb(data, header, sw, sh)?;
-    let mut img = DynamicImage::ImageRgb8(rgb);
-    if let Some(o) = image::metadata::Orientation::from_exif(header.orientation) {
-        img.apply_orientation(o);
-    }
-    let DynamicImage::ImageRgb8(rgb) = img else {
-        return None;
-    };
+    let rgb = oriented(libjpeg_rgb(data, header, sw, sh)?, header.orientation)?;
     Some((
         Decoded {
             header: header.clone(),
@@ -477,6 +453,18 @@ fn reduced(data: &[u8], header: &Header, eighths: u32) -> Option<(Decoded, f32)>
         },
         w as f32 / sw as f32,
     ))
+}
+
+/// The stored frame `rgb` turned as its EXIF `orientation` says (1–8; anything else leaves it).
+fn oriented(rgb: RgbImage, orientation: u8) -> Option<RgbImage> {
+    let mut img = DynamicImage::ImageRgb8(rgb);
+    if let Some(o) = image::metadata::Orientation::from_exif(orientation) {
+        img.apply_orientation(o);
+    }
+    match img {
+        DynamicImage::ImageRgb8(rgb) => Some(rgb),
+        _ => None,
+    }
 }
 
 /// libjpeg-turbo's decode of the stored frame (before orientation) at `sw` × `sh`, which must
