@@ -77,6 +77,10 @@ pub struct Profile {
     pub roll_max_deg: f64,
     /// Largest head yaw (turn), degrees.
     pub yaw_max_deg: f64,
+    /// Allowance added to `yaw_max_deg` for the mesh yaw's per-person offset (a face's own
+    /// asymmetry against the symmetric canonical head, and the posture a sitter holds as
+    /// "straight ahead"): yaw fails only beyond the sum.
+    pub yaw_allowance_deg: f64,
     /// Measurement uncertainty of the mesh's yaw, degrees: a value this close to the limit
     /// makes the check uncertain (verdict `review` unless something fails).
     pub yaw_uncertainty_deg: f64,

@@ -187,18 +187,15 @@ pub(crate) fn subject_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<C
     };
     // pose.yaw: positive when the nose turns toward the image's right.
     let yaw = f64::from(s.yaw_deg);
-    let lim = Range::new(-p.yaw_max_deg, p.yaw_max_deg);
+    let ymax = p.yaw_max_deg + p.yaw_allowance_deg;
+    let lim = Range::new(-ymax, ymax);
     let msg = if lim.contains(yaw) {
-        format!(
-            "头部正对镜头（左右转动 {yaw:.1}°，允许 ±{:.0}°）",
-            p.yaw_max_deg
-        )
+        format!("头部正对镜头（左右转动 {yaw:.1}°，允许 ±{ymax:.0}°）")
     } else {
         let side = if yaw > 0.0 { "右" } else { "左" };
         format!(
-            "头部向画面{side}侧转动约 {:.0}°（允许 ±{:.0}°），请正对镜头，不要转头",
-            yaw.abs(),
-            p.yaw_max_deg
+            "头部向画面{side}侧转动约 {:.0}°（允许 ±{ymax:.0}°），请正对镜头，不要转头",
+            yaw.abs()
         )
     };
     out.push(against(
@@ -321,13 +318,17 @@ mod rule_tests {
     use super::super::*;
 
     #[test]
-    fn yaw_limit_is_5_degrees_either_way() {
+    fn yaw_fails_beyond_5_degrees_plus_the_mesh_allowance_either_way() {
         use CheckCode::PoseYaw as C;
-        edge(C, |c| subj(c).yaw_deg = 4.9, |c| subj(c).yaw_deg = 5.1);
-        edge(C, |c| subj(c).yaw_deg = -4.9, |c| subj(c).yaw_deg = -5.1);
+        edge(C, |c| subj(c).yaw_deg = 7.9, |c| subj(c).yaw_deg = 8.1);
+        edge(C, |c| subj(c).yaw_deg = -7.9, |c| subj(c).yaw_deg = -8.1);
         let mut c = Case::good();
-        subj(&mut c).yaw_deg = 7.0;
-        assert!(find(&c, C).message.contains("不要转头"));
+        subj(&mut c).yaw_deg = 12.0;
+        let check = find(&c, C);
+        assert!(check.message.contains("不要转头"), "{}", check.message);
+        assert!(check.message.contains("右"), "{}", check.message);
+        subj(&mut c).yaw_deg = -12.0;
+        assert!(find(&c, C).message.contains("左"));
     }
 
     #[test]
@@ -406,8 +407,8 @@ mod rule_tests {
         let cases: [(CheckCode, Set, Set); 7] = [
             (
                 CheckCode::PoseYaw,
-                |s| s.yaw_deg = -4.0,
-                |s| s.yaw_deg = -3.0,
+                |s| s.yaw_deg = -7.0,
+                |s| s.yaw_deg = -6.0,
             ),
             (
                 CheckCode::PosePitch,

@@ -1,0 +1,54 @@
+//! Expression calibration (issue 16, point 1; issue 18's smiling originals): the face mesh the
+//! engine measured, with the subject measures and the `face.expression` status it reported.
+//! One JSON line per photo: `file`, `mesh` (468 × [x, y, z], pixels of the measured image),
+//! `subject` (the [`SubjectMeasures`] fields) and `expression` (pass / warn / review / fail).
+//!
+//! `cargo run --release -p photocheck-engine --example subject_mesh -- FILE...`
+//! (`bench/calibrate/expression.py` runs it on the calibration originals and the fixtures.)
+use photocheck_engine::{Engine, EngineConfig, Profile};
+use photocheck_types::CheckCode;
+use std::path::PathBuf;
+
+fn main() {
+    // The default installation (`photocheck models fetch`), and ORT_DYLIB_PATH when set.
+    let env = |k: &str| std::env::var_os(k).map(PathBuf::from);
+    let data = photocheck_config::data_dir(env("XDG_DATA_HOME").as_deref(), env("HOME").as_deref());
+    let cfg =
+        EngineConfig::resolve(None, None, env("ORT_DYLIB_PATH").as_deref(), 1, &data).unwrap();
+    let engine = Engine::new(&cfg).unwrap();
+    let profile = Profile::ga461();
+    for path in std::env::args().skip(1) {
+        let Ok(bytes) = std::fs::read(&path) else {
+            eprintln!("{path}: unreadable");
+            continue;
+        };
+        let Ok(a) = engine.analyze(&bytes, &profile) else {
+            println!("{}", serde_json::json!({ "file": path, "face": false }));
+            continue;
+        };
+        let status = a
+            .result
+            .check(CheckCode::FaceExpression)
+            .map(|c| format!("{:?}", c.status).to_lowercase());
+        let subject = a.measures.as_ref().and_then(|m| m.subject);
+        let (Some(face), Some(s)) = (a.face.as_ref(), subject) else {
+            println!("{}", serde_json::json!({ "file": path, "face": false }));
+            continue;
+        };
+        let line = serde_json::json!({
+            "file": path,
+            "mesh": face.mesh,
+            "subject": {
+                "eye_open": s.eye_open,
+                "mouth_gap": s.mouth_gap,
+                "smile": s.smile,
+                "mouth_width": s.mouth_width,
+                "teeth": s.teeth,
+                "yaw_deg": s.yaw_deg,
+                "pitch_deg": s.pitch_deg,
+            },
+            "expression": status,
+        });
+        println!("{line}");
+    }
+}
