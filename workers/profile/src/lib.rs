@@ -79,7 +79,9 @@ pub struct Profile {
     pub yaw_max_deg: f64,
     /// Allowance added to `yaw_max_deg` for the mesh yaw's per-person offset (a face's own
     /// asymmetry against the symmetric canonical head, and the posture a sitter holds as
-    /// "straight ahead"): yaw fails only beyond the sum.
+    /// "straight ahead"): yaw fails only beyond the sum. 0 when a profile file leaves it out
+    /// (files written before it existed keep their old limit).
+    #[serde(default)]
     pub yaw_allowance_deg: f64,
     /// Measurement uncertainty of the mesh's yaw, degrees: a value this close to the limit
     /// makes the check uncertain (verdict `review` unless something fails).
@@ -275,8 +277,9 @@ impl Profile {
     /// Names of the built-in profiles.
     pub const NAMES: &'static [&'static str] = &["ga461", "icao"];
 
-    /// A profile from TOML text (`what` names it in errors). Every limit must be given; unknown
-    /// keys are errors, so a misspelt limit never silently keeps its default.
+    /// A profile from TOML text (`what` names it in errors). Every limit must be given (but
+    /// `yaw_allowance_deg`, added later, which is 0 when absent); unknown keys are errors, so a
+    /// misspelt limit never silently keeps its default.
     pub fn from_toml(text: &str, what: &str) -> Result<Profile, ProfileError> {
         toml::from_str(text).map_err(|e| ProfileError::Invalid {
             what: what.to_owned(),
@@ -376,5 +379,19 @@ mod tests {
                 .code(),
             "profile.read"
         );
+    }
+
+    #[test]
+    fn a_profile_file_from_before_the_yaw_allowance_keeps_its_old_yaw_limit() {
+        let text: String = BUILT_IN[0]
+            .1
+            .lines()
+            .filter(|l| !l.starts_with("yaw_allowance_deg"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let old = Profile::from_toml(&text, "old").unwrap();
+        assert_eq!(old.yaw_allowance_deg, 0.0);
+        assert_eq!(old.yaw_max_deg, 5.0);
+        assert_eq!(Profile::ga461().yaw_allowance_deg, 3.0);
     }
 }
