@@ -10,18 +10,10 @@ use photocheck_engine::manifest::Manifest;
 use photocheck_engine::models::*;
 use std::path::PathBuf;
 
+mod common;
+
 fn main() {
-    // The default installation (`photocheck models fetch`), and ORT_DYLIB_PATH when set.
-    let env = |k: &str| std::env::var_os(k).map(PathBuf::from);
-    let data = photocheck_config::data_dir(env("XDG_DATA_HOME").as_deref(), env("HOME").as_deref());
-    let cfg = photocheck_engine::EngineConfig::resolve(
-        None,
-        None,
-        env("ORT_DYLIB_PATH").as_deref(),
-        1,
-        &data,
-    )
-    .unwrap();
+    let cfg = common::installed();
     let rt = Runtime::load(&cfg.ort_dylib, 1).unwrap();
     let m = Manifest::builtin().unwrap();
     let load = |r: &str| LoadedModel::load(&cfg.models_dir, m.by_role(r).unwrap()).unwrap();

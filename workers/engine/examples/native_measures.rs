@@ -12,17 +12,13 @@
 //! `cargo run --release -p photocheck-engine --example native_measures -- FILE...`
 //! (`bench/calibrate/large.py` runs it on graded variants.)
 use photocheck_engine::measure::{self, Luma};
-use photocheck_engine::{Engine, EngineConfig, Profile};
+use photocheck_engine::{Engine, Profile};
 use photocheck_types::CheckCode;
-use std::path::PathBuf;
+
+mod common;
 
 fn main() {
-    // The default installation (`photocheck models fetch`), and ORT_DYLIB_PATH when set.
-    let env = |k: &str| std::env::var_os(k).map(PathBuf::from);
-    let data = photocheck_config::data_dir(env("XDG_DATA_HOME").as_deref(), env("HOME").as_deref());
-    let cfg =
-        EngineConfig::resolve(None, None, env("ORT_DYLIB_PATH").as_deref(), 1, &data).unwrap();
-    let engine = Engine::new(&cfg).unwrap();
+    let engine = Engine::new(&common::installed()).unwrap();
     let profile = Profile::ga461();
     for path in std::env::args().skip(1) {
         let bytes = std::fs::read(&path).unwrap();

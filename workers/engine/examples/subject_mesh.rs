@@ -5,17 +5,13 @@
 //!
 //! `cargo run --release -p photocheck-engine --example subject_mesh -- FILE...`
 //! (`bench/calibrate/expression.py` runs it on the calibration originals and the fixtures.)
-use photocheck_engine::{Engine, EngineConfig, Profile};
+use photocheck_engine::{Engine, Profile};
 use photocheck_types::CheckCode;
-use std::path::PathBuf;
+
+mod common;
 
 fn main() {
-    // The default installation (`photocheck models fetch`), and ORT_DYLIB_PATH when set.
-    let env = |k: &str| std::env::var_os(k).map(PathBuf::from);
-    let data = photocheck_config::data_dir(env("XDG_DATA_HOME").as_deref(), env("HOME").as_deref());
-    let cfg =
-        EngineConfig::resolve(None, None, env("ORT_DYLIB_PATH").as_deref(), 1, &data).unwrap();
-    let engine = Engine::new(&cfg).unwrap();
+    let engine = Engine::new(&common::installed()).unwrap();
     let profile = Profile::ga461();
     for path in std::env::args().skip(1) {
         let Ok(bytes) = std::fs::read(&path) else {
@@ -26,10 +22,7 @@ fn main() {
             println!("{}", serde_json::json!({ "file": path, "face": false }));
             continue;
         };
-        let status = a
-            .result
-            .check(CheckCode::FaceExpression)
-            .map(|c| format!("{:?}", c.status).to_lowercase());
+        let status = a.result.check(CheckCode::FaceExpression).map(|c| c.status);
         let subject = a.measures.as_ref().and_then(|m| m.subject);
         let (Some(face), Some(s)) = (a.face.as_ref(), subject) else {
             println!("{}", serde_json::json!({ "file": path, "face": false }));

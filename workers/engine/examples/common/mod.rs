@@ -1,0 +1,12 @@
+//! What the examples share: the engine settings of the default installation.
+use photocheck_engine::EngineConfig;
+use std::path::PathBuf;
+
+/// The default installation (`photocheck models fetch`, under the data folder), and
+/// `ORT_DYLIB_PATH` when set: what `photocheck` itself resolves with no config file.
+pub fn installed() -> EngineConfig {
+    let env = |k: &str| std::env::var_os(k).map(PathBuf::from);
+    let data = photocheck_config::data_dir(env("XDG_DATA_HOME").as_deref(), env("HOME").as_deref());
+    EngineConfig::resolve(None, None, env("ORT_DYLIB_PATH").as_deref(), 1, &data)
+        .expect("the built-in manifest")
+}
