@@ -80,4 +80,17 @@ print(f"parity: max |original - rewritten| over 16 random inputs = {worst:.2e}")
 sys.exit(0 if worst < 1e-4 else 1)
 PY
 sha256sum mtcnn_onet.onnx
-echo "to adopt a conversion: cp $work/{face_landmark,selfie_segmentation,mtcnn_onet}.onnx $here/converted/ and update sha256 in $here/manifest.toml"
+
+# face-api.js's expression network: a TensorFlow.js weight map (no graph), written out as ONNX by
+# convert_face_expression.py (deterministic: the committed sha256 is reproduced exactly); parity
+# against face-api.js itself, run in Node on the same inputs.
+tgz=vladmandic-face-api-1.7.15.tgz
+[ -f "$tgz" ] || npm pack -q @vladmandic/face-api@1.7.15 >/dev/null
+echo "0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031  $tgz" | sha256sum -c -
+tar -xzf "$tgz" package/model/face_expression_model.bin package/model/face_expression_model-weights_manifest.json
+echo "9a9840f2cf1f4c7eab95f197512569345c00d2426754d4608b92af30e0300f3d  package/model/face_expression_model.bin" | sha256sum -c -
+[ -d node_modules/face-api.js ] || { [ -f package.json ] || echo '{"name": "convert", "version": "0.0.0"}' >package.json; npm install -q face-api.js@0.22.2 >/dev/null; }
+venv/bin/python "$here/convert_face_expression.py" package/model/face_expression_model-weights_manifest.json \
+  package/model/face_expression_model.bin face_expression.onnx
+venv/bin/python "$here/parity_face_expression.py" . face_expression.onnx
+echo "to adopt a conversion: cp $work/{face_landmark,selfie_segmentation,mtcnn_onet,face_expression}.onnx $here/converted/ and update sha256 in $here/manifest.toml"

@@ -1,5 +1,5 @@
 //! Per-stage costs on a compliant 358×441 photo: decode, detect, landmarks, mesh, the measure
-//! groups, segmentation and cover measures, rules.
+//! groups, segmentation and cover measures, expression, rules.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use image::RgbImage;
@@ -11,8 +11,8 @@ use photocheck_engine::header::Header;
 use photocheck_engine::manifest::Manifest;
 use photocheck_engine::measure::FaceGeometry;
 use photocheck_engine::models::{
-    BlazeFace, FaceDetector, LandmarkRefiner, LoadedModel, MediaPipeMesh, MeshModel, ONet, Runtime,
-    SelfieSegmentation,
+    BlazeFace, ExpressionModel, FaceApiExpression, FaceDetector, LandmarkRefiner, LoadedModel,
+    MediaPipeMesh, MeshModel, ONet, Runtime, SelfieSegmentation,
 };
 use photocheck_engine::{checks, measure, measure_all_with_mask, Profile};
 use std::hint::black_box;
@@ -152,6 +152,15 @@ fn stages(c: &mut Criterion) {
     let f = face.as_ref().expect("a face on the compliant photo");
     g.bench_function("segment_and_cover", |b| {
         b.iter(|| black_box(measure_subject::run(&mut seg, &img, f, &m.background).unwrap()))
+    });
+    // The expression network on the face (one crop: a neutral face is read once; a smile, at
+    // P(happy) 0.35 or more, twice).
+    let mut expr = FaceApiExpression::new(&rt, &load("expression")).unwrap();
+    g.bench_function("expression", |b| {
+        b.iter(|| black_box(expr.read(&img, f, 0.35).unwrap()))
+    });
+    g.bench_function("expression_two_crops", |b| {
+        b.iter(|| black_box(expr.read(&img, f, 0.0).unwrap()))
     });
     g.bench_function("rules", |b| {
         b.iter(|| {

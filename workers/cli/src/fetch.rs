@@ -12,8 +12,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The converted face-mesh model ships inside the binary (it is built from
-/// `models/converted/`, reproducible with `models/convert.sh`).
+/// The converted models ship inside the binary (they are built from `models/converted/`,
+/// reproducible with `models/convert.sh`).
 const REPO_FILES: &[(&str, &[u8])] = &[
     (
         "models/converted/face_landmark.onnx",
@@ -26,6 +26,10 @@ const REPO_FILES: &[(&str, &[u8])] = &[
     (
         "models/converted/mtcnn_onet.onnx",
         include_bytes!("../../../models/converted/mtcnn_onet.onnx"),
+    ),
+    (
+        "models/converted/face_expression.onnx",
+        include_bytes!("../../../models/converted/face_expression.onnx"),
     ),
 ];
 

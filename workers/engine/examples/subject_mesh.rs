@@ -39,6 +39,7 @@ fn main() {
                 "teeth": s.teeth,
                 "yaw_deg": s.yaw_deg,
                 "pitch_deg": s.pitch_deg,
+                "happy": s.happy,
             },
             "expression": status,
         });

@@ -40,8 +40,8 @@ use crate::header::Header;
 use crate::manifest::Manifest;
 use crate::measure::FaceGeometry;
 use crate::models::{
-    BlazeFace, Detection, FaceMesh, LoadedModel, MediaPipeMesh, ModelSet, ONet, Runtime,
-    SelfieSegmentation,
+    BlazeFace, Detection, FaceApiExpression, FaceMesh, LoadedModel, MediaPipeMesh, ModelSet, ONet,
+    Runtime, SelfieSegmentation,
 };
 use image::RgbImage;
 use photocheck_types::{CheckResult, EngineInfo, FaceInfo, Landmarks, Verdict};
@@ -95,6 +95,7 @@ struct Models {
     onet: LoadedModel,
     mesh: LoadedModel,
     segment: LoadedModel,
+    expression: LoadedModel,
     canonical: Arc<pose::CanonicalFace>,
 }
 
@@ -150,6 +151,7 @@ impl Engine {
             onet: load("landmarks")?,
             mesh: load("face_mesh")?,
             segment: load("segmentation")?,
+            expression: load("expression")?,
             canonical: Arc::new(pose::CanonicalFace::parse(&canonical_file.bytes)?),
         };
         let mut tags = BTreeMap::new();
@@ -159,6 +161,7 @@ impl Engine {
             ("landmarks", &models.onet),
             ("face_mesh", &models.mesh),
             ("segmentation", &models.segment),
+            ("expression", &models.expression),
             ("canonical_face", &canonical_file),
         ] {
             tags.insert(role.to_string(), m.entry.tag());
@@ -192,6 +195,10 @@ impl Engine {
             segmenter: Box::new(SelfieSegmentation::new(
                 &self.runtime,
                 &self.models.segment,
+            )?),
+            expression: Box::new(FaceApiExpression::new(
+                &self.runtime,
+                &self.models.expression,
             )?),
             canonical: Arc::clone(&self.models.canonical),
         })
@@ -471,6 +478,13 @@ fn analyze_with(
                 cover::run(set.segmenter.as_mut(), img, f, &m.background)?
             };
             timings.insert("cover".to_string(), ms(t));
+            // The expression network reads the smiles the mesh's mouth shape misses.
+            if let Some(s) = m.subject.as_mut() {
+                let t = Instant::now();
+                let second_look = (profile.happy_max - profile.happy_uncertainty) as f32;
+                s.happy = Some(set.expression.read(img, f, second_look)?.happy);
+                timings.insert("expression".to_string(), ms(t));
+            }
             // The top below the neck (checks/clothing.rs).
             if clothing::top_in_frame(f, img.height()) {
                 let t = Instant::now();

@@ -96,6 +96,7 @@ mod tests {
             "face_mesh",
             "segmentation",
             "canonical_face",
+            "expression",
         ] {
             let e = m.by_role(role).unwrap();
             assert_eq!(e.sha256.len(), 64, "{role}");

@@ -113,6 +113,15 @@ pub struct Profile {
     pub teeth_max: f64,
     /// Measurement uncertainty of the teeth share.
     pub teeth_uncertainty: f64,
+    /// Largest P(happy) the expression network may give a face (a smile, a closed-lipped one
+    /// included). 1 when a profile file leaves it out (files written before it never fail on
+    /// it).
+    #[serde(default = "certainty")]
+    pub happy_max: f64,
+    /// Uncertainty of P(happy): a value this close to `happy_max` makes the check uncertain.
+    /// 0 when a profile file leaves it out.
+    #[serde(default)]
+    pub happy_uncertainty: f64,
     /// Tinted lenses: least luminance of the skin below the eyes (where a lens sits) ÷ the
     /// same side's cheek below the lens, the brighter side.
     pub lens_luminance_min: f64,
@@ -245,6 +254,11 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("icao", include_str!("../profiles/icao.toml")),
 ];
 
+/// The default of a probability limit that can never be exceeded.
+fn certainty() -> f64 {
+    1.0
+}
+
 impl Profile {
     /// GA 461-2004 resident ID card photo (`profiles/ga461.toml`; `shared/spec/ga461.md`).
     pub fn ga461() -> Profile {
@@ -278,8 +292,9 @@ impl Profile {
     pub const NAMES: &'static [&'static str] = &["ga461", "icao"];
 
     /// A profile from TOML text (`what` names it in errors). Every limit must be given (but
-    /// `yaw_allowance_deg`, added later, which is 0 when absent); unknown keys are errors, so a
-    /// misspelt limit never silently keeps its default.
+    /// those added later, `yaw_allowance_deg`, `happy_max` and `happy_uncertainty`, which
+    /// keep a file's old behaviour when absent); unknown keys are errors, so a misspelt limit
+    /// never silently keeps its default.
     pub fn from_toml(text: &str, what: &str) -> Result<Profile, ProfileError> {
         toml::from_str(text).map_err(|e| ProfileError::Invalid {
             what: what.to_owned(),
@@ -379,6 +394,20 @@ mod tests {
                 .code(),
             "profile.read"
         );
+    }
+
+    #[test]
+    fn a_profile_file_from_before_the_expression_network_never_fails_on_it() {
+        let text: String = BUILT_IN[0]
+            .1
+            .lines()
+            .filter(|l| !l.starts_with("happy_"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let old = Profile::from_toml(&text, "old").unwrap();
+        assert_eq!((old.happy_max, old.happy_uncertainty), (1.0, 0.0));
+        let now = Profile::ga461();
+        assert!(now.happy_max < 1.0 && now.happy_uncertainty > 0.0);
     }
 
     #[test]

@@ -59,6 +59,9 @@ pub struct SubjectMeasures {
     pub yaw_deg: f32,
     /// Pitch: positive when the head is raised (chin up); from the same fit.
     pub pitch_deg: f32,
+    /// P(happy) from the expression network ([`crate::models::ExpressionModel`]), when it ran:
+    /// a smile, including one with closed lips that the mouth shape above does not show.
+    pub happy: Option<f32>,
 }
 
 impl SubjectMeasures {
@@ -161,6 +164,7 @@ pub fn subject(
         teeth: teeth as f32 / (mouth_w * mouth_w),
         yaw_deg: pose.yaw_deg,
         pitch_deg: pose.pitch_deg,
+        happy: None,
     })
 }
 
@@ -276,13 +280,16 @@ pub(crate) fn subject_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<C
         p.mouth_gap_uncertainty,
         msg,
     ));
-    // face.expression: raised mouth corners or a widened mouth (a smile), or visible teeth.
+    // face.expression: raised mouth corners or a widened mouth (a smile), visible teeth, or a
+    // smile the expression network reads (closed lips show none of the others).
     let smile = f64::from(s.smile);
     let teeth = f64::from(s.teeth);
     let width = f64::from(s.mouth_width);
+    let happy = s.happy.map(f64::from);
     let lim = Range::new(f64::MIN, p.smile_max);
     let teeth_out = teeth > p.teeth_max;
     let wide = width > p.mouth_width_max;
+    let read_smiling = happy.is_some_and(|h| h > p.happy_max);
     let msg = if teeth_out {
         format!(
             "露出牙齿（牙齿面积为嘴宽平方的 {:.1}%，至多 {:.1}%），请保持自然表情，不要露齿微笑",
@@ -296,18 +303,32 @@ pub(crate) fn subject_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<C
             width * 100.0,
             p.mouth_width_max * 100.0
         )
-    } else {
+    } else if let (true, Some(h)) = (read_smiling, happy) {
         format!(
-            "表情自然（嘴角上扬 {smile:.2}，至多 {:.2}；未露齿）",
+            "面带微笑（表情识别为微笑的可能 {:.0}%，至多 {:.0}%），请保持自然表情，抿嘴微笑也不可以",
+            h * 100.0,
+            p.happy_max * 100.0
+        )
+    } else {
+        let read = happy.map_or(String::new(), |h| {
+            format!(
+                "；微笑可能 {:.0}%，至多 {:.0}%",
+                h * 100.0,
+                p.happy_max * 100.0
+            )
+        });
+        format!(
+            "表情自然（嘴角上扬 {smile:.2}，至多 {:.2}；未露齿{read}）",
             p.smile_max
         )
     };
     let mut c = against_ratio(FaceExpression, smile, lim, p.smile_uncertainty, msg);
-    if teeth_out || wide {
+    if teeth_out || wide || read_smiling {
         c.status = Status::Fail;
     }
     c.uncertain |= (teeth - p.teeth_max).abs() <= p.teeth_uncertainty
-        || (width - p.mouth_width_max).abs() <= p.mouth_width_uncertainty;
+        || (width - p.mouth_width_max).abs() <= p.mouth_width_uncertainty
+        || happy.is_some_and(|h| near_limit(h, p.happy_max, p.happy_uncertainty));
     out.push(c);
 }
 
@@ -401,10 +422,38 @@ mod rule_tests {
     }
 
     #[test]
+    fn a_smile_the_expression_network_reads_fails_even_with_a_level_closed_mouth() {
+        use CheckCode::FaceExpression as C;
+        edge(
+            C,
+            |c| subj(c).happy = Some(0.49),
+            |c| subj(c).happy = Some(0.51),
+        );
+        let mut c = Case::good();
+        subj(&mut c).happy = Some(0.9);
+        let x = find(&c, C);
+        assert!(
+            x.message.contains("表情识别为微笑的可能 90%"),
+            "{}",
+            x.message
+        );
+        assert!(x.message.contains("抿嘴微笑"));
+        // Without the network's reading the mouth shape alone decides, as before.
+        let mut c = Case::good();
+        subj(&mut c).happy = None;
+        let x = find(&c, C);
+        assert_eq!(x.status, Status::Pass);
+        assert!(!x.message.contains("微笑可能"));
+        // A neutral reading says so in the pass message.
+        let x = find(&Case::good(), C);
+        assert!(x.message.contains("微笑可能 1%"), "{}", x.message);
+    }
+
+    #[test]
     fn subject_values_within_their_uncertainty_of_a_limit_make_a_review() {
         type Set = fn(&mut SubjectMeasures);
         // (code, just inside but within the uncertainty, inside and clear of it)
-        let cases: [(CheckCode, Set, Set); 7] = [
+        let cases: [(CheckCode, Set, Set); 8] = [
             (
                 CheckCode::PoseYaw,
                 |s| s.yaw_deg = -7.0,
@@ -439,6 +488,11 @@ mod rule_tests {
                 CheckCode::FaceExpression,
                 |s| s.mouth_width = 0.49,
                 |s| s.mouth_width = 0.47,
+            ),
+            (
+                CheckCode::FaceExpression,
+                |s| s.happy = Some(0.4),
+                |s| s.happy = Some(0.2),
             ),
         ];
         for (code, near, clear) in cases {

@@ -89,6 +89,7 @@ pub(super) fn measures() -> Measures {
             teeth: 0.0,
             yaw_deg: 0.0,
             pitch_deg: 0.0,
+            happy: Some(0.01),
         }),
         cover: Some(cover()),
         clothing: Some(crate::checks::clothing::ClothingMeasures {

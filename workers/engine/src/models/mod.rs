@@ -6,18 +6,24 @@
 //!   centres and roll.
 //! - [`Segmenter`]: person vs background (MediaPipe selfie segmentation), for the head-covering
 //!   and ear checks.
+//! - [`ExpressionModel`]: facial expression (face-api.js's expression network), for the smiles
+//!   the mesh's mouth shape misses.
 //!
 //! A better model replaces one of these without touching the checks. Every model runs with one
 //! intra-op thread: photos are processed in parallel instead, one [`ModelSet`] per worker thread
 //! (`Session::run` needs `&mut self`).
 
 mod blazeface;
+mod expression;
 mod mesh;
 mod onet;
 mod runtime;
 mod segment;
 
 pub use blazeface::BlazeFace;
+pub use expression::{
+    expression_crop, Expression, ExpressionModel, FaceApiExpression, SIDE as EXPRESSION_SIDE,
+};
 pub use mesh::{idx as mesh_idx, roi_from_detection, roi_from_mesh, FaceMesh, MediaPipeMesh};
 pub use onet::ONet;
 pub use runtime::{LoadedModel, Runtime};
@@ -93,6 +99,8 @@ pub struct ModelSet {
     pub resizer: fast_image_resize::Resizer,
     /// Person segmentation.
     pub segmenter: Box<dyn Segmenter>,
+    /// Facial expression.
+    pub expression: Box<dyn ExpressionModel>,
     /// The reference head the mesh is fitted to for the head pose.
     pub canonical: std::sync::Arc<crate::pose::CanonicalFace>,
 }
