@@ -23,26 +23,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 from clothing import read_tem  # noqa: E402
 
+# The same Node runner as the converted model's parity check (all 7 probabilities per crop).
+sys.path.insert(0, str(HERE.parents[2] / "models"))
+from parity_face_expression import RUN_JS  # noqa: E402
+
 CALIB = HERE.parents[3] / "shared/calibration/london"
 SCALES = (1.0, 1.2, 1.4)
-RUN_JS = """
-const faceapi = require('face-api.js'); const tf = faceapi.tf; const fs = require('fs');
-(async () => {
-  await tf.setBackend('cpu'); await tf.ready();
-  const m = JSON.parse(fs.readFileSync('package/model/face_expression_model-weights_manifest.json'));
-  const b = fs.readFileSync('package/model/face_expression_model.bin');
-  await faceapi.nets.faceExpressionNet.loadFromWeightMap(tf.io.decodeWeights(
-    b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength), m.flatMap(g => g.weights)));
-  const x = new Float32Array(fs.readFileSync('crops.f32').buffer.slice(0));
-  const out = [];
-  for (let i = 0; i < x.length / (112 * 112 * 3); i++) {
-    const t = tf.tensor3d(x.subarray(i * 37632, (i + 1) * 37632), [112, 112, 3]);
-    out.push((await faceapi.nets.faceExpressionNet.predictExpressions(t)).happy);
-    t.dispose();
-  }
-  console.log(JSON.stringify(out));
-})().catch(e => { console.error(e); process.exit(1); });
-"""
 
 
 def main() -> None:
@@ -72,10 +58,10 @@ def main() -> None:
             im = Image.open(src).convert("RGB").crop((c[0] - side / 2, c[1] - side / 2, c[0] + side / 2, c[1] + side / 2))
             crops.append(np.asarray(im.resize((112, 112), Image.BILINEAR), np.float32))
             names.append((scale, src.stem))
-    np.stack(crops).tofile(w / "crops.f32")
+    np.stack(crops).tofile(w / "parity.f32")
     (w / "run.js").write_text(RUN_JS)
     out = subprocess.run(["node", "run.js"], cwd=w, check=True, capture_output=True, text=True).stdout
-    happy = json.loads(out.strip().splitlines()[-1])
+    happy = [p[1] for p in json.loads(out.strip().splitlines()[-1])]
     fails = set()
     if args.subject_mesh:
         for line in args.subject_mesh.read_text().splitlines():
