@@ -3,10 +3,11 @@
 
 use photocheck_engine::manifest::Manifest;
 use photocheck_engine::models::{
-    head_crop, BlazeFace, FaceDetector, LandmarkRefiner, LoadedModel, MediaPipeMesh, MeshModel,
-    ONet, Runtime, Segmenter, SelfieSegmentation,
+    head_crop, BlazeFace, ExpressionModel, FaceApiExpression, FaceDetector, LandmarkRefiner,
+    LoadedModel, MediaPipeMesh, MeshModel, ONet, Runtime, Segmenter, SelfieSegmentation,
 };
-use photocheck_tests::fixture;
+use photocheck_engine::Profile;
+use photocheck_tests::{engine, fixture, fixtures_dir};
 
 struct Setup {
     rt: Runtime,
@@ -282,4 +283,45 @@ fn the_canonical_face_is_symmetric_and_a_turned_copy_gives_back_its_angles() {
         );
         assert!(p.misfit < 1e-4, "{p:?}");
     }
+}
+
+/// The expression network on real faces: a compliant fixture reads neutral in one look; a
+/// calibration original (London set 011, smiling with closed lips: no teeth, corners level
+/// enough for the mouth-shape rules) reads happy in both framings.
+#[test]
+fn the_expression_network_reads_a_closed_lip_smile_and_a_neutral_face() {
+    let s = setup();
+    let mut expr = FaceApiExpression::new(&s.rt, &load(&s, "expression")).unwrap();
+    let profile = Profile::ga461();
+    let mut look = |bytes: &[u8]| {
+        let a = engine().analyze(bytes, &profile).unwrap();
+        let (img, face) = (a.image.unwrap(), a.face.unwrap());
+        expr.read(&img, &face, 0.35).unwrap()
+    };
+    let neutral = look(&fixture("pass__pass_064_0.jpg"));
+    assert!(
+        neutral.happy < 0.1,
+        "neutral face read P(happy) {}",
+        neutral.happy
+    );
+    assert!(neutral.neutral > 0.5);
+    assert_eq!(neutral.crops, 1, "a neutral face is read once");
+    let calibration = fixtures_dir().join("../calibration/london");
+    let smile = look(&std::fs::read(calibration.join("011_08.jpg")).unwrap());
+    assert!(
+        smile.happy > 0.5,
+        "closed-lip smile read P(happy) {}",
+        smile.happy
+    );
+    assert_eq!(
+        smile.crops, 2,
+        "a face that reads happy is read at a second framing"
+    );
+    // The same person's neutral photo.
+    let same = look(&std::fs::read(calibration.join("011_03.jpg")).unwrap());
+    assert!(
+        same.happy < 0.1,
+        "011's neutral photo read P(happy) {}",
+        same.happy
+    );
 }
