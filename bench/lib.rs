@@ -41,9 +41,7 @@ pub fn photos(prefix: &str) -> Vec<(String, Vec<u8>)> {
 /// `photocheck` binary (config defaults, `ORT_DYLIB_PATH`, then the data folder).
 pub fn engine_config() -> EngineConfig {
     let config = photocheck_config::Config::default();
-    let xdg = std::env::var_os("XDG_DATA_HOME").map(PathBuf::from);
-    let home = std::env::var_os("HOME").map(PathBuf::from);
-    let data_dir = photocheck_config::data_dir(xdg.as_deref(), home.as_deref());
+    let data_dir = photocheck_config::data_dir_from_env();
     let env_dylib = std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from);
     EngineConfig::resolve(
         config.engine.models_dir.as_deref(),

@@ -155,9 +155,7 @@ pub fn fuzz_decode_reduced(data: &[u8]) {
 fn engine() -> &'static photocheck_engine::Engine {
     static E: OnceLock<photocheck_engine::Engine> = OnceLock::new();
     E.get_or_init(|| {
-        let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
-        let xdg = std::env::var_os("XDG_DATA_HOME").map(std::path::PathBuf::from);
-        let data_dir = photocheck_config::data_dir(xdg.as_deref(), home.as_deref());
+        let data_dir = photocheck_config::data_dir_from_env();
         let env = std::env::var_os("ORT_DYLIB_PATH").map(std::path::PathBuf::from);
         let cfg =
             photocheck_engine::EngineConfig::resolve(None, None, env.as_deref(), 1, &data_dir)

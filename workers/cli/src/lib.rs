@@ -13,12 +13,8 @@ use photocheck_engine::{Engine, EngineConfig, EngineError};
 use std::path::{Path, PathBuf};
 
 /// The data folder (`$XDG_DATA_HOME/photocheck`, else `~/.local/share/photocheck`), from the
-/// process environment. Read once, here, by the binary.
-pub fn data_dir_from_env() -> PathBuf {
-    let xdg = std::env::var_os("XDG_DATA_HOME").map(PathBuf::from);
-    let home = std::env::var_os("HOME").map(PathBuf::from);
-    photocheck_config::data_dir(xdg.as_deref(), home.as_deref())
-}
+/// process environment. Read once, by the binary.
+pub use photocheck_config::data_dir_from_env;
 
 /// The engine settings for this configuration: config keys, then `ORT_DYLIB_PATH`, then the
 /// defaults under the data folder.

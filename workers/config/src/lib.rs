@@ -582,6 +582,13 @@ pub fn data_dir(xdg_data_home: Option<&Path>, home: Option<&Path>) -> PathBuf {
     }
 }
 
+/// [`data_dir`] from this process's `XDG_DATA_HOME` and `HOME`: what the binary, the benches,
+/// the fuzz targets and the examples all resolve with no config file.
+pub fn data_dir_from_env() -> PathBuf {
+    let env = |k: &str| std::env::var_os(k).map(PathBuf::from);
+    data_dir(env("XDG_DATA_HOME").as_deref(), env("HOME").as_deref())
+}
+
 impl Config {
     /// Loads defaults, then `file` (which must exist when given), then the process's
     /// `PHOTOCHECK__SECTION__KEY` variables. Called once, by the binary, at start-up.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 /// `ORT_DYLIB_PATH` when set: what `photocheck` itself resolves with no config file.
 pub fn installed() -> EngineConfig {
     let env = |k: &str| std::env::var_os(k).map(PathBuf::from);
-    let data = photocheck_config::data_dir(env("XDG_DATA_HOME").as_deref(), env("HOME").as_deref());
+    let data = photocheck_config::data_dir_from_env();
     EngineConfig::resolve(None, None, env("ORT_DYLIB_PATH").as_deref(), 1, &data)
         .expect("the built-in manifest")
 }
