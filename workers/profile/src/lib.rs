@@ -396,15 +396,21 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_profile_file_from_before_the_expression_network_never_fails_on_it() {
+    /// The built-in ga461 profile file with the keys starting with `prefix` left out, as a file
+    /// written before those keys existed.
+    fn ga461_file_without(prefix: &str) -> Profile {
         let text: String = BUILT_IN[0]
             .1
             .lines()
-            .filter(|l| !l.starts_with("happy_"))
+            .filter(|l| !l.starts_with(prefix))
             .map(|l| format!("{l}\n"))
             .collect();
-        let old = Profile::from_toml(&text, "old").unwrap();
+        Profile::from_toml(&text, "old").unwrap()
+    }
+
+    #[test]
+    fn a_profile_file_from_before_the_expression_network_never_fails_on_it() {
+        let old = ga461_file_without("happy_");
         assert_eq!((old.happy_max, old.happy_uncertainty), (1.0, 0.0));
         let now = Profile::ga461();
         assert!(now.happy_max < 1.0 && now.happy_uncertainty > 0.0);
@@ -412,13 +418,7 @@ mod tests {
 
     #[test]
     fn a_profile_file_from_before_the_yaw_allowance_keeps_its_old_yaw_limit() {
-        let text: String = BUILT_IN[0]
-            .1
-            .lines()
-            .filter(|l| !l.starts_with("yaw_allowance_deg"))
-            .map(|l| format!("{l}\n"))
-            .collect();
-        let old = Profile::from_toml(&text, "old").unwrap();
+        let old = ga461_file_without("yaw_allowance_deg");
         assert_eq!(old.yaw_allowance_deg, 0.0);
         assert_eq!(old.yaw_max_deg, 5.0);
         assert_eq!(Profile::ga461().yaw_allowance_deg, 3.0);
