@@ -68,6 +68,23 @@ def bundle(work: Path, name: str) -> Path:
     return model
 
 
+def report(scores: dict) -> None:
+    """Per score: the largest neutral (`_03`) value and the smiles (`_08`) above it; then the
+    mean of mouthSmileLeft and mouthSmileRight per photo."""
+    neutral = {k: v for k, v in scores.items() if k.endswith("_03")}
+    smiles = {k: v for k, v in scores.items() if k.endswith("_08")}
+    for i, name in NAMES.items():
+        top = max(v[i] for v in neutral.values())
+        above = sorted(k[:3] for k, v in smiles.items() if v[i] > top)
+        print(f"{name:18s} neutral max {top:.3f}; smiles above {len(above)} of {len(smiles)}:",
+              " ".join(above))
+    smile = {k: (v[44] + v[45]) / 2 for k, v in scores.items()}
+    top = max(v for k, v in smile.items() if k.endswith("_03"))
+    print(f"mouthSmile mean: neutral max {top:.3f}; neutral:",
+          " ".join(f"{k[:3]}:{v:.2f}" for k, v in sorted(smile.items()) if k.endswith("_03")))
+    print("smiles:", " ".join(f"{k[:3]}:{v:.2f}" for k, v in sorted(smile.items()) if k.endswith("_08")))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("mesh_jsonl", type=Path)
@@ -88,17 +105,7 @@ def main() -> None:
         it.set_tensor(inp, pts[None].astype(np.float32))
         it.invoke()
         scores[Path(r["file"]).stem] = it.get_tensor(out).copy()
-    neutral = {k: v for k, v in scores.items() if k.endswith("_03")}
-    smiles = {k: v for k, v in scores.items() if k.endswith("_08")}
-    for i, name in NAMES.items():
-        top = max(v[i] for v in neutral.values())
-        above = sorted(k[:3] for k, v in smiles.items() if v[i] > top)
-        print(f"{name:18s} neutral max {top:.3f}; smiles above {len(above)} of {len(smiles)}")
-    smile = {k: (v[44] + v[45]) / 2 for k, v in scores.items()}
-    top = max(v for k, v in smile.items() if k.endswith("_03"))
-    print(f"mouthSmile mean: neutral max {top:.3f}; per smile:",
-          " ".join(f"{k[:3]}:{v:.2f}" for k, v in sorted(smile.items()) if k.endswith("_08")))
-
+    report(scores)
 
 if __name__ == "__main__":
     main()

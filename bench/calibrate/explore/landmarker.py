@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from blendshapes import NAMES, SUBSET, bundle
+from blendshapes import SUBSET, bundle, report
 
 CAL = Path(__file__).resolve().parents[4] / "shared" / "calibration" / "london"
 SIZE = 256
@@ -88,18 +88,7 @@ def main() -> None:
             blend.set_tensor(blend.get_input_details()[0]["index"], pts[SUBSET][None].astype(np.float32))
             blend.invoke()
             scores[f"{person}_{shot}"] = blend.get_tensor(blend.get_output_details()[0]["index"]).copy()
-    neutral = {k: v for k, v in scores.items() if k.endswith("_03")}
-    smiles = {k: v for k, v in scores.items() if k.endswith("_08")}
-    for i, name in NAMES.items():
-        top = max(v[i] for v in neutral.values())
-        above = sorted(k[:3] for k, v in smiles.items() if v[i] > top)
-        print(f"{name:18s} neutral max {top:.3f}; smiles above {len(above)} of {len(smiles)}: {' '.join(above)}")
-    smile = {k: (v[44] + v[45]) / 2 for k, v in scores.items()}
-    top = max(v for k, v in smile.items() if k.endswith("_03"))
-    print(f"mouthSmile mean: neutral max {top:.3f}; neutral:",
-          " ".join(f"{k[:3]}:{v:.2f}" for k, v in sorted(smile.items()) if k.endswith("_03")))
-    print("smiles:", " ".join(f"{k[:3]}:{v:.2f}" for k, v in sorted(smile.items()) if k.endswith("_08")))
-
+    report(scores)
 
 if __name__ == "__main__":
     main()
