@@ -98,37 +98,24 @@ async fn tokens_idempotency_windows_and_media_types() {
     assert_eq!(anonymous.status(), 401);
 
     // Multipart with metadata; the job message carries it.
-    let form = reqwest::multipart::Form::new()
-        .part(
-            "photo",
-            reqwest::multipart::Part::bytes(photo[1].clone()).file_name("a.jpg"),
-        )
-        .text(
-            "metadata",
-            r#"{"application_id":"A-1","window_id":"w1","profile":"icao"}"#,
-        );
-    let r = http()
-        .post(format!("{}/v1/photos", api.url))
-        .bearer_auth(TOKEN_W1)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let r = multipart_upload(
+        &http(),
+        &api.url,
+        TOKEN_W1,
+        &photo[1],
+        r#"{"application_id":"A-1","window_id":"w1","profile":"icao"}"#,
+    )
+    .await;
     assert_eq!(r.status(), 202);
     // Window 2 may use only the deployment's profile: icao is refused, nothing queued.
-    let form = reqwest::multipart::Form::new()
-        .part(
-            "photo",
-            reqwest::multipart::Part::bytes(photo[1].clone()).file_name("a.jpg"),
-        )
-        .text("metadata", r#"{"profile":"icao"}"#);
-    let r = http()
-        .post(format!("{}/v1/photos", api.url))
-        .bearer_auth(TOKEN_W2)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let r = multipart_upload(
+        &http(),
+        &api.url,
+        TOKEN_W2,
+        &photo[1],
+        r#"{"profile":"icao"}"#,
+    )
+    .await;
     assert_eq!(r.status(), 403);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "api.profile_not_allowed");

@@ -401,6 +401,33 @@ pub async fn upload(
     (status, r.json().await.unwrap_or(serde_json::Value::Null))
 }
 
+/// Sends one photo to `{api_url}/v1/photos` as a multipart form (`photo`, then `metadata` as
+/// JSON text) with `client`, as a window system that sends metadata does.
+pub async fn multipart_upload(
+    client: &reqwest::Client,
+    api_url: &str,
+    token: &str,
+    photo: &[u8],
+    metadata: &str,
+) -> reqwest::Response {
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "photo",
+            reqwest::multipart::Part::bytes(photo.to_vec())
+                .file_name("photo.jpg")
+                .mime_str("image/jpeg")
+                .unwrap(),
+        )
+        .text("metadata", metadata.to_owned());
+    client
+        .post(format!("{api_url}/v1/photos"))
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// Path of the `photocheck` binary: `PHOTOCHECK_BIN`, else next to this test's target dir.
 pub fn photocheck_bin() -> PathBuf {
     if let Ok(p) = std::env::var("PHOTOCHECK_BIN") {

@@ -106,21 +106,14 @@ async fn every_hop_runs_over_tls_with_a_private_ca() {
     let w1_client = client(&pki, Some(&w1));
     let mut refusals = Vec::new();
     let accepted = loop {
-        let form = reqwest::multipart::Form::new()
-            .part(
-                "photo",
-                reqwest::multipart::Part::bytes(photo.clone())
-                    .mime_str("image/jpeg")
-                    .unwrap(),
-            )
-            .text("metadata", r#"{"application_id": "GD-APP-7731942"}"#);
-        let answer = w1_client
-            .post(format!("{}/v1/photos", api.url))
-            .bearer_auth(TOKEN_W1)
-            .multipart(form)
-            .send()
-            .await
-            .unwrap();
+        let answer = multipart_upload(
+            &w1_client,
+            &api.url,
+            TOKEN_W1,
+            &photo,
+            r#"{"application_id": "GD-APP-7731942"}"#,
+        )
+        .await;
         if answer.status() != 503 || refusals.len() >= 10 {
             break answer;
         }
