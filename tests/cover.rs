@@ -300,6 +300,8 @@ fn hair_over_both_ears_fails_and_one_visible_ear_passes() {
         let f0 = Face::of(name);
         let hair = f0.hair_colour();
         let fw = f0.face_width();
+        // Hair from 0.3 face widths above the cheek contour point (the calibration templates'
+        // ear tops lie at most 0.27 above it) to below the lobe, 0.16 outward.
         let cover = |f: &mut Face, idx: usize, out: f32| {
             let c = f.xy(idx);
             let (x0, x1) = if out < 0.0 {
@@ -308,7 +310,7 @@ fn hair_over_both_ears_fails_and_one_visible_ear_passes() {
                 (c[0] - 0.005 * fw, c[0] + 0.16 * fw)
             };
             for x in x0.max(0.0) as u32..x1 as u32 {
-                for y in (c[1] - 0.15 * fw - jag(x)) as u32..(c[1] + 0.3 * fw + jag(x)) as u32 {
+                for y in (c[1] - 0.3 * fw - jag(x)) as u32..(c[1] + 0.3 * fw + jag(x)) as u32 {
                     paint(&mut f.img, x, y, hair, 6.0);
                 }
             }

@@ -426,23 +426,29 @@ pub fn measure(
         }
     }
 
-    // Ears: just outside each cheek contour point, from its height to 0.15 face widths below,
-    // 0.01–0.08 face widths outward (the middle of the ear, seen from the front). Skin within
-    // two stops darker or one brighter than the same side's cheek (ears are shaded) and of
-    // nearly its chromaticity counts as a visible ear; what is neither skin nor background
-    // is hair (or a covering).
+    // Ears: the upper ear beside each cheek contour point, where hair falls over an ear first
+    // (a lobe showing under the hair does not make the ear visible). Placed from the 39
+    // calibration templates' ear outlines in this frame (bench/calibrate/explore/ears.py): the
+    // ear runs from 0.18 face widths above the contour point to 0.21 below (medians; its top
+    // 0.08–0.27 above) and its outer edge lies 0.09 outward (median, up to 0.19). The region,
+    // 0–0.12 outward and 0.25 above to 0.10 below, holds 72 % of a template ear (median), and
+    // a fully visible ear fills 55 % of it. Skin from two stops darker to one brighter than
+    // the same side's cheek (an ear faces sideways, away from the light) and of nearly its
+    // chromaticity counts as a visible ear; what is neither skin nor background is hair (or a
+    // covering). A wider window (2.5 stops) reads the own dark hair of darker-skinned people
+    // as skin (ears.py; tests/cover.rs paints it), so the window stays at two.
     let mut ear_skin = [None; 2];
     let mut ear_person = [None; 2];
     for k in 0..2 {
         let Some(skin) = cheeks[k] else { continue };
         let c = xy(idx::CHEEKS[k]);
         let (u0, u1) = if k == 0 {
-            (-0.08 * fw, -0.01 * fw)
+            (-0.12 * fw, 0.0)
         } else {
-            (0.01 * fw, 0.08 * fw)
+            (0.0, 0.12 * fw)
         };
         let (mut n, mut person, mut visible) = (0usize, 0usize, 0usize);
-        scan(img, &fr, c, (u0, u1), (0.0, 0.15 * fw), |p, q| {
+        scan(img, &fr, c, (u0, u1), (-0.25 * fw, 0.10 * fw), |p, q| {
             n += 1;
             // The person: the mask says so, or the pixel is unlike the background (the mask
             // can miss flat hair beside the face).
@@ -888,8 +894,8 @@ mod rule_tests {
         use CheckCode::FaceOcclusion as C;
         edge(
             C,
-            |c| cov(c).ear_skin = [Some(0.01), Some(0.051)],
-            |c| cov(c).ear_skin = [Some(0.01), Some(0.049)],
+            |c| cov(c).ear_skin = [Some(0.01), Some(0.061)],
+            |c| cov(c).ear_skin = [Some(0.01), Some(0.059)],
         );
         let mut c = Case::good();
         cov(&mut c).ear_skin = [Some(0.0), Some(0.0)];
@@ -920,7 +926,7 @@ mod rule_tests {
         assert_eq!(x.status, Status::Pass);
         // Near the limit: review.
         let mut c = Case::good();
-        cov(&mut c).ear_skin = [Some(0.0), Some(0.08)];
+        cov(&mut c).ear_skin = [Some(0.0), Some(0.075)];
         let x = find(&c, C);
         assert_eq!(x.status, Status::Pass);
         assert!(x.uncertain);
