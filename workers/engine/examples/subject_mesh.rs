@@ -1,8 +1,9 @@
 //! Expression calibration (issue 16, point 1; issue 18's smiling originals): the face mesh the
 //! engine measured, with the subject measures and the `face.expression` status it reported.
 //! One JSON line per photo: `file`, `mesh` (468 × [x, y, z], pixels of the measured image),
-//! `subject` (the [`SubjectMeasures`] fields), `expression` (pass / warn / review / fail) and
-//! `cover` (the ears' and the hair's cover measures, for the ears rule's calibration).
+//! `subject` (the [`SubjectMeasures`] fields), `expression` (pass / warn / review / fail),
+//! `clothing` (the top's area and merging shares) and `cover` (the ears' and the hair's cover
+//! measures, for the ears rule's calibration).
 //!
 //! `cargo run --release -p photocheck-engine --example subject_mesh -- FILE...`
 //! (`bench/calibrate/expression.py` runs it on the calibration originals and the fixtures.)
@@ -43,6 +44,13 @@ fn main() {
                 "happy": s.happy,
             },
             "expression": status,
+            "clothing": a.measures.as_ref().and_then(|m| m.clothing.as_ref()).map(|c| serde_json::json!({
+                "area": c.area,
+                "merge": c.merge,
+                "outline_lost": c.outline_lost,
+                "chest_area": c.chest_area,
+                "chest_merge": c.chest_merge,
+            })),
             "cover": a.measures.as_ref().and_then(|m| m.cover).map(|c| serde_json::json!({
                 "ear_skin": c.ear_skin,
                 "ear_person": c.ear_person,
