@@ -36,6 +36,11 @@ const TEETH_MIN_L: f32 = 50.0;
 const TEETH_OVER_LIPS: f32 = 10.0;
 /// Teeth are nearly colourless (C*).
 const TEETH_MAX_CHROMA: f32 = 20.0;
+/// Largest |median L* inside the inner-lip contour − the lips' mean L*| of an opening that is
+/// lip. Closed mouths read −15 … 0 (the dark line where the lips meet), full lips parted by the
+/// mesh about 0; the open mouths of the fixtures' smiles +7 … +24 (teeth) and a mouth cavity
+/// reads darker than the lips' line. Used only to settle a doubt below the gap's limit.
+const LIP_LIKE_INTERIOR_L: f64 = 5.0;
 
 /// What the face mesh says about the subject: eyes, mouth, expression and head pose. All
 /// ratios are scale-free (relative to a length of the same face), angles in degrees.
@@ -54,6 +59,11 @@ pub struct SubjectMeasures {
     /// Teeth: pixels inside the inner-lip contour that are bright, nearly colourless and
     /// clearly lighter than the lips (L* ≥ max(50, lips + 10), C* ≤ 20), ÷ mouth width².
     pub teeth: f32,
+    /// What lies between the inner-lip points: the median L* of the pixels inside the inner-lip
+    /// contour minus the lips' mean L*. Near 0 the opening is lip (full lips whose inner edges
+    /// the mesh parts); teeth read far above it, a mouth cavity far below. `None` without
+    /// pixels inside the contour.
+    pub mouth_interior: Option<f32>,
     /// Yaw: positive when the face turns toward the image's right (the nose moves right); from
     /// the mesh fitted to the canonical face ([`crate::pose`]).
     pub yaw_deg: f32,
@@ -147,14 +157,21 @@ pub fn subject(
         TEETH_MIN_L
     };
     let mut teeth = 0u32;
+    let mut inside = Vec::new();
     for &(y, x0, x1) in &opening {
         for x in x0..x1 {
             let l = lab(img.get_pixel(x, y).0);
+            inside.push(l[0]);
             if l[0] >= floor && l[1].hypot(l[2]) <= TEETH_MAX_CHROMA {
                 teeth += 1;
             }
         }
     }
+    let mouth_interior = (lip_n > 0 && !inside.is_empty()).then(|| {
+        let mid = inside.len() / 2;
+        let (_, median, _) = inside.select_nth_unstable_by(mid, f32::total_cmp);
+        *median - lip_l / lip_n as f32
+    });
 
     Some(SubjectMeasures {
         eye_open: [ear(mesh, s::LEFT_EYE_EAR), ear(mesh, s::RIGHT_EYE_EAR)],
@@ -162,6 +179,7 @@ pub fn subject(
         smile: (corners - centre) / mouth_w,
         mouth_width: mouth_w / face_w,
         teeth: teeth as f32 / (mouth_w * mouth_w),
+        mouth_interior,
         yaw_deg: pose.yaw_deg,
         pitch_deg: pose.pitch_deg,
         happy: None,
@@ -273,13 +291,16 @@ pub(crate) fn subject_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<C
             p.mouth_gap_max * 100.0
         )
     };
-    out.push(against_ratio(
-        FaceMouthClosed,
-        gap,
-        lim,
-        p.mouth_gap_uncertainty,
-        msg,
-    ));
+    let mut closed = against_ratio(FaceMouthClosed, gap, lim, p.mouth_gap_uncertainty, msg);
+    // A gap just under the limit with lip between the inner-lip points is a closed mouth
+    // with full lips, not a doubt: an open mouth shows teeth or its dark inside there.
+    if closed.status == Status::Pass
+        && s.mouth_interior
+            .is_some_and(|d| f64::from(d).abs() <= LIP_LIKE_INTERIOR_L)
+    {
+        closed.uncertain = false;
+    }
+    out.push(closed);
     // face.expression: raised mouth corners or a widened mouth (a smile), visible teeth, or a
     // smile the expression network reads (closed lips show none of the others).
     let smile = f64::from(s.smile);
@@ -401,6 +422,27 @@ mod rule_tests {
         let mut c = Case::good();
         subj(&mut c).mouth_gap = 0.12;
         assert!(find(&c, C).message.contains("请闭上嘴巴"));
+    }
+
+    #[test]
+    fn lip_between_the_inner_lip_points_settles_a_gap_just_under_the_limit() {
+        use CheckCode::FaceMouthClosed as C;
+        let case = |gap: f32, interior: Option<f32>| {
+            let mut c = Case::good();
+            subj(&mut c).mouth_gap = gap;
+            subj(&mut c).mouth_interior = interior;
+            let x = find(&c, C);
+            (x.status, x.uncertain)
+        };
+        // Full lips the mesh parts: lip inside, a closed mouth without doubt.
+        assert_eq!(case(0.057, Some(-0.5)), (Status::Pass, false));
+        assert_eq!(case(0.057, Some(4.9)), (Status::Pass, false));
+        // The dark line of closed lips, teeth, or nothing measured: the doubt stays.
+        assert_eq!(case(0.057, Some(-10.0)), (Status::Pass, true));
+        assert_eq!(case(0.057, Some(15.0)), (Status::Pass, true));
+        assert_eq!(case(0.057, None), (Status::Pass, true));
+        // Over the limit it fails whatever lies inside.
+        assert_eq!(case(0.062, Some(0.0)).0, Status::Fail);
     }
 
     #[test]

@@ -87,6 +87,7 @@ pub(super) fn measures() -> Measures {
             smile: 0.0,
             mouth_width: 0.38,
             teeth: 0.0,
+            mouth_interior: Some(-10.0),
             yaw_deg: 0.0,
             pitch_deg: 0.0,
             happy: Some(0.01),
