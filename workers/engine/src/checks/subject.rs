@@ -38,8 +38,9 @@ const TEETH_OVER_LIPS: f32 = 10.0;
 const TEETH_MAX_CHROMA: f32 = 20.0;
 /// Largest |median L* inside the inner-lip contour − the lips' mean L*| of an opening that is
 /// lip. Closed mouths read −15 … 0 (the dark line where the lips meet), full lips parted by the
-/// mesh about 0; the open mouths of the fixtures' smiles +7 … +24 (teeth) and a mouth cavity
-/// reads darker than the lips' line. Used only to settle a doubt below the gap's limit.
+/// mesh about 0; the open mouths of the fixtures' smiles +7 … +24 (teeth); a mouth cavity
+/// should read darker still (no such photo was at hand). Used only to settle a doubt below the
+/// gap's limit, never to pass a gap over it.
 const LIP_LIKE_INTERIOR_L: f64 = 5.0;
 
 /// What the face mesh says about the subject: eyes, mouth, expression and head pose. All
