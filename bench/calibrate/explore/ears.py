@@ -21,22 +21,23 @@ Issue 16 (`face.occlusion`'s ears rule). Two parts, both from the engine's own m
     $target/examples/subject_mesh /tmp/calib_bias/photos/*/*.jpg > /tmp/comp.jsonl
     python3 ears.py skin /tmp/comp.jsonl
 
-Needs numpy, pillow and matplotlib (for its polygon test). Figures of 2026-12-07 in
+Needs the bench venv (clothing.py's imports: numpy, pillow, scipy, onnxruntime) and
+matplotlib (for its polygon test). Figures of 2026-12-07 in
 docs/checks.md (*Ears*).
 """
 import collections
-import glob
 import json
 import os
 import sys
+from pathlib import Path
 
 import numpy as np
 from matplotlib.path import Path as Polygon
 from PIL import Image
 
-LONDON = os.path.join(os.path.dirname(__file__), "../../../../shared/calibration/london")
-if not os.path.isdir(LONDON):
-    LONDON = "/work/shared/calibration/london"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import clothing as C  # noqa: E402  (LONDON, read_tem, srgb_to_lin, lum)
+
 SMALL = 540
 LEFT_EYE = [33, 246, 161, 160, 159, 158, 157, 173, 133, 155, 154, 153, 145, 144, 163, 7]
 RIGHT_EYE = [263, 466, 388, 387, 386, 385, 384, 398, 362, 382, 381, 380, 374, 373, 390, 249]
@@ -52,13 +53,7 @@ REGIONS = {
 }
 # Skin windows: stops below / above the cheek, chromaticity distance.
 WINDOWS = [(-2.0, 1.0, 0.08), (-2.5, 1.0, 0.08), (-3.0, 1.0, 0.12)]
-LIN = np.where(np.arange(256) / 255 <= 0.04045, np.arange(256) / 255 / 12.92,
-               ((np.arange(256) / 255 + 0.055) / 1.055) ** 2.4)
-
-
-def read_tem(path):
-    lines = open(path).read().split("\n")
-    return np.array([[float(v) for v in lines[1 + i].split()[:2]] for i in range(int(lines[0]))])
+LIN = C.srgb_to_lin(np.arange(256) / 255)  # linear light of each 8-bit value
 
 
 def frame(mesh):
@@ -80,19 +75,15 @@ def pixels(img, f, at, u, v):
     return img[y[ok], x[ok]]
 
 
-def luminance(lin):
-    return lin @ np.array([0.2126729, 0.7151522, 0.072175])
-
-
 def chromaticity(lin):
     return (lin / lin.sum(-1, keepdims=True).clip(1e-6))[..., :2]
 
 
 def shrink(out):
     os.makedirs(out, exist_ok=True)
-    for f in sorted(glob.glob(os.path.join(LONDON, "*_03.jpg"))):
+    for f in sorted(C.LONDON.glob("*_03.jpg")):
         img = Image.open(f).convert("RGB")
-        img.resize((SMALL, SMALL), Image.LANCZOS).save(os.path.join(out, os.path.basename(f)), quality=95)
+        img.resize((SMALL, SMALL), Image.LANCZOS).save(os.path.join(out, f.name), quality=95)
 
 
 def placement(jsonl):
@@ -101,9 +92,8 @@ def placement(jsonl):
         d = json.loads(line)
         if not d.get("mesh"):
             continue
-        name = os.path.basename(d["file"]).replace(".jpg", ".tem")
-        t = read_tem(os.path.join(LONDON, name))
-        t *= SMALL / Image.open(os.path.join(LONDON, name.replace(".tem", ".jpg"))).width
+        photo = C.LONDON / os.path.basename(d["file"])
+        t = C.read_tem(photo.with_suffix(".tem"))[0] * (SMALL / Image.open(photo).width)
         f = frame(d["mesh"])
         for k, (junction, outer) in enumerate(EAR):
             c, s = f["m"][CHEEKS[k]], (-1 if k == 0 else 1)
@@ -139,7 +129,7 @@ def skin(jsonl):
         cheeks = []
         for e in (f["left"], f["right"]):
             lin = LIN[pixels(img, f, e + 0.7 * iod * f["ey"], (-0.1 * iod, 0.1 * iod), (-0.1 * iod, 0.1 * iod))].mean(0)
-            cheeks.append((luminance(lin), chromaticity(lin)))
+            cheeks.append((C.lum(lin), chromaticity(lin)))
         for name, (u0, u1, v0, v1) in REGIONS.items():
             for w, (lo, hi, dc) in enumerate(WINDOWS):
                 best = 0.0
@@ -147,7 +137,7 @@ def skin(jsonl):
                     u = (u0 * fw, u1 * fw) if k else (-u1 * fw, -u0 * fw)
                     p = pixels(img, f, f["m"][CHEEKS[k]], u, (v0 * fw, v1 * fw))
                     lin = LIN[p]
-                    stops = np.log2(luminance(lin).clip(1e-5) / cheeks[k][0])
+                    stops = np.log2(C.lum(lin).clip(1e-5) / cheeks[k][0])
                     dist = np.linalg.norm(chromaticity(lin) - cheeks[k][1], axis=-1)
                     person = (p < 235).any(-1)  # composites on white: not the backdrop
                     ok = person & (stops >= lo) & (stops <= hi) & (dist <= dc)

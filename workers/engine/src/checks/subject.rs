@@ -152,11 +152,8 @@ pub fn subject(
             }
         }
     });
-    let floor = if lip_n > 0 {
-        (lip_l / lip_n as f32 + TEETH_OVER_LIPS).max(TEETH_MIN_L)
-    } else {
-        TEETH_MIN_L
-    };
+    let lips = (lip_n > 0).then(|| lip_l / lip_n as f32);
+    let floor = lips.map_or(TEETH_MIN_L, |l| (l + TEETH_OVER_LIPS).max(TEETH_MIN_L));
     let mut teeth = 0u32;
     let mut inside = Vec::new();
     for &(y, x0, x1) in &opening {
@@ -168,10 +165,9 @@ pub fn subject(
             }
         }
     }
-    let mouth_interior = (lip_n > 0 && !inside.is_empty()).then(|| {
+    let mouth_interior = lips.filter(|_| !inside.is_empty()).map(|lips| {
         let mid = inside.len() / 2;
-        let (_, median, _) = inside.select_nth_unstable_by(mid, f32::total_cmp);
-        *median - lip_l / lip_n as f32
+        *inside.select_nth_unstable_by(mid, f32::total_cmp).1 - lips
     });
 
     Some(SubjectMeasures {
