@@ -42,7 +42,7 @@ pub fn photos(prefix: &str) -> Vec<(String, Vec<u8>)> {
 pub fn engine_config() -> EngineConfig {
     let config = photocheck_config::Config::default();
     let data_dir = photocheck_config::data_dir_from_env();
-    let env_dylib = std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from);
+    let env_dylib = photocheck_config::ort_dylib_from_env();
     EngineConfig::resolve(
         config.engine.models_dir.as_deref(),
         config.engine.ort_dylib.as_deref(),

@@ -156,7 +156,7 @@ fn engine() -> &'static photocheck_engine::Engine {
     static E: OnceLock<photocheck_engine::Engine> = OnceLock::new();
     E.get_or_init(|| {
         let data_dir = photocheck_config::data_dir_from_env();
-        let env = std::env::var_os("ORT_DYLIB_PATH").map(std::path::PathBuf::from);
+        let env = photocheck_config::ort_dylib_from_env();
         let cfg =
             photocheck_engine::EngineConfig::resolve(None, None, env.as_deref(), 1, &data_dir)
                 .expect("engine config");

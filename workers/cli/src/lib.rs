@@ -10,7 +10,7 @@ pub mod service;
 
 use photocheck_config::Config;
 use photocheck_engine::{Engine, EngineConfig, EngineError};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The data folder (`$XDG_DATA_HOME/photocheck`, else `~/.local/share/photocheck`), from the
 /// process environment. Read once, by the binary.
@@ -19,7 +19,7 @@ pub use photocheck_config::data_dir_from_env;
 /// The engine settings for this configuration: config keys, then `ORT_DYLIB_PATH`, then the
 /// defaults under the data folder.
 pub fn engine_config(config: &Config, data_dir: &Path) -> Result<EngineConfig, EngineError> {
-    let env_dylib = std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from);
+    let env_dylib = photocheck_config::ort_dylib_from_env();
     EngineConfig::resolve(
         config.engine.models_dir.as_deref(),
         config.engine.ort_dylib.as_deref(),

@@ -589,6 +589,15 @@ pub fn data_dir_from_env() -> PathBuf {
     data_dir(env("XDG_DATA_HOME").as_deref(), env("HOME").as_deref())
 }
 
+/// The ONNX Runtime library named by `ORT_DYLIB_PATH` in the process environment (the `ort`
+/// crate's own variable), used when `[engine] ort_dylib` is not set. Read once, by the binary,
+/// like [`data_dir_from_env`].
+pub fn ort_dylib_from_env() -> Option<PathBuf> {
+    std::env::var_os("ORT_DYLIB_PATH")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
 impl Config {
     /// Loads defaults, then `file` (which must exist when given), then the process's
     /// `PHOTOCHECK__SECTION__KEY` variables. Called once, by the binary, at start-up.
