@@ -116,8 +116,7 @@ async fn a_lock_is_held_by_one_connection_and_freed_with_it() {
         .expect("free");
     assert!(held.still_held());
     assert!(lock::try_lock(&two, &resource).await.unwrap().is_none());
-    // Another task on the holder's own connection is refused too (the broker alone would let
-    // the owning connection declare its queue again).
+    // Another task on the holder's own connection is refused too.
     assert!(lock::try_lock(&one, &resource).await.unwrap().is_none());
     // Waiting gives up after its patience while the holder keeps it.
     let t = std::time::Instant::now();
@@ -136,5 +135,70 @@ async fn a_lock_is_held_by_one_connection_and_freed_with_it() {
     assert!(!again.still_held());
     drop(again);
     let third = rabbit().await;
-    assert!(lock::try_lock(&third, &resource).await.unwrap().is_some());
+    let held = lock::try_lock(&third, &resource)
+        .await
+        .unwrap()
+        .expect("freed with its connection");
+    // A lock whose queue the broker loses (its node gone; here deleted by an operator) is lost
+    // too: the broker cancels the consumer, and the holder sees it.
+    assert!(held.still_held());
+    let admin = rabbit().await;
+    let deleted = admin
+        .create_channel()
+        .await
+        .unwrap()
+        .queue_delete(
+            lock::queue_name(&resource).as_str().into(),
+            lapin::options::QueueDeleteOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(deleted, 0, "a lock queue holds no message");
+    let t = std::time::Instant::now();
+    while held.still_held() && t.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        !held.still_held(),
+        "the cancelled consumer still reads as held"
+    );
+    drop(held);
+    // Its resource can be taken again (the queue is declared anew).
+    let fourth = rabbit().await;
+    assert!(lock::try_lock(&fourth, &resource).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn locks_on_one_stripe_exclude_each_other_and_the_stripe_holds_no_message() {
+    // Two resources that share a lock queue: the second waits for the first.
+    let base = unique("stripe-");
+    let a = format!("{base}-a");
+    let b = (0..100_000)
+        .map(|i| format!("{base}-b{i}"))
+        .find(|r| lock::queue_name(r) == lock::queue_name(&a))
+        .expect("a resource on the same stripe");
+    let (one, two) = (rabbit().await, rabbit().await);
+    let held = lock::try_lock(&one, &a).await.unwrap().expect("free");
+    assert!(lock::try_lock(&two, &b).await.unwrap().is_none());
+    // A stray message published to a lock queue (dropped by its x-max-length 0, or handed to
+    // the holder's consumer, which takes it without an ack) does not end the lock.
+    let ch = two.create_channel().await.unwrap();
+    ch.confirm_select(lapin::options::ConfirmSelectOptions::default())
+        .await
+        .unwrap();
+    ch.basic_publish(
+        "".into(),
+        lock::queue_name(&a).as_str().into(),
+        lapin::options::BasicPublishOptions::default(),
+        b"stray",
+        lapin::BasicProperties::default(),
+    )
+    .await
+    .unwrap()
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(held.still_held());
+    held.release().await;
+    assert!(lock::try_lock(&two, &b).await.unwrap().is_some());
 }
