@@ -16,8 +16,10 @@
 //! of CPU per lock, two locks a photo, more than the rest of a photo's broker work together;
 //! declaring an existing queue and adding and cancelling a consumer costs 0.3 ms, 0.7 ms with
 //! the lock's channel (`bench/broker/op_cost.py`, `bench/RESULTS.md`, 2026-12-07). Two
-//! resources that share a stripe exclude each other: with 4096 stripes and 64 locks held at
-//! once, about one lock in 65 waits for an unrelated one, at most for one job.
+//! resources that share a stripe exclude each other: with 1024 stripes and 16 locks held at
+//! once (a few workers' jobs and the uploads in flight), about one lock in 70 waits for an
+//! unrelated one, at most for one job. An idle lock queue costs the broker ~20 KB (1024 of
+//! them ~20 MB, measured from `rabbitmq-diagnostics memory_breakdown`'s `queue_procs`).
 //!
 //! A lock queue never keeps a message (`x-max-length` 0). The process also keeps the stripes
 //! it holds ([`HELD_HERE`]), so a second task of the same process is refused without asking
@@ -35,7 +37,7 @@ use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Channel, Connection, Consumer};
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 /// The lock stripes this process holds now (the broker would refuse a second consumer of this
@@ -56,11 +58,40 @@ fn unclaim_here(name: &str) {
     }
 }
 
+/// Channels of released locks, open, each with its connection, for the next lock on that
+/// connection: opening and closing a channel per lock cost the broker about half as much again
+/// as the lock itself (`bench/broker/op_cost.py`).
+static IDLE: Mutex<Vec<(Weak<Connection>, Channel)>> = Mutex::new(Vec::new());
+
+/// Most idle lock channels kept, across all connections.
+const IDLE_MAX: usize = 32;
+
+/// An idle channel of `conn`, when one is open (dropping those of closed connections).
+fn take_idle(conn: &Arc<Connection>) -> Option<Channel> {
+    let mut idle = IDLE.lock().unwrap_or_else(|e| e.into_inner());
+    idle.retain(|(c, ch)| c.strong_count() > 0 && ch.status().connected());
+    let at = idle
+        .iter()
+        .position(|(c, _)| c.upgrade().is_some_and(|c| Arc::ptr_eq(&c, conn)))?;
+    Some(idle.swap_remove(at).1)
+}
+
+/// Keeps `channel` for a later lock on `conn`; `false` when the pool is full (the caller closes
+/// it).
+fn put_idle(conn: &Weak<Connection>, channel: &Channel) -> bool {
+    let mut idle = IDLE.lock().unwrap_or_else(|e| e.into_inner());
+    if idle.len() >= IDLE_MAX || !channel.status().connected() {
+        return false;
+    }
+    idle.push((conn.clone(), channel.clone()));
+    true
+}
+
 /// Prefix of every lock queue's name.
 pub const PREFIX: &str = "photocheck.lock.";
 
 /// How many lock queues the resources are spread over.
-pub const STRIPES: u32 = 4096;
+pub const STRIPES: u32 = 1024;
 
 /// A lock queue with no consumer for this long is removed by the broker (`x-expires`), so an
 /// idle deployment keeps none; the next lock declares it again.
@@ -76,6 +107,7 @@ pub fn queue_name(resource: &str) -> String {
 
 /// A held lock; released by [`Held::release`] or when its channel or connection closes.
 pub struct Held {
+    conn: Weak<Connection>,
     channel: Channel,
     /// The exclusive consumer, and whether the broker has cancelled it.
     consumer: Mutex<(Consumer, bool)>,
@@ -104,7 +136,7 @@ fn is_locked(e: &lapin::Error) -> bool {
 pub const OP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Tries once: `Some` when taken, `None` when another task or connection holds it.
-pub async fn try_lock(conn: &Connection, resource: &str) -> Result<Option<Held>, BrokerError> {
+pub async fn try_lock(conn: &Arc<Connection>, resource: &str) -> Result<Option<Held>, BrokerError> {
     let name = queue_name(resource);
     if !claim_here(&name) {
         return Ok(None);
@@ -119,6 +151,7 @@ pub async fn try_lock(conn: &Connection, resource: &str) -> Result<Option<Held>,
         });
     match taken {
         Ok(Some((channel, consumer))) => Ok(Some(Held {
+            conn: Arc::downgrade(conn),
             channel,
             consumer: Mutex::new((consumer, false)),
             name,
@@ -144,14 +177,17 @@ fn stripe_args() -> FieldTable {
 }
 
 /// Declares the lock queue (a no-op when it exists; it also restarts its idle clock) and
-/// consumes it exclusively, on a channel of its own: the channel and the consumer when taken,
-/// `None` when another consumer holds it.
+/// consumes it exclusively, on a channel of its own (an idle one of `conn`, else a new one):
+/// the channel and the consumer when taken, `None` when another consumer holds it.
 async fn consume(
-    conn: &Connection,
+    conn: &Arc<Connection>,
     name: &str,
 ) -> Result<Option<(Channel, Consumer)>, BrokerError> {
     // A channel of its own: a refused consume closes the channel it was sent on.
-    let channel = conn.create_channel().await?;
+    let channel = match take_idle(conn) {
+        Some(channel) => channel,
+        None => conn.create_channel().await?,
+    };
     let close = |channel: Channel| async move {
         let _ = channel.close(200, "lock failed".into()).await;
     };
@@ -187,7 +223,7 @@ async fn consume(
 /// Waits up to `patience` for the lock, polling (25 ms, growing to 250 ms). `None` when it
 /// stayed held by another connection all that time.
 pub async fn lock(
-    conn: &Connection,
+    conn: &Arc<Connection>,
     resource: &str,
     patience: Duration,
 ) -> Result<Option<Held>, BrokerError> {
@@ -231,9 +267,10 @@ impl Held {
         !consumer.1
     }
 
-    /// Releases it (cancels the consumer and closes its channel), waiting at most
-    /// [`OP_TIMEOUT`]. Errors are ignored: a lock whose connection is gone is released already,
-    /// and one whose connection hangs is released when that connection is closed.
+    /// Releases it (cancels the consumer; its channel is kept open for the next lock on the
+    /// same connection), waiting at most [`OP_TIMEOUT`]. Errors are ignored: a lock whose
+    /// connection is gone is released already, and one whose connection hangs is released when
+    /// that connection is closed.
     pub async fn release(self) {
         let _ = tokio::time::timeout(OP_TIMEOUT, async {
             let tag = self
@@ -242,11 +279,13 @@ impl Held {
                 .unwrap_or_else(|e| e.into_inner())
                 .0
                 .tag();
-            let _ = self
+            let cancelled = self
                 .channel
                 .basic_cancel(tag, BasicCancelOptions::default())
                 .await;
-            let _ = self.channel.close(200, "unlocked".into()).await;
+            if cancelled.is_err() || !put_idle(&self.conn, &self.channel) {
+                let _ = self.channel.close(200, "unlocked".into()).await;
+            }
         })
         .await;
     }
@@ -262,11 +301,11 @@ mod tests {
         assert_eq!(a.len(), PREFIX.len() + 3);
         assert!(!a.contains("w1"));
         assert_eq!(a, queue_name("idempotency/w1/some-key"));
-        // Resources spread over the stripes: 20 000 keys reach nearly all 4096.
+        // Resources spread over the stripes: 20 000 keys reach nearly all 1024.
         let stripes: HashSet<String> = (0..20_000)
             .map(|i| queue_name(&format!("result/photos/w1/{i}.result.json")))
             .collect();
-        assert!(stripes.len() > 4000, "{} stripes used", stripes.len());
+        assert!(stripes.len() > 1000, "{} stripes used", stripes.len());
         assert!(stripes.iter().all(|s| s.len() == PREFIX.len() + 3));
     }
 }

@@ -108,7 +108,7 @@ async fn two_api_processes_racing_on_50_keys_through_a_storage_outage_queue_50_j
 
 #[tokio::test]
 async fn a_lock_is_held_by_one_connection_and_freed_with_it() {
-    let (one, two) = (rabbit().await, rabbit().await);
+    let (one, two) = (Arc::new(rabbit().await), Arc::new(rabbit().await));
     let resource = unique("lock-test-");
     let held = lock::try_lock(&one, &resource)
         .await
@@ -134,7 +134,7 @@ async fn a_lock_is_held_by_one_connection_and_freed_with_it() {
     two.close(200, "gone".into()).await.unwrap();
     assert!(!again.still_held());
     drop(again);
-    let third = rabbit().await;
+    let third = Arc::new(rabbit().await);
     let held = lock::try_lock(&third, &resource)
         .await
         .unwrap()
@@ -164,7 +164,7 @@ async fn a_lock_is_held_by_one_connection_and_freed_with_it() {
     );
     drop(held);
     // Its resource can be taken again (the queue is declared anew).
-    let fourth = rabbit().await;
+    let fourth = Arc::new(rabbit().await);
     assert!(lock::try_lock(&fourth, &resource).await.unwrap().is_some());
 }
 
@@ -177,7 +177,7 @@ async fn locks_on_one_stripe_exclude_each_other_and_the_stripe_holds_no_message(
         .map(|i| format!("{base}-b{i}"))
         .find(|r| lock::queue_name(r) == lock::queue_name(&a))
         .expect("a resource on the same stripe");
-    let (one, two) = (rabbit().await, rabbit().await);
+    let (one, two) = (Arc::new(rabbit().await), Arc::new(rabbit().await));
     let held = lock::try_lock(&one, &a).await.unwrap().expect("free");
     assert!(lock::try_lock(&two, &b).await.unwrap().is_none());
     // A stray message published to a lock queue (dropped by its x-max-length 0, or handed to
@@ -200,5 +200,19 @@ async fn locks_on_one_stripe_exclude_each_other_and_the_stripe_holds_no_message(
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(held.still_held());
     held.release().await;
-    assert!(lock::try_lock(&two, &b).await.unwrap().is_some());
+    let b_held = lock::try_lock(&two, &b).await.unwrap().expect("released");
+    b_held.release().await;
+    // Locks taken and released one after another on one connection (the released channels
+    // are reused) keep excluding the other connection.
+    for i in 0..20 {
+        let r = format!("{base}-seq{i}");
+        let held = lock::try_lock(&one, &r).await.unwrap().expect("free");
+        assert!(held.still_held());
+        assert!(
+            lock::try_lock(&two, &r).await.unwrap().is_none(),
+            "lock {i}"
+        );
+        held.release().await;
+    }
+    assert!(lock::try_lock(&two, &a).await.unwrap().is_some());
 }
