@@ -106,11 +106,15 @@ async fn two_api_processes_racing_on_50_keys_through_a_storage_outage_queue_50_j
     assert_eq!(job_set, distinct);
 }
 
+/// How long a lock test waits for a lock it expects free: lock queues are shared stripes, and
+/// the in-process API of a test running beside it may hold one for a moment.
+const FREE_WAIT: Duration = Duration::from_secs(5);
+
 #[tokio::test]
 async fn a_lock_is_held_by_one_connection_and_freed_with_it() {
     let (one, two) = (Arc::new(rabbit().await), Arc::new(rabbit().await));
     let resource = unique("lock-test-");
-    let held = lock::try_lock(&one, &resource)
+    let held = lock::lock(&one, &resource, FREE_WAIT)
         .await
         .unwrap()
         .expect("free");
@@ -126,7 +130,7 @@ async fn a_lock_is_held_by_one_connection_and_freed_with_it() {
         .is_none());
     assert!(t.elapsed() >= Duration::from_millis(300));
     held.release().await;
-    let again = lock::try_lock(&two, &resource)
+    let again = lock::lock(&two, &resource, FREE_WAIT)
         .await
         .unwrap()
         .expect("released");
@@ -135,7 +139,7 @@ async fn a_lock_is_held_by_one_connection_and_freed_with_it() {
     assert!(!again.still_held());
     drop(again);
     let third = Arc::new(rabbit().await);
-    let held = lock::try_lock(&third, &resource)
+    let held = lock::lock(&third, &resource, FREE_WAIT)
         .await
         .unwrap()
         .expect("freed with its connection");
@@ -165,7 +169,10 @@ async fn a_lock_is_held_by_one_connection_and_freed_with_it() {
     drop(held);
     // Its resource can be taken again (the queue is declared anew).
     let fourth = Arc::new(rabbit().await);
-    assert!(lock::try_lock(&fourth, &resource).await.unwrap().is_some());
+    assert!(lock::lock(&fourth, &resource, FREE_WAIT)
+        .await
+        .unwrap()
+        .is_some());
 }
 
 #[tokio::test]
@@ -178,7 +185,10 @@ async fn locks_on_one_stripe_exclude_each_other_and_the_stripe_holds_no_message(
         .find(|r| lock::queue_name(r) == lock::queue_name(&a))
         .expect("a resource on the same stripe");
     let (one, two) = (Arc::new(rabbit().await), Arc::new(rabbit().await));
-    let held = lock::try_lock(&one, &a).await.unwrap().expect("free");
+    let held = lock::lock(&one, &a, FREE_WAIT)
+        .await
+        .unwrap()
+        .expect("free");
     assert!(lock::try_lock(&two, &b).await.unwrap().is_none());
     // A stray message published to a lock queue (dropped by its x-max-length 0, or handed to
     // the holder's consumer, which takes it without an ack) does not end the lock.
@@ -200,13 +210,19 @@ async fn locks_on_one_stripe_exclude_each_other_and_the_stripe_holds_no_message(
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(held.still_held());
     held.release().await;
-    let b_held = lock::try_lock(&two, &b).await.unwrap().expect("released");
+    let b_held = lock::lock(&two, &b, FREE_WAIT)
+        .await
+        .unwrap()
+        .expect("released");
     b_held.release().await;
     // Locks taken and released one after another on one connection (the released channels
     // are reused) keep excluding the other connection.
     for i in 0..20 {
         let r = format!("{base}-seq{i}");
-        let held = lock::try_lock(&one, &r).await.unwrap().expect("free");
+        let held = lock::lock(&one, &r, FREE_WAIT)
+            .await
+            .unwrap()
+            .expect("free");
         assert!(held.still_held());
         assert!(
             lock::try_lock(&two, &r).await.unwrap().is_none(),
@@ -214,5 +230,5 @@ async fn locks_on_one_stripe_exclude_each_other_and_the_stripe_holds_no_message(
         );
         held.release().await;
     }
-    assert!(lock::try_lock(&two, &a).await.unwrap().is_some());
+    assert!(lock::lock(&two, &a, FREE_WAIT).await.unwrap().is_some());
 }
