@@ -544,14 +544,67 @@ fn parse_cpu_ticks(stat: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
-/// The pid of a local RabbitMQ (`beam.smp`), when one runs on this machine and `/proc` shows it.
-fn local_broker_pid() -> Option<u32> {
-    std::fs::read_dir("/proc").ok()?.find_map(|e| {
-        let e = e.ok()?;
-        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
-        let comm = std::fs::read_to_string(e.path().join("comm")).ok()?;
-        (comm.trim() == "beam.smp").then_some(pid)
+/// The pid of the local RabbitMQ node (`beam.smp`) that listens on `port`, when `/proc` shows
+/// it; else, when no process can be matched to the port, the only `beam.smp` on the machine. A
+/// machine may run several nodes (the fault suite's beside the system one), and only the one
+/// the bench talks to is to be counted.
+fn local_broker_pid(port: Option<u16>) -> Option<u32> {
+    let beams: Vec<u32> = std::fs::read_dir("/proc")
+        .ok()?
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let comm = std::fs::read_to_string(e.path().join("comm")).ok()?;
+            (comm.trim() == "beam.smp").then_some(pid)
+        })
+        .collect();
+    if let Some(port) = port {
+        let inodes = listening_inodes(port);
+        if let Some(&pid) = beams.iter().find(|&&pid| owns_socket(pid, &inodes)) {
+            return Some(pid);
+        }
+    }
+    match beams.as_slice() {
+        [only] => Some(*only),
+        _ => None,
+    }
+}
+
+/// Socket inodes listening on TCP `port` (IPv4 and IPv6), from `/proc/net/tcp{,6}`.
+fn listening_inodes(port: u16) -> HashSet<u64> {
+    let mut inodes = HashSet::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        inodes.extend(listening_inodes_in(&text, port));
+    }
+    inodes
+}
+
+/// The inodes of the sockets in LISTEN state (`0A`) on `port` in one `/proc/net/tcp` table.
+fn listening_inodes_in(table: &str, port: u16) -> impl Iterator<Item = u64> + '_ {
+    table.lines().skip(1).filter_map(move |line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let local_port = f.get(1)?.rsplit_once(':')?.1;
+        (u16::from_str_radix(local_port, 16).ok()? == port && *f.get(3)? == "0A")
+            .then(|| f.get(9)?.parse().ok())
+            .flatten()
     })
+}
+
+/// Whether `pid` holds an open file descriptor on one of `inodes` (needs the right to read its
+/// `/proc/<pid>/fd`: the same user, or root).
+fn owns_socket(pid: u32, inodes: &HashSet<u64>) -> bool {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+        .filter_map(|target| {
+            let t = target.to_str()?;
+            t.strip_prefix("socket:[")?.strip_suffix(']')?.parse().ok()
+        })
+        .any(|inode: u64| inodes.contains(&inode))
 }
 
 /// The processes whose CPU time a throughput run reports, by name.
@@ -1526,11 +1579,21 @@ async fn sweep(
                 );
                 watch.pids.extend(api.child.id().map(|p| ("api", p)));
                 watch.pids.extend(s3_pid.map(|p| ("s3", p)));
-                if matches!(
-                    amqp_host(&config.amqp.url).split(':').next(),
-                    Some("127.0.0.1" | "localhost")
-                ) {
-                    watch.pids.extend(local_broker_pid().map(|p| ("broker", p)));
+                let host = amqp_host(&config.amqp.url);
+                let (name, port) = host
+                    .rsplit_once(':')
+                    .map_or((host.as_str(), None), |(h, p)| (h, p.parse::<u16>().ok()));
+                if matches!(name, "127.0.0.1" | "localhost") {
+                    let port = port.or_else(|| {
+                        Some(if config.amqp.url.starts_with("amqps:") {
+                            5671
+                        } else {
+                            5672
+                        })
+                    });
+                    watch
+                        .pids
+                        .extend(local_broker_pid(port).map(|p| ("broker", p)));
                 }
                 watch.pids.push(("bench", std::process::id()));
                 let cpu_before = watch.sample();
@@ -2014,6 +2077,23 @@ mod tests {
         assert_eq!(a["check"], (0.5, 10.0));
         let m = stage_means(&a, &b);
         assert!((m["check"] - 20.0).abs() < 1e-9, "{m:?}");
+    }
+
+    #[test]
+    fn the_process_listening_on_a_port_is_found_by_its_socket() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let inodes = listening_inodes(port);
+        assert_eq!(inodes.len(), 1, "{inodes:?}");
+        assert!(owns_socket(std::process::id(), &inodes));
+        drop(listener);
+        assert!(!owns_socket(std::process::id(), &listening_inodes(port)));
+        // Only LISTEN rows of that port count.
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n\
+   0: 0100007F:1628 00000000:0000 0A 00000000:00000000 00:00000000 00000000   107        0 4242 1\n\
+   1: 0100007F:1628 0100007F:D2F0 01 00000000:00000000 00:00000000 00000000   107        0 4343 1\n\
+   2: 0100007F:1629 00000000:0000 0A 00000000:00000000 00:00000000 00000000   107        0 4444 1\n";
+        assert_eq!(listening_inodes_in(table, 5672).collect::<Vec<_>>(), [4242]);
     }
 
     #[test]
