@@ -191,12 +191,24 @@ async fn consume(
     let close = |channel: Channel| async move {
         let _ = channel.close(200, "lock failed".into()).await;
     };
-    if let Err(e) = channel
+    let queue = match channel
         .queue_declare(name.into(), QueueDeclareOptions::default(), stripe_args())
         .await
     {
-        close(channel).await;
-        return Err(e.into());
+        Ok(queue) => queue,
+        Err(e) => {
+            close(channel).await;
+            return Err(e.into());
+        }
+    };
+    // Held already: say so without asking for it, since a refused consume costs the broker more
+    // than the declare, closes the channel and has lapin log an error line. (Taken between the
+    // declare and the consume, it is refused below as before.)
+    if queue.consumer_count() > 0 {
+        if !put_idle(&Arc::downgrade(conn), &channel) {
+            close(channel).await;
+        }
+        return Ok(None);
     }
     let consumed = channel
         .basic_consume(
