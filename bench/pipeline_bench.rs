@@ -548,7 +548,7 @@ fn parse_cpu_ticks(stat: &str) -> Option<u64> {
 /// it; else, when no process can be matched to the port, the only `beam.smp` on the machine. A
 /// machine may run several nodes (the fault suite's beside the system one), and only the one
 /// the bench talks to is to be counted.
-fn local_broker_pid(port: Option<u16>) -> Option<u32> {
+fn local_broker_pid(port: u16) -> Option<u32> {
     let beams: Vec<u32> = std::fs::read_dir("/proc")
         .ok()?
         .filter_map(|e| {
@@ -558,11 +558,9 @@ fn local_broker_pid(port: Option<u16>) -> Option<u32> {
             (comm.trim() == "beam.smp").then_some(pid)
         })
         .collect();
-    if let Some(port) = port {
-        let inodes = listening_inodes(port);
-        if let Some(&pid) = beams.iter().find(|&&pid| owns_socket(pid, &inodes)) {
-            return Some(pid);
-        }
+    let inodes = listening_inodes(port);
+    if let Some(&pid) = beams.iter().find(|&&pid| owns_socket(pid, &inodes)) {
+        return Some(pid);
     }
     match beams.as_slice() {
         [only] => Some(*only),
@@ -1579,18 +1577,15 @@ async fn sweep(
                 );
                 watch.pids.extend(api.child.id().map(|p| ("api", p)));
                 watch.pids.extend(s3_pid.map(|p| ("s3", p)));
-                let host = amqp_host(&config.amqp.url);
-                let (name, port) = host
-                    .rsplit_once(':')
-                    .map_or((host.as_str(), None), |(h, p)| (h, p.parse::<u16>().ok()));
-                if matches!(name, "127.0.0.1" | "localhost") {
-                    let port = port.or_else(|| {
-                        Some(if config.amqp.url.starts_with("amqps:") {
-                            5671
-                        } else {
-                            5672
-                        })
-                    });
+                // The broker's port as lapin reads the URL (the scheme's default when none).
+                let local_port = config
+                    .amqp
+                    .url
+                    .parse::<lapin::uri::AMQPUri>()
+                    .ok()
+                    .filter(|u| matches!(u.authority.host.as_str(), "127.0.0.1" | "localhost"))
+                    .map(|u| u.authority.port);
+                if let Some(port) = local_port {
                     watch
                         .pids
                         .extend(local_broker_pid(port).map(|p| ("broker", p)));
