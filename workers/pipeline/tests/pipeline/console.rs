@@ -542,6 +542,12 @@ async fn a_photo_left_open_or_held_by_a_stopped_console_returns_to_the_queue() {
         )
         .await;
     assert_eq!(released.location, "/review?done=returned");
+    // Back well before its 2-s lease could have returned it (the quorum queue's count follows
+    // the requeue a moment after the broker answers; a CI run once read 1 here).
+    let t = tokio::time::Instant::now();
+    while depth(&names.review).await != 2 && t.elapsed() < Duration::from_millis(500) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert_eq!(depth(&names.review).await, 2);
 
     // A console that stops holding a photo loses nothing: the broker returns it.
