@@ -11,7 +11,7 @@ work=${PHOTOCHECK_CONVERT_DIR:-/tmp/photocheck-convert}
 mkdir -p "$work" && cd "$work"
 [ -x venv/bin/python ] || {
   python3 -m venv venv
-  venv/bin/pip install -q tf2onnx==1.17.0 tensorflow-cpu==2.19.1 onnxruntime==1.31.1
+  venv/bin/pip install -q tf2onnx==1.17.0 tensorflow-cpu==2.19.1 onnxruntime==1.31.1 flatbuffers
 }
 wheel=mediapipe-0.10.14-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl
 [ -f "$wheel" ] || venv/bin/pip download -q --no-deps --only-binary=:all: \
@@ -44,6 +44,39 @@ print(f"parity: max |tflite - onnx| over 8 random inputs = {worst:.2e} px")
 sys.exit(0 if worst < 1e-2 else 1)
 PY
 sha256sum face_landmark.onnx
+
+# The face-width model: the mesh of MediaPipe's `face_landmark_with_attention.tflite`, the model
+# of FaceMesh with `refine_landmarks` (the fixtures' ground truth was measured with it). Its lip, eye and iris
+# refinements use MediaPipe custom operators that neither TFLite nor tf2onnx load, and the mesh
+# and the face flag do not depend on them: prune_tflite.py keeps only what those two outputs
+# need (weights untouched), so the pruned model runs in the TFLite interpreter for the parity
+# check and converts like the others.
+tfl=mp/mediapipe/modules/face_landmark/face_landmark_with_attention.tflite
+echo "e06a804e0144f9929eda782122916b35d60c697c3c9344013ca2bbe76a6ce2b4  $tfl" | sha256sum -c -
+venv/bin/python "$here/prune_tflite.py" "$tfl" face_mesh_attention.tflite output_mesh_identity conv_faceflag
+tfl=face_mesh_attention.tflite
+venv/bin/python -m tf2onnx.convert --tflite "$tfl" --output face_mesh_attention.tf2onnx.onnx --opset 13 2>&1 \
+  | grep -E "ERROR|Unsupported|Successfully" || true
+venv/bin/python "$here/rewrite_prelu.py" face_mesh_attention.tf2onnx.onnx face_mesh_attention.onnx
+venv/bin/python - "$tfl" face_mesh_attention.onnx <<'PY'
+import sys, numpy as np, onnxruntime as ort, tensorflow as tf
+tfl, onx = sys.argv[1], sys.argv[2]
+it = tf.lite.Interpreter(model_path=tfl); it.allocate_tensors()
+inp = it.get_input_details()[0]; outs = it.get_output_details()
+sess = ort.InferenceSession(onx, providers=["CPUExecutionProvider"])
+names = [o.name for o in sess.get_outputs()]
+rng = np.random.default_rng(461); worst = 0.0
+for _ in range(8):
+    x = rng.random((1, 192, 192, 3), dtype=np.float32)
+    it.set_tensor(inp["index"], x); it.invoke()
+    ref = {o["name"]: it.get_tensor(o["index"]) for o in outs}
+    got = dict(zip(names, sess.run(None, {sess.get_inputs()[0].name: x})))
+    for k in ("output_mesh_identity", "conv_faceflag"):
+        worst = max(worst, float(np.abs(ref[k].reshape(-1) - got[k].reshape(-1)).max()))
+print(f"parity: max |tflite - onnx| over 8 random inputs = {worst:.2e} px")
+sys.exit(0 if worst < 1e-2 else 1)
+PY
+sha256sum face_mesh_attention.onnx
 
 # Selfie segmentation: opset 14 (HardSwish) and MediaPipe's custom Convolution2DTransposeBias
 # op, which convert_selfie.py turns into a standard ConvTranspose; it prints the parity check.
@@ -93,4 +126,4 @@ echo "9a9840f2cf1f4c7eab95f197512569345c00d2426754d4608b92af30e0300f3d  package/
 venv/bin/python "$here/convert_face_expression.py" package/model/face_expression_model-weights_manifest.json \
   package/model/face_expression_model.bin face_expression.onnx
 venv/bin/python "$here/parity_face_expression.py" . face_expression.onnx
-echo "to adopt a conversion: cp $work/{face_landmark,selfie_segmentation,mtcnn_onet,face_expression}.onnx $here/converted/ and update sha256 in $here/manifest.toml"
+echo "to adopt a conversion: cp $work/{face_landmark,face_mesh_attention,selfie_segmentation,mtcnn_onet,face_expression}.onnx $here/converted/ and update sha256 in $here/manifest.toml"

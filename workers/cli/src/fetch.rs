@@ -20,6 +20,10 @@ const REPO_FILES: &[(&str, &[u8])] = &[
         include_bytes!("../../../models/converted/face_landmark.onnx"),
     ),
     (
+        "models/converted/face_mesh_attention.onnx",
+        include_bytes!("../../../models/converted/face_mesh_attention.onnx"),
+    ),
+    (
         "models/converted/selfie_segmentation.onnx",
         include_bytes!("../../../models/converted/selfie_segmentation.onnx"),
     ),

@@ -832,6 +832,7 @@ mod tests {
             oval: Vec::new(),
             mesh: Vec::new(),
             pose: None,
+            contour_width: None,
         }
     }
 

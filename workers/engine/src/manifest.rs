@@ -94,6 +94,7 @@ mod tests {
             "face_detector_small",
             "landmarks",
             "face_mesh",
+            "face_width",
             "segmentation",
             "canonical_face",
             "expression",

@@ -50,6 +50,10 @@ pub struct FaceGeometry {
     pub mesh: Vec<[f32; 3]>,
     /// The head pose fitted to the mesh, when there is one.
     pub pose: Option<crate::pose::HeadPose>,
+    /// The face width read by the face-width model on the mesh's crop
+    /// ([`crate::models::MeshModel::contour_width`]); it decides
+    /// [`Self::measured_face_width`]. `None` where the engine has no such model.
+    pub contour_width: Option<f32>,
 }
 
 impl FaceGeometry {
@@ -67,6 +71,7 @@ impl FaceGeometry {
             chin: p(self.chin),
             oval: self.oval.iter().map(|&v| p(v)).collect(),
             mesh: self.mesh.iter().map(|v| v.map(|c| c * k)).collect(),
+            contour_width: self.contour_width.map(|w| w * k),
             pose: self.pose,
         }
     }
@@ -90,11 +95,13 @@ impl FaceGeometry {
         dist(self.cheeks[0], self.cheeks[1])
     }
 
-    /// Face width as GA 461's 207 ± 14 px is measured: [`Self::face_width`] corrected for the
-    /// mesh's systematic under-reading ([`MESH_FACE_WIDTH_SCALE`]). `geometry.face_width` and
-    /// `fix`'s scaling use it.
+    /// Face width as GA 461's 207 ± 14 px is measured: the face-width model's reading
+    /// ([`Self::contour_width`]), else (no such model) [`Self::face_width`] corrected for the mesh's
+    /// systematic under-reading ([`MESH_FACE_WIDTH_SCALE`]). `geometry.face_width` and `fix`'s
+    /// scaling use it.
     pub fn measured_face_width(&self) -> f32 {
-        self.face_width() * MESH_FACE_WIDTH_SCALE
+        self.contour_width
+            .unwrap_or(self.face_width() * MESH_FACE_WIDTH_SCALE)
     }
 
     /// Head roll in degrees: positive when the image-right eye is lower. From the head pose
@@ -547,8 +554,8 @@ pub struct FaceTone {
     pub p95: f32,
     /// Share of pixels at ≤ 5 or ≥ 250.
     pub clipped: f32,
-    /// The whites of the eyes: the 90th percentile of luma inside each eye's contour on the
-    /// mesh, the brighter eye; `None` without a mesh or where an eye covers under 20 pixels.
+    /// The whites of the eyes: the 97th percentile ([`EYE_WHITE_QUANTILE`]) of luma inside
+    /// each eye's contour on the mesh, the brighter eye; `None` without a mesh or where an eye covers under 20 pixels.
     pub eye_white: Option<f32>,
 }
 
@@ -561,6 +568,15 @@ const EYE_CONTOURS: [[usize; 16]; 2] = [
         263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466,
     ],
 ];
+
+/// Which quantile of an eye's luma stands for its white. The brightest few per cent of the
+/// eye opening are sclera in every open eye, whatever the iris, lids and lashes take of the
+/// rest; higher ones reach the catchlight. Of the quantiles from the 85th to the maximum, the
+/// 97th–98th spread least between people in good light (brightest ÷ darkest 1.47 on the 59
+/// compliant calibration and fixture photos, against 1.89 for the 90th and 1.80 for the
+/// maximum: `bench/calibrate/explore/eyes_white.py`), so a floor under it tells a dim face
+/// from a dark-skinned one with the most room.
+pub const EYE_WHITE_QUANTILE: f32 = 0.97;
 
 /// The whites of the eyes (see [`FaceTone::eye_white`]) on a 468-point mesh.
 pub fn eye_white(luma: &Luma, mesh: &[[f32; 3]]) -> Option<f32> {
@@ -580,9 +596,9 @@ pub fn eye_white(luma: &Luma, mesh: &[[f32; 3]]) -> Option<f32> {
             if v.len() < 20 {
                 return None;
             }
-            let k = ((v.len() - 1) as f32 * 0.9).round() as usize;
-            let (_, p90, _) = v.select_nth_unstable(k);
-            Some(*p90 as f32 / 1000.0)
+            let k = ((v.len() - 1) as f32 * EYE_WHITE_QUANTILE).round() as usize;
+            let (_, white, _) = v.select_nth_unstable(k);
+            Some(*white as f32 / 1000.0)
         })
         .reduce(f32::max)
 }
@@ -1376,6 +1392,7 @@ mod tests {
             oval,
             mesh: Vec::new(),
             pose: None,
+            contour_width: None,
         };
         let s = skin(&img, &face).unwrap();
         assert!(s.side_stops() < 0.01);

@@ -176,7 +176,7 @@ pub struct Profile {
     pub exposure_mean: Range,
     /// Largest share of face pixels clipped at black (≤ 5) or white (≥ 250).
     pub exposure_clipped_max: f64,
-    /// Least luma of the whites of the eyes (90th percentile inside the eye contours, the
+    /// Least luma of the whites of the eyes (97th percentile inside the eye contours, the
     /// brighter eye) when the backdrop reads grey: below it the whole photo is under-exposed
     /// (the backdrop and the eyes darkened together), not only the backdrop grey.
     pub eye_white_min: f64,

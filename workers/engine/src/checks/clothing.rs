@@ -410,6 +410,7 @@ mod tests {
             oval: Vec::new(),
             mesh: Vec::new(),
             pose: None,
+            contour_width: None,
         }
     }
 

@@ -249,7 +249,7 @@ const EYE_WHITE_UNCERTAINTY: f64 = 5.0;
 /// and set on white afterwards), or the backdrop behind the head is neutral but darker than the
 /// white it must be and the whites are below the higher `eye_white_min` (the whole photo lacks
 /// light). A dark face with bright eyes is dark skin, and a grey backdrop in good light leaves
-/// the eyes' whites bright (compliant calibration photos: 107–190), so neither alone is taken
+/// the eyes' whites bright (compliant photos: 139–205), so neither alone is taken
 /// for under-exposure.
 fn under_exposed(m: &Measures, t: &FaceTone, p: &Profile) -> Option<(f64, bool)> {
     let grey = f64::from(m.background.lightness) < p.background_lightness_min
@@ -337,39 +337,53 @@ mod rule_tests {
         find(&c, CheckCode::QualityExposure)
     }
 
+    /// The profile's two limits on the whites of the eyes: under a grey backdrop, and anywhere.
+    fn limits() -> (f32, f32) {
+        let p = Profile::ga461();
+        (p.eye_white_min as f32, p.eye_white_floor as f32)
+    }
+
     #[test]
     fn a_grey_backdrop_with_dark_eye_whites_is_under_exposure_and_either_alone_is_not() {
-        let e = case(70.0, 1.0, 80.0);
+        let (grey_min, floor) = limits();
+        assert!(floor + 2.0 * EYE_WHITE_UNCERTAINTY as f32 <= grey_min);
+        let e = case(70.0, 1.0, floor - 20.0);
         assert_eq!(e.status, Status::Fail, "{e:?}");
         assert!(e.message.contains("偏暗"), "{}", e.message);
-        assert_eq!(e.value.as_ref().and_then(|v| v.as_f64()), Some(80.0));
+        assert_eq!(
+            e.value.as_ref().and_then(|v| v.as_f64()),
+            Some(f64::from(floor - 20.0))
+        );
         assert!(!e.uncertain);
         // Just under the limit: a fail the measurement cannot be sure of.
-        let e = case(70.0, 1.0, 102.0);
+        let e = case(70.0, 1.0, grey_min - 3.0);
         assert_eq!(e.status, Status::Fail);
+        assert!(e.message.contains("背景发灰"), "{}", e.message);
         assert!(e.uncertain);
         // A grey backdrop in good light (bright eyes), a white or coloured backdrop with eyes'
         // whites between the floor and the grey backdrop's limit: not under-exposure.
-        assert_eq!(case(70.0, 1.0, 140.0).status, Status::Pass);
-        assert_eq!(case(95.0, 1.0, 100.0).status, Status::Pass);
-        assert_eq!(case(70.0, 20.0, 100.0).status, Status::Pass);
+        let between = (floor + grey_min) / 2.0;
+        assert_eq!(case(70.0, 1.0, grey_min + 5.0).status, Status::Pass);
+        assert_eq!(case(95.0, 1.0, between).status, Status::Pass);
+        assert_eq!(case(70.0, 20.0, between).status, Status::Pass);
     }
 
     #[test]
     fn eyes_whites_below_the_floor_are_under_exposure_on_any_backdrop() {
+        let (_, floor) = limits();
         // A dim face on a white backdrop (lit badly, the backdrop replaced afterwards).
-        let e = case(99.0, 0.5, 70.0);
+        let e = case(99.0, 0.5, floor - 25.0);
         assert_eq!(e.status, Status::Fail, "{e:?}");
         assert!(e.message.contains("面部偏暗"), "{}", e.message);
-        assert_eq!(e.min, Some(95.0));
+        assert_eq!(e.min, Some(f64::from(floor)));
         assert!(!e.uncertain);
         // On a coloured backdrop too; within the uncertainty under the floor: unsure.
-        assert_eq!(case(70.0, 20.0, 70.0).status, Status::Fail);
-        let e = case(99.0, 0.5, 92.0);
+        assert_eq!(case(70.0, 20.0, floor - 25.0).status, Status::Fail);
+        let e = case(99.0, 0.5, floor - 3.0);
         assert_eq!(e.status, Status::Fail);
         assert!(e.uncertain);
         // At the floor: passes, the face's mean is reported.
-        let e = case(99.0, 0.5, 95.0);
+        let e = case(99.0, 0.5, floor);
         assert_eq!(e.status, Status::Pass);
         assert_eq!(e.unit.as_deref(), Some("luma"));
     }

@@ -193,6 +193,7 @@ mod tests {
             oval: Vec::new(),
             mesh: Vec::new(),
             pose: None,
+            contour_width: None,
         }
     }
 

@@ -1,4 +1,6 @@
-//! MediaPipe face mesh (468 points) on ONNX Runtime, converted from `face_landmark.tflite`.
+//! MediaPipe face mesh (468 points) on ONNX Runtime, converted from `face_landmark.tflite`,
+//! and, for the face width near a limit, the mesh of `face_landmark_with_attention.tflite`
+//! (see [`MediaPipeMesh::contour_width`]).
 //!
 //! Input: a 192 × 192 crop, rotated so the eyes are level, of side 1.5 × the face, RGB in
 //! [0, 1]. Output: 468 × (x, y, z) in crop pixels, and a face-presence logit.
@@ -95,26 +97,66 @@ impl FaceMesh {
     }
 }
 
-/// One face-mesh session.
+/// One face-mesh session, and optionally the face-width model's.
 pub struct MediaPipeMesh {
     session: Session,
     name: String,
     input: Vec<f32>,
+    /// The crop `input` was sampled from, once a mesh has run.
+    crop: Option<RotatedCrop>,
+    width: Option<(Session, String)>,
 }
 
 impl MediaPipeMesh {
-    /// A session for `model`.
+    /// A session for `model`, without the face-width model.
     pub fn new(rt: &Runtime, model: &LoadedModel) -> Result<MediaPipeMesh, EngineError> {
         Ok(MediaPipeMesh {
             session: rt.session(model)?,
             name: model.entry.name.clone(),
             input: Vec::new(),
+            crop: None,
+            width: None,
         })
+    }
+
+    /// Adds the face-width model (`face_mesh_attention.onnx`, see [`Self::contour_width`]).
+    pub fn with_width_model(
+        mut self,
+        rt: &Runtime,
+        model: &LoadedModel,
+    ) -> Result<MediaPipeMesh, EngineError> {
+        self.width = Some((rt.session(model)?, model.entry.name.clone()));
+        Ok(self)
+    }
+
+    /// The face width (points 234–454, image pixels) that the mesh of MediaPipe's
+    /// `face_landmark_with_attention.tflite` reads on the crop of the last [`Self::run`]:
+    /// the model FaceMesh runs with `refine_landmarks`, with which the fixtures' face widths
+    /// were measured. It holds closer to them than the plain mesh (`bench/calibrate/explore/
+    /// mesh_models.py`: spread 1.4 against 2.4 px on the compliant fixtures); its lips and
+    /// eyes, without the refinement networks cut off it, are not, so the plain mesh stays the
+    /// mesh. `None` without the model or before a mesh has run.
+    pub fn contour_width(&mut self) -> Result<Option<f32>, EngineError> {
+        let (Some((session, name)), Some(crop)) = (self.width.as_mut(), self.crop) else {
+            return Ok(None);
+        };
+        let outputs = run_square(session, name, "input_1", SIDE as usize, &self.input)?;
+        let raw = output(&outputs, "output_mesh_identity", name)?;
+        if raw.len() != 468 * 3 {
+            return Err(EngineError::ModelOutput {
+                model: name.clone(),
+                reason: format!("{} mesh values", raw.len()),
+            });
+        }
+        let at = |i: usize| crop.to_image(raw[3 * i], raw[3 * i + 1]);
+        let (a, b) = (at(idx::CHEEK_LEFT), at(idx::CHEEK_RIGHT));
+        Ok(Some((a[0] - b[0]).hypot(a[1] - b[1])))
     }
 
     /// Runs the mesh once on `crop` (see [`roi_from_mesh`] and [`roi_from_detection`]).
     pub fn run(&mut self, img: &RgbImage, crop: RotatedCrop) -> Result<FaceMesh, EngineError> {
         crop.sample(img, 1.0 / 255.0, 0.0, &mut self.input);
+        self.crop = Some(crop);
         let name = self.name.clone();
         let outputs = run_square(
             &mut self.session,
@@ -214,6 +256,10 @@ impl MeshModel for MediaPipeMesh {
             return self.run(img, next);
         }
         Ok(first)
+    }
+
+    fn contour_width(&mut self) -> Result<Option<f32>, EngineError> {
+        MediaPipeMesh::contour_width(self)
     }
 }
 

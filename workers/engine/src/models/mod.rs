@@ -83,6 +83,12 @@ pub trait MeshModel: Send {
         left_eye: [f32; 2],
         right_eye: [f32; 2],
     ) -> Result<FaceMesh, EngineError>;
+
+    /// The face width, in image pixels, that the face-width model reads on the last mesh's
+    /// crop; `None` where there is no such model.
+    fn contour_width(&mut self) -> Result<Option<f32>, EngineError> {
+        Ok(None)
+    }
 }
 
 /// One thread's set of model sessions.
