@@ -120,6 +120,38 @@ fn face_mesh_measures_the_face_width_and_eyes() {
 }
 
 #[test]
+fn the_face_width_model_reads_the_width_on_the_meshs_own_crop() {
+    // pass__pass_064_0.jpg's face is 200.0 px wide by the fixtures' ground truth (MediaPipe
+    // FaceMesh with refine_landmarks on the original, carried through the placement).
+    let s = setup();
+    let img = photo("pass__pass_064_0.jpg");
+    let mut det = BlazeFace::new(&s.rt, &load(&s, "face_detector"), 128).unwrap();
+    let face = det.detect(&img).unwrap()[0];
+    let mut plain = MediaPipeMesh::new(&s.rt, &load(&s, "face_mesh")).unwrap();
+    let mut both = MediaPipeMesh::new(&s.rt, &load(&s, "face_mesh"))
+        .unwrap()
+        .with_width_model(&s.rt, &load(&s, "face_width"))
+        .unwrap();
+    // Nothing to read before a mesh has run, nor without the model.
+    assert_eq!(both.contour_width().unwrap(), None);
+    let m = both
+        .mesh(&img, face.bbox, face.keypoints[0], face.keypoints[1])
+        .unwrap();
+    plain
+        .mesh(&img, face.bbox, face.keypoints[0], face.keypoints[1])
+        .unwrap();
+    assert_eq!(plain.contour_width().unwrap(), None);
+    let w = both.contour_width().unwrap().unwrap();
+    assert!((w - 200.0).abs() < 3.0, "face width {w}");
+    // The same crop as the plain mesh: the two agree to a few pixels.
+    assert!(
+        (w - m.face_width()).abs() < 6.0,
+        "{w} against {}",
+        m.face_width()
+    );
+}
+
+#[test]
 fn selfie_segmentation_matches_the_tflite_model_on_a_real_photo() {
     // The head crop of pass__pass_064_0.jpg from its ground-truth eyes and face width (200 px).
     // Reference values from MediaPipe's selfie_segmentation.tflite (TensorFlow Lite 2.19) on

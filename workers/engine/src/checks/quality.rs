@@ -326,6 +326,7 @@ mod rule_tests {
     //! The rules at the edges of their limits, on hand-made observations.
     use super::super::testkit::*;
     use super::super::*;
+    use super::EYE_WHITE_UNCERTAINTY;
 
     /// `quality.exposure` of the compliant case with this backdrop (L*, chroma) and eyes'
     /// whites.
