@@ -21,7 +21,9 @@ pub const FACE_OVAL: [usize; 36] = [
 /// holds) and by 2.0 px on the 39 calibration people placed at 207 px between their
 /// templates' cheek points (0.97 %). The measured width is scaled by the factor between the
 /// two, so that it is unbiased against either (`tests/fixtures.rs` holds the mean error under
-/// 1 px); the spread per face (SD 2.7–4.6 px) is the mesh's own and stays.
+/// 1 px); the spread per face (SD 2.7–4.6 px) is the mesh's own and stays. Since the
+/// face-width model reads the width ([`FaceGeometry::contour_width`]), this applies only where
+/// there is none (engines built without it, hand-made geometry in tests).
 pub const MESH_FACE_WIDTH_SCALE: f32 = 1.008;
 
 /// Where the face is: everything the geometry and quality rules need, in image pixels.
@@ -96,9 +98,9 @@ impl FaceGeometry {
     }
 
     /// Face width as GA 461's 207 ± 14 px is measured: the face-width model's reading
-    /// ([`Self::contour_width`]), else (no such model) [`Self::face_width`] corrected for the mesh's
-    /// systematic under-reading ([`MESH_FACE_WIDTH_SCALE`]). `geometry.face_width` and `fix`'s
-    /// scaling use it.
+    /// ([`Self::contour_width`]), else (no such model) [`Self::face_width`] corrected for the
+    /// mesh's systematic under-reading ([`MESH_FACE_WIDTH_SCALE`]). `geometry.face_width` and
+    /// `fix`'s scaling use it.
     pub fn measured_face_width(&self) -> f32 {
         self.contour_width
             .unwrap_or(self.face_width() * MESH_FACE_WIDTH_SCALE)
@@ -555,7 +557,8 @@ pub struct FaceTone {
     /// Share of pixels at ≤ 5 or ≥ 250.
     pub clipped: f32,
     /// The whites of the eyes: the 97th percentile ([`EYE_WHITE_QUANTILE`]) of luma inside
-    /// each eye's contour on the mesh, the brighter eye; `None` without a mesh or where an eye covers under 20 pixels.
+    /// each eye's contour on the mesh, the brighter eye; `None` without a mesh or where an eye
+    /// covers under 20 pixels.
     pub eye_white: Option<f32>,
 }
 

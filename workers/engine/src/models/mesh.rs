@@ -1,6 +1,6 @@
 //! MediaPipe face mesh (468 points) on ONNX Runtime, converted from `face_landmark.tflite`,
-//! and, for the face width near a limit, the mesh of `face_landmark_with_attention.tflite`
-//! (see [`MediaPipeMesh::contour_width`]).
+//! and, for the face width, the mesh of `face_landmark_with_attention.tflite` run on the same
+//! crop (see [`MediaPipeMesh::contour_width`]).
 //!
 //! Input: a 192 × 192 crop, rotated so the eyes are level, of side 1.5 × the face, RGB in
 //! [0, 1]. Output: 468 × (x, y, z) in crop pixels, and a face-presence logit.
