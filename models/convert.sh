@@ -19,50 +19,23 @@ wheel=mediapipe-0.10.14-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.w
   mediapipe==0.10.14 -d .
 echo "a807328339e7356fda0bb14df12fedbf1d33bdf81649c5f8666b0026b1cc30b4  $wheel" | sha256sum -c -
 python3 -m zipfile -e "$wheel" mp >/dev/null
-# A MediaPipe mesh model (TFLite) to ONNX as NAME.onnx: tf2onnx, then PRelu as Relu/Mul/Add
-# (same function, ~3x faster in ONNX Runtime; see rewrite_prelu.py), then the parity check on
-# the rewritten file: every output against TFLite's on the same random inputs.
-mesh_to_onnx() {
-  local tfl=$1 name=$2
-  venv/bin/python -m tf2onnx.convert --tflite "$tfl" --output "$name.tf2onnx.onnx" --opset 13 2>&1 \
-    | grep -E "ERROR|Unsupported|Successfully" || true
-  venv/bin/python "$here/rewrite_prelu.py" "$name.tf2onnx.onnx" "$name.onnx"
-  venv/bin/python - "$tfl" "$name.onnx" <<'PY'
-import sys, numpy as np, onnxruntime as ort, tensorflow as tf
-tfl, onx = sys.argv[1], sys.argv[2]
-it = tf.lite.Interpreter(model_path=tfl); it.allocate_tensors()
-inp = it.get_input_details()[0]; outs = it.get_output_details()
-sess = ort.InferenceSession(onx, providers=["CPUExecutionProvider"])
-names = [o.name for o in sess.get_outputs()]
-assert sorted(names) == sorted(o["name"] for o in outs), (names, outs)
-rng = np.random.default_rng(461); worst = 0.0
-for _ in range(8):
-    x = rng.random((1, 192, 192, 3), dtype=np.float32)
-    it.set_tensor(inp["index"], x); it.invoke()
-    got = dict(zip(names, sess.run(None, {sess.get_inputs()[0].name: x})))
-    for o in outs:
-        ref = it.get_tensor(o["index"]).reshape(-1)
-        worst = max(worst, float(np.abs(ref - got[o["name"]].reshape(-1)).max()))
-print(f"parity: max |tflite - onnx| over 8 random inputs = {worst:.2e} px")
-sys.exit(0 if worst < 1e-2 else 1)
-PY
-  sha256sum "$name.onnx"
-}
-
-tfl=mp/mediapipe/modules/face_landmark/face_landmark.tflite
-echo "1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814  $tfl" | sha256sum -c -
-mesh_to_onnx "$tfl" face_landmark
-
-# The face-width model: the mesh of MediaPipe's `face_landmark_with_attention.tflite`, the model
-# of FaceMesh with `refine_landmarks` (the fixtures' ground truth was measured with it). Its lip,
-# eye and iris refinements use MediaPipe custom operators that neither TFLite nor tf2onnx load,
-# and the mesh and the face flag do not depend on them: prune_tflite.py keeps only what those
-# two outputs need (weights untouched), so the pruned model runs in the TFLite interpreter for
-# the parity check and converts like the others.
+# The face mesh: MediaPipe's `face_landmark_with_attention.tflite`, the model of FaceMesh with
+# `refine_landmarks` (the fixtures' ground truth was measured with it): the 468-point mesh, the
+# refined lips, eyes and irises. Its three custom operators (patches of the trunk's feature map
+# placed by its own landmarks) are written as standard ONNX operators by
+# convert_face_refined.py, which prints the parity checks: the cut-open model against TFLite,
+# and the whole model against TFLite with the operators in NumPy, on photos and random inputs.
+# (models/parity_face_refined.py compares it with MediaPipe itself.)
 tfl=mp/mediapipe/modules/face_landmark/face_landmark_with_attention.tflite
 echo "e06a804e0144f9929eda782122916b35d60c697c3c9344013ca2bbe76a6ce2b4  $tfl" | sha256sum -c -
-venv/bin/python "$here/prune_tflite.py" "$tfl" face_mesh_attention.tflite output_mesh_identity conv_faceflag
-mesh_to_onnx face_mesh_attention.tflite face_mesh_attention
+fixtures=${PHOTOCHECK_FIXTURES:-$here/../../shared/fixtures}
+photos=$(ls "$fixtures"/pass__pass_064_0.jpg "$fixtures"/pass__pass_130_0.jpg "$fixtures"/subject__smile_037.jpg 2>/dev/null || true)
+status=0
+# shellcheck disable=SC2086
+venv/bin/python "$here/convert_face_refined.py" "$tfl" face_mesh_refined.onnx $photos >refined.log 2>&1 || status=$?
+grep -E "^(parity|ONNX ops|rewrote)|Error|Traceback" refined.log || true
+[ "$status" -eq 0 ] || { echo "face mesh conversion or parity failed (see $work/refined.log)" >&2; exit 1; }
+sha256sum face_mesh_refined.onnx
 
 # Selfie segmentation: opset 14 (HardSwish) and MediaPipe's custom Convolution2DTransposeBias
 # op, which convert_selfie.py turns into a standard ConvTranspose; it prints the parity check.
@@ -112,4 +85,4 @@ echo "9a9840f2cf1f4c7eab95f197512569345c00d2426754d4608b92af30e0300f3d  package/
 venv/bin/python "$here/convert_face_expression.py" package/model/face_expression_model-weights_manifest.json \
   package/model/face_expression_model.bin face_expression.onnx
 venv/bin/python "$here/parity_face_expression.py" . face_expression.onnx
-echo "to adopt a conversion: cp $work/{face_landmark,face_mesh_attention,selfie_segmentation,mtcnn_onet,face_expression}.onnx $here/converted/ and update sha256 in $here/manifest.toml"
+echo "to adopt a conversion: cp $work/{face_mesh_refined,selfie_segmentation,mtcnn_onet,face_expression}.onnx $here/converted/ and update sha256 in $here/manifest.toml"

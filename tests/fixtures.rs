@@ -341,6 +341,7 @@ fn mesh_pose_is_near_frontal_on_good_photos_and_follows_mirroring_and_rotation()
     let profile = Profile::ga461();
     // The compliant photos face the camera: yaw within the mesh's stated ±3.5° (limit 5° less
     // its uncertainty), pitch within the per-person allowance (docs/checks.md).
+    let mut most_turned = (0.0, String::new());
     for e in expectations().into_iter().filter(|e| e.category == "pass") {
         let r = engine().check(&fixture(&e.file), &profile).unwrap();
         let (yaw, pitch) = (
@@ -349,12 +350,15 @@ fn mesh_pose_is_near_frontal_on_good_photos_and_follows_mirroring_and_rotation()
         );
         assert!(yaw.abs() <= 3.5, "{}: yaw {yaw}", e.file);
         assert!(pitch.abs() <= 11.0, "{}: pitch {pitch}", e.file);
+        if yaw < most_turned.0 {
+            most_turned = (yaw, e.file.clone());
+        }
     }
-    // The most turned of them (yaw about -3°): its mirror image turns the other way by the
+    // The most turned of them (yaw about -2.5°): its mirror image turns the other way by the
     // same amount, with the same pitch. The mesh model is not exactly mirror-symmetric: over
-    // the 20 compliant fixtures, yaw + mirrored yaw is -0.8° on average (SD 0.8°, largest
-    // 2.1°; docs/checks.md), hence 2.5°.
-    let img = image::load_from_memory(&fixture("pass__pass_119_0.jpg"))
+    // the 20 compliant fixtures, yaw + mirrored yaw is +0.4° on average (SD 1.1°, largest
+    // 2.5°; docs/checks.md), hence 2.5°.
+    let img = image::load_from_memory(&fixture(&most_turned.1))
         .unwrap()
         .to_rgb8();
     let r = engine().check(&jpeg(&img), &profile).unwrap();
@@ -362,7 +366,7 @@ fn mesh_pose_is_near_frontal_on_good_photos_and_follows_mirroring_and_rotation()
         .check(&jpeg(&image::imageops::flip_horizontal(&img)), &profile)
         .unwrap();
     let (yaw, yaw_m) = (value(&r, CheckCode::PoseYaw), value(&m, CheckCode::PoseYaw));
-    assert!(yaw < -2.0, "yaw {yaw}");
+    assert!(yaw < -1.5, "{}: yaw {yaw}", most_turned.1);
     assert!((yaw + yaw_m).abs() <= 2.5, "yaw {yaw}, mirrored {yaw_m}");
     assert!(yaw_m > 1.5, "mirrored yaw {yaw_m}");
     let (pitch, pitch_m) = (
@@ -373,7 +377,9 @@ fn mesh_pose_is_near_frontal_on_good_photos_and_follows_mirroring_and_rotation()
         (pitch - pitch_m).abs() <= 1.0,
         "pitch {pitch}, mirrored {pitch_m}"
     );
-    // Rolled 15° in the image plane: roll follows, yaw and pitch do not move.
+    // Rolled 15° in the image plane: roll follows, yaw and pitch do not move beyond the mesh's
+    // own jitter (the 20 compliant photos turned so, nearest-neighbour: roll changes by
+    // 14.4–15.4°, yaw by at most 2.2°, pitch by 1.2°; docs/checks.md), hence 2.5°.
     let t = engine()
         .check(&jpeg(&rotated(&img, 15.0)), &profile)
         .unwrap();
@@ -383,9 +389,9 @@ fn mesh_pose_is_near_frontal_on_good_photos_and_follows_mirroring_and_rotation()
         value(&t, CheckCode::PoseYaw),
         value(&t, CheckCode::PosePitch),
     );
-    assert!((yaw_t - yaw).abs() <= 1.5, "yaw {yaw}, rotated {yaw_t}");
+    assert!((yaw_t - yaw).abs() <= 2.5, "yaw {yaw}, rotated {yaw_t}");
     assert!(
-        (pitch_t - pitch).abs() <= 1.5,
+        (pitch_t - pitch).abs() <= 2.5,
         "pitch {pitch}, rotated {pitch_t}"
     );
     eprintln!("yaw {yaw} mirrored {yaw_m} rotated {yaw_t}; pitch {pitch} mirrored {pitch_m} rotated {pitch_t}; roll change {roll}");

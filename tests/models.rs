@@ -120,35 +120,37 @@ fn face_mesh_measures_the_face_width_and_eyes() {
 }
 
 #[test]
-fn the_face_width_model_reads_the_width_on_the_meshs_own_crop() {
-    // pass__pass_064_0.jpg's face is 200.0 px wide by the fixtures' ground truth (MediaPipe
-    // FaceMesh with refine_landmarks on the original, carried through the placement).
+fn the_refined_mesh_reads_the_width_the_irises_and_parted_lips() {
+    // pass__pass_064_0.jpg's face is 200.0 px wide and its iris centres are at EYES by the
+    // fixtures' ground truth (MediaPipe FaceMesh with refine_landmarks on the original, carried
+    // through the placement): the same model on the engine's crop reads them within 3 and
+    // 1.5 px. subject__smile_037.jpg shows its teeth; the refined lips part around them.
     let s = setup();
-    let img = photo("pass__pass_064_0.jpg");
     let mut det = BlazeFace::new(&s.rt, &load(&s, "face_detector"), 128).unwrap();
-    let face = det.detect(&img).unwrap()[0];
-    let mut plain = MediaPipeMesh::new(&s.rt, &load(&s, "face_mesh")).unwrap();
-    let mut both = MediaPipeMesh::new(&s.rt, &load(&s, "face_mesh"))
-        .unwrap()
-        .with_width_model(&s.rt, &load(&s, "face_width"))
-        .unwrap();
-    // Nothing to read before a mesh has run, nor without the model.
-    assert_eq!(both.contour_width().unwrap(), None);
-    let m = both
-        .mesh(&img, face.bbox, face.keypoints[0], face.keypoints[1])
-        .unwrap();
-    plain
-        .mesh(&img, face.bbox, face.keypoints[0], face.keypoints[1])
-        .unwrap();
-    assert_eq!(plain.contour_width().unwrap(), None);
-    let w = both.contour_width().unwrap().unwrap();
-    assert!((w - 200.0).abs() < 3.0, "face width {w}");
-    // The same crop as the plain mesh: the two agree to a few pixels.
+    let mut mesh = MediaPipeMesh::new(&s.rt, &load(&s, "face_mesh")).unwrap();
+    let mut read = |name: &str| {
+        let img = photo(name);
+        let face = det.detect(&img).unwrap()[0];
+        mesh.mesh(&img, face.bbox, face.keypoints[0], face.keypoints[1])
+            .unwrap()
+    };
+    let m = read("pass__pass_064_0.jpg");
     assert!(
-        (w - m.face_width()).abs() < 6.0,
-        "{w} against {}",
+        (m.face_width() - 200.0).abs() < 3.0,
+        "face width {}",
         m.face_width()
     );
+    let iris = m.iris.expect("the refined model gives the irises");
+    assert!(
+        near(iris[0], EYES[0], 1.5) && near(iris[1], EYES[1], 1.5),
+        "{iris:?}"
+    );
+    assert_eq!((m.left_eye(), m.right_eye()), (iris[0], iris[1]));
+    // Inner lips (13 upper, 14 lower): closed on the neutral face, apart on the smile.
+    let gap = |m: &photocheck_engine::models::FaceMesh| m.xy(14)[1] - m.xy(13)[1];
+    let smile = read("subject__smile_037.jpg");
+    assert!(gap(&m) < 3.0, "neutral inner-lip gap {}", gap(&m));
+    assert!(gap(&smile) > 8.0, "smile inner-lip gap {}", gap(&smile));
 }
 
 #[test]

@@ -10,7 +10,7 @@ For each person (`../shared/calibration/london/NNN_03.jpg` with its `.tem` templ
 1. GA 461 placement as in `clothing.py` (scale so the template's face width, points 110-113, is
    207 px; eye midpoint at x = 179; crown, the top of template line 29, at y = 14), drawn at
    twice the canvas (716 x 882) from the 1350 x 1350 original, padded with white.
-2. The face's surface: the MediaPipe face mesh (`face_landmark.onnx` as `photocheck models
+2. The face's surface: the MediaPipe face mesh (`face_mesh_refined.onnx` as `photocheck models
    fetch` installs it) run once on a square crop placed from the template (centre between the
    pupils and the chin, side 2.3 x pupil-to-chin), giving 468 points with depth; the
    triangles are MediaPipe's canonical mesh topology (the same `face_geometry_landmarks.binarypb`).
@@ -280,7 +280,7 @@ def main() -> int:
     ap.add_argument("--people", type=int, default=39)
     a = ap.parse_args()
     files = files_dir(a.out)
-    sess = ort.InferenceSession(str(DATA / "face_landmark.onnx"), providers=["CPUExecutionProvider"])
+    sess = ort.InferenceSession(str(DATA / "face_mesh_refined.onnx"), providers=["CPUExecutionProvider"])
     seg = ort.InferenceSession(
         str(DATA / "selfie_segmentation.onnx"), providers=["CPUExecutionProvider"]
     )

@@ -16,12 +16,8 @@ use std::process::Command;
 /// reproducible with `models/convert.sh`).
 const REPO_FILES: &[(&str, &[u8])] = &[
     (
-        "models/converted/face_landmark.onnx",
-        include_bytes!("../../../models/converted/face_landmark.onnx"),
-    ),
-    (
-        "models/converted/face_mesh_attention.onnx",
-        include_bytes!("../../../models/converted/face_mesh_attention.onnx"),
+        "models/converted/face_mesh_refined.onnx",
+        include_bytes!("../../../models/converted/face_mesh_refined.onnx"),
     ),
     (
         "models/converted/selfie_segmentation.onnx",

@@ -108,6 +108,23 @@ impl RotatedCrop {
     /// far below what the models resolve; a weighted value is off by at most half a level),
     /// so a sample costs a few integer operations and one conversion per channel.
     pub fn sample(&self, src: &RgbImage, mul: f32, add: f32, out: &mut Vec<f32>) {
+        self.sample_with(src, mul, add, out, 0.5);
+    }
+
+    /// [`Self::sample`] as MediaPipe's CPU image-to-tensor step samples a region of interest
+    /// (OpenCV's `warpPerspective` from the region's corners to the tensor's): crop pixel
+    /// (u, v) reads the image at pixel index `center + R(angle) · k · (u - c, v - c)`, i.e.
+    /// corner to corner rather than pixel centre to pixel centre. The picture the model sees
+    /// moves by (k − 1) / 2 image pixels against [`Self::sample`] (~0.5 px on a 358 × 441
+    /// photo): MediaPipe's face mesh was trained, and the fixtures' ground truth measured,
+    /// on this sampling, so the mesh reads points where MediaPipe's own pipeline does.
+    pub fn sample_mediapipe(&self, src: &RgbImage, mul: f32, add: f32, out: &mut Vec<f32>) {
+        self.sample_with(src, mul, add, out, 0.0);
+    }
+
+    /// Sampling with crop pixel (u, v) at crop point (u + half, v + half), read at image pixel
+    /// index (image point − half): `half` = 0.5 is pixel centres, 0 MediaPipe's corners.
+    fn sample_with(&self, src: &RgbImage, mul: f32, add: f32, out: &mut Vec<f32>, half: f64) {
         let (w, h) = src.dimensions();
         let raw = src.as_raw();
         let n = self.side as usize;
@@ -126,11 +143,11 @@ impl RotatedCrop {
         // Integer sums are value × 2^16; one multiply turns them into the tensor's scale.
         let scale = mul / 65536.0;
         for v in 0..n {
-            // Pixel centres: sample at (u + 0.5, v + 0.5) of the crop.
-            let dv = (v as f64 + 0.5 - c) * k;
-            let du0 = (0.5 - c) * k;
-            let mut x = fixed(f64::from(self.center[0]) + co * du0 - s * dv - 0.5);
-            let mut y = fixed(f64::from(self.center[1]) + s * du0 + co * dv - 0.5);
+            // Pixel centres: sample at (u + 0.5, v + 0.5) of the crop (`half` = 0.5).
+            let dv = (v as f64 + half - c) * k;
+            let du0 = (half - c) * k;
+            let mut x = fixed(f64::from(self.center[0]) + co * du0 - s * dv - half);
+            let mut y = fixed(f64::from(self.center[1]) + s * du0 + co * dv - half);
             let row = &mut out[v * n * 3..(v + 1) * n * 3];
             for dst in row.chunks_exact_mut(3) {
                 let (x0, y0) = (x >> 16, y >> 16);
@@ -266,6 +283,36 @@ mod tests {
             }
             .sample(&img, 1.0, 0.0, &mut t);
             assert_eq!(t.len(), 40 * 40 * 3);
+        }
+    }
+
+    #[test]
+    fn mediapipe_sampling_reads_corner_to_corner() {
+        // A ramp of 2 levels a pixel, sampled at half resolution (k = 2): crop pixel u reads
+        // image index 2u corner to corner (MediaPipe), 2u + 0.5 centre to centre.
+        let img = RgbImage::from_fn(60, 40, |x, _| image::Rgb([(2 * x) as u8, 0, 0]));
+        let crop = RotatedCrop {
+            center: [30.0, 20.0],
+            size: 40.0,
+            angle: 0.0,
+            side: 20,
+        };
+        let (mut centres, mut corners) = (Vec::new(), Vec::new());
+        crop.sample(&img, 1.0, 0.0, &mut centres);
+        crop.sample_mediapipe(&img, 1.0, 0.0, &mut corners);
+        for u in [3usize, 10, 16] {
+            let at = |t: &[f32]| t[(10 * 20 + u) * 3];
+            let x = 30.0 + 2.0 * (u as f32 - 10.0);
+            assert!(
+                (at(&corners) - 2.0 * x).abs() <= 0.5,
+                "{u}: {}",
+                at(&corners)
+            );
+            assert!(
+                (at(&centres) - 2.0 * (x + 0.5)).abs() <= 0.5,
+                "{u}: {}",
+                at(&centres)
+            );
         }
     }
 

@@ -94,7 +94,6 @@ struct Models {
     back: LoadedModel,
     onet: LoadedModel,
     mesh: LoadedModel,
-    width: LoadedModel,
     segment: LoadedModel,
     expression: LoadedModel,
     canonical: Arc<pose::CanonicalFace>,
@@ -151,7 +150,6 @@ impl Engine {
             back: load("face_detector_small")?,
             onet: load("landmarks")?,
             mesh: load("face_mesh")?,
-            width: load("face_width")?,
             segment: load("segmentation")?,
             expression: load("expression")?,
             canonical: Arc::new(pose::CanonicalFace::parse(&canonical_file.bytes)?),
@@ -162,7 +160,6 @@ impl Engine {
             ("face_detector_small", &models.back),
             ("landmarks", &models.onet),
             ("face_mesh", &models.mesh),
-            ("face_width", &models.width),
             ("segmentation", &models.segment),
             ("expression", &models.expression),
             ("canonical_face", &canonical_file),
@@ -193,10 +190,7 @@ impl Engine {
             detector: Box::new(BlazeFace::new(&self.runtime, &self.models.front, 128)?),
             detector_small: Box::new(BlazeFace::new(&self.runtime, &self.models.back, 256)?),
             landmarks: Box::new(ONet::new(&self.runtime, &self.models.onet)?),
-            mesh: Box::new(
-                MediaPipeMesh::new(&self.runtime, &self.models.mesh)?
-                    .with_width_model(&self.runtime, &self.models.width)?,
-            ),
+            mesh: Box::new(MediaPipeMesh::new(&self.runtime, &self.models.mesh)?),
             resizer: fast_image_resize::Resizer::new(),
             segmenter: Box::new(SelfieSegmentation::new(
                 &self.runtime,
@@ -342,7 +336,8 @@ fn geometry_from_mesh(
     use models::mesh_idx as idx;
     FaceGeometry {
         pose: pose::head_pose(&mesh.points, canonical),
-        contour_width: None,
+        // The refined model's mesh is the one the fixtures' widths were measured with.
+        contour_width: mesh.iris.map(|_| mesh.face_width()),
         bbox: det.bbox,
         score: det.score,
         left_eye: mesh.left_eye(),
@@ -465,11 +460,7 @@ fn analyze_with(
                 .mesh
                 .mesh(img, det.bbox, points.points[0], points.points[1])?;
             if mesh.presence >= MESH_PRESENCE_MIN {
-                let mut f = geometry_from_mesh(&det, mesh, &set.canonical);
-                // The face width from the face-width model on the same crop (one more
-                // inference, ~1.4 ms): MediaPipe's attention mesh, the fixtures' own definition.
-                f.contour_width = set.mesh.contour_width()?;
-                face = Some(f);
+                face = Some(geometry_from_mesh(&det, mesh, &set.canonical));
             }
             five = Some(points);
             timings.insert("landmarks".to_string(), ms(t));

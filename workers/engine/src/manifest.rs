@@ -94,7 +94,6 @@ mod tests {
             "face_detector_small",
             "landmarks",
             "face_mesh",
-            "face_width",
             "segmentation",
             "canonical_face",
             "expression",

@@ -15,15 +15,14 @@ pub const FACE_OVAL: [usize; 36] = [
     148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109,
 ];
 
-/// The engine's mesh reads the cheek contour points (234 / 454) a little inside where the
-/// reference measures put them: by 1.7 px on average on the 99 fixtures with a recorded width
+/// MediaPipe's plain mesh (`face_landmark`, the engine's until 2026-12-07) read the cheek
+/// contour points (234 / 454) a little inside where the reference measures put them: by 1.7 px on average on the 99 fixtures with a recorded width
 /// (0.74 %, against the FaceMesh run on each full-resolution original that `params.face_width`
 /// holds) and by 2.0 px on the 39 calibration people placed at 207 px between their
 /// templates' cheek points (0.97 %). The measured width is scaled by the factor between the
-/// two, so that it is unbiased against either (`tests/fixtures.rs` holds the mean error under
-/// 1 px); the spread per face (SD 2.7–4.6 px) is the mesh's own and stays. Since the
-/// face-width model reads the width ([`FaceGeometry::contour_width`]), this applies only where
-/// there is none (engines built without it, hand-made geometry in tests).
+/// two, so that it was unbiased against either. The engine's mesh is now the refined model the fixtures were measured with, whose width is taken as it is
+/// ([`FaceGeometry::contour_width`]); this applies only to geometry without it (hand-made
+/// geometry in tests).
 pub const MESH_FACE_WIDTH_SCALE: f32 = 1.008;
 
 /// Where the face is: everything the geometry and quality rules need, in image pixels.
@@ -52,9 +51,9 @@ pub struct FaceGeometry {
     pub mesh: Vec<[f32; 3]>,
     /// The head pose fitted to the mesh, when there is one.
     pub pose: Option<crate::pose::HeadPose>,
-    /// The face width read by the face-width model on the mesh's crop
-    /// ([`crate::models::MeshModel::contour_width`]); it decides
-    /// [`Self::measured_face_width`]. `None` where the engine has no such model.
+    /// The face width (points 234–454) as the refined mesh reads it: MediaPipe's
+    /// `face_landmark_with_attention`, the model the fixtures' widths were measured with; it
+    /// decides [`Self::measured_face_width`]. `None` for geometry from any other source.
     pub contour_width: Option<f32>,
 }
 
@@ -97,8 +96,8 @@ impl FaceGeometry {
         dist(self.cheeks[0], self.cheeks[1])
     }
 
-    /// Face width as GA 461's 207 ± 14 px is measured: the face-width model's reading
-    /// ([`Self::contour_width`]), else (no such model) [`Self::face_width`] corrected for the
+    /// Face width as GA 461's 207 ± 14 px is measured: the refined mesh's reading
+    /// ([`Self::contour_width`]), else (no such reading) [`Self::face_width`] corrected for the
     /// mesh's systematic under-reading ([`MESH_FACE_WIDTH_SCALE`]). `geometry.face_width` and
     /// `fix`'s scaling use it.
     pub fn measured_face_width(&self) -> f32 {

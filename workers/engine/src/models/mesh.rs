@@ -1,16 +1,20 @@
-//! MediaPipe face mesh (468 points) on ONNX Runtime, converted from `face_landmark.tflite`,
-//! and, for the face width, the mesh of `face_landmark_with_attention.tflite` run on the same
-//! crop (see [`MediaPipeMesh::contour_width`]).
+//! MediaPipe's face mesh with refined lips, eyes and irises (478 points) on ONNX Runtime,
+//! converted from `face_landmark_with_attention.tflite`, the model FaceMesh runs with
+//! `refine_landmarks` and the one the fixtures' geometry was measured with
+//! (`models/convert_face_refined.py`: its three custom operators written as standard ONNX ones).
 //!
 //! Input: a 192 × 192 crop, rotated so the eyes are level, of side 1.5 × the face, RGB in
-//! [0, 1]. Output: 468 × (x, y, z) in crop pixels, and a face-presence logit.
+//! [0, 1]. Outputs: the 468-point mesh (x, y, z in crop pixels), the lips (80 points), each eye
+//! with its brow (71) and each iris (5) in crop pixels, and a face-presence logit. As MediaPipe
+//! does, the lip and eye points replace the mesh's x and y at their indices
+//! ([`REFINED_LIPS`], [`REFINED_LEFT_EYE`], [`REFINED_RIGHT_EYE`]); the irises' centres are kept
+//! beside the mesh ([`FaceMesh::iris`]).
 //!
 //! The crop must be where MediaPipe's tracking would put it (from the mesh's own bounding box
 //! and eye corners): a crop at the bare detector box gives faces 1.2 px narrower on average.
 //! [`roi_from_detection`] places the first crop there directly, from a calibrated offset
-//! between BlazeFace's box and the mesh, so one pass is enough (face-width error on the
-//! compliant fixtures: one calibrated pass −1.5 ± 2.7 px, two passes −1.4 ± 2.7 px); a second
-//! pass runs only when the mesh lands far from the crop.
+//! between BlazeFace's box and the mesh, so one pass is enough; a second pass runs only when
+//! the mesh lands far from the crop.
 
 use super::runtime::{output, run_square, LoadedModel, Runtime};
 use super::MeshModel;
@@ -43,6 +47,33 @@ pub mod idx {
     pub const MOUTH: [usize; 2] = [61, 291];
 }
 
+/// Mesh indices the lip network's 80 points replace, in its output order (MediaPipe's
+/// `tensors_to_face_landmarks_with_attention.pbtxt`): lower outer contour, upper outer, lower
+/// inner, upper inner, then the semi-outer and semi-inner rings.
+pub const REFINED_LIPS: [usize; 80] = [
+    61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 185, 40, 39, 37, 0, 267, 269, 270, 409, 78,
+    95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 191, 80, 81, 82, 13, 312, 311, 310, 415, 76, 77,
+    90, 180, 85, 16, 315, 404, 320, 307, 306, 184, 74, 73, 72, 11, 302, 303, 304, 408, 62, 96, 89,
+    179, 86, 15, 316, 403, 319, 325, 292, 183, 42, 41, 38, 12, 268, 271, 272, 407,
+];
+
+/// Mesh indices the image-left eye network's 71 points replace: the lid contour, four halos
+/// around it and the brow.
+pub const REFINED_LEFT_EYE: [usize; 71] = [
+    33, 7, 163, 144, 145, 153, 154, 155, 133, 246, 161, 160, 159, 158, 157, 173, 130, 25, 110, 24,
+    23, 22, 26, 112, 243, 247, 30, 29, 27, 28, 56, 190, 226, 31, 228, 229, 230, 231, 232, 233, 244,
+    113, 225, 224, 223, 222, 221, 189, 35, 124, 46, 53, 52, 65, 143, 111, 117, 118, 119, 120, 121,
+    128, 245, 156, 70, 63, 105, 66, 107, 55, 193,
+];
+
+/// The same for the image-right eye.
+pub const REFINED_RIGHT_EYE: [usize; 71] = [
+    263, 249, 390, 373, 374, 380, 381, 382, 362, 466, 388, 387, 386, 385, 384, 398, 359, 255, 339,
+    254, 253, 252, 256, 341, 463, 467, 260, 259, 257, 258, 286, 414, 446, 261, 448, 449, 450, 451,
+    452, 453, 464, 342, 445, 444, 443, 442, 441, 413, 265, 353, 276, 283, 282, 295, 372, 340, 346,
+    347, 348, 349, 350, 357, 465, 383, 300, 293, 334, 296, 336, 285, 417,
+];
+
 /// A face mesh in image pixels.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FaceMesh {
@@ -50,6 +81,8 @@ pub struct FaceMesh {
     pub points: Vec<[f32; 3]>,
     /// Face presence probability, 0–1.
     pub presence: f32,
+    /// Centres of the irises (image-left, image-right), where the model gives them.
+    pub iris: Option<[[f32; 2]; 2]>,
 }
 
 impl FaceMesh {
@@ -68,14 +101,17 @@ impl FaceMesh {
         [sx / n, sy / n]
     }
 
-    /// Centre of the image-left eye.
+    /// Centre of the image-left eye: the iris centre (the fixtures' definition), else the
+    /// mean of the eye's corners and mid-lids.
     pub fn left_eye(&self) -> [f32; 2] {
-        self.mean(&idx::LEFT_EYE)
+        self.iris
+            .map_or_else(|| self.mean(&idx::LEFT_EYE), |i| i[0])
     }
 
-    /// Centre of the image-right eye.
+    /// Centre of the image-right eye (see [`Self::left_eye`]).
     pub fn right_eye(&self) -> [f32; 2] {
-        self.mean(&idx::RIGHT_EYE)
+        self.iris
+            .map_or_else(|| self.mean(&idx::RIGHT_EYE), |i| i[1])
     }
 
     /// Face width at cheek level (points 234–454).
@@ -97,66 +133,38 @@ impl FaceMesh {
     }
 }
 
-/// One face-mesh session, and optionally the face-width model's.
+/// One session of the refined face mesh.
 pub struct MediaPipeMesh {
     session: Session,
     name: String,
     input: Vec<f32>,
-    /// The crop `input` was sampled from, once a mesh has run.
-    crop: Option<RotatedCrop>,
-    width: Option<(Session, String)>,
 }
 
+/// The model's outputs: the mesh, the refinements (with the mesh indices they replace, `None`
+/// for an iris) and the face flag.
+const MESH_OUT: &str = "output_mesh_identity";
+const FLAG_OUT: &str = "conv_faceflag";
+const REFINED_OUT: [(&str, Option<&[usize]>, usize); 5] = [
+    ("output_lips", Some(&REFINED_LIPS), 80),
+    ("output_left_eye", Some(&REFINED_LEFT_EYE), 71),
+    ("output_right_eye", Some(&REFINED_RIGHT_EYE), 71),
+    ("output_left_iris", None, 5),
+    ("output_right_iris", None, 5),
+];
+
 impl MediaPipeMesh {
-    /// A session for `model`, without the face-width model.
+    /// A session for `model` (`face_mesh_refined.onnx`).
     pub fn new(rt: &Runtime, model: &LoadedModel) -> Result<MediaPipeMesh, EngineError> {
         Ok(MediaPipeMesh {
             session: rt.session(model)?,
             name: model.entry.name.clone(),
             input: Vec::new(),
-            crop: None,
-            width: None,
         })
-    }
-
-    /// Adds the face-width model (`face_mesh_attention.onnx`, see [`Self::contour_width`]).
-    pub fn with_width_model(
-        mut self,
-        rt: &Runtime,
-        model: &LoadedModel,
-    ) -> Result<MediaPipeMesh, EngineError> {
-        self.width = Some((rt.session(model)?, model.entry.name.clone()));
-        Ok(self)
-    }
-
-    /// The face width (points 234–454, image pixels) that the mesh of MediaPipe's
-    /// `face_landmark_with_attention.tflite` reads on the crop of the last [`Self::run`]:
-    /// the model FaceMesh runs with `refine_landmarks`, with which the fixtures' face widths
-    /// were measured. It holds closer to them than the plain mesh (`bench/calibrate/explore/
-    /// mesh_models.py`: spread 1.4 against 2.4 px on the compliant fixtures); its lips and
-    /// eyes, without the refinement networks cut off it, are not, so the plain mesh stays the
-    /// mesh. `None` without the model or before a mesh has run.
-    pub fn contour_width(&mut self) -> Result<Option<f32>, EngineError> {
-        let (Some((session, name)), Some(crop)) = (self.width.as_mut(), self.crop) else {
-            return Ok(None);
-        };
-        let outputs = run_square(session, name, "input_1", SIDE as usize, &self.input)?;
-        let raw = output(&outputs, "output_mesh_identity", name)?;
-        if raw.len() != 468 * 3 {
-            return Err(EngineError::ModelOutput {
-                model: name.clone(),
-                reason: format!("{} mesh values", raw.len()),
-            });
-        }
-        let at = |i: usize| crop.to_image(raw[3 * i], raw[3 * i + 1]);
-        let (a, b) = (at(idx::CHEEK_LEFT), at(idx::CHEEK_RIGHT));
-        Ok(Some((a[0] - b[0]).hypot(a[1] - b[1])))
     }
 
     /// Runs the mesh once on `crop` (see [`roi_from_mesh`] and [`roi_from_detection`]).
     pub fn run(&mut self, img: &RgbImage, crop: RotatedCrop) -> Result<FaceMesh, EngineError> {
-        crop.sample(img, 1.0 / 255.0, 0.0, &mut self.input);
-        self.crop = Some(crop);
+        crop.sample_mediapipe(img, 1.0 / 255.0, 0.0, &mut self.input);
         let name = self.name.clone();
         let outputs = run_square(
             &mut self.session,
@@ -165,25 +173,46 @@ impl MediaPipeMesh {
             SIDE as usize,
             &self.input,
         )?;
-        let raw = output(&outputs, "conv2d_21", &name)?;
-        let flag = output(&outputs, "conv2d_31", &name)?;
+        let bad = |what: &str, n: usize| EngineError::ModelOutput {
+            model: name.clone(),
+            reason: format!("{n} {what} values"),
+        };
+        let raw = output(&outputs, MESH_OUT, &name)?;
+        let flag = output(&outputs, FLAG_OUT, &name)?;
         if raw.len() != 468 * 3 || flag.is_empty() {
-            return Err(EngineError::ModelOutput {
-                model: name,
-                reason: format!("{} mesh values", raw.len()),
-            });
+            return Err(bad("mesh", raw.len()));
         }
         let k = crop.size / SIDE as f32;
-        let points = raw
+        let mut points: Vec<[f32; 3]> = raw
             .chunks_exact(3)
             .map(|p| {
                 let [x, y] = crop.to_image(p[0], p[1]);
                 [x, y, p[2] * k]
             })
             .collect();
+        let mut iris = [[0.0; 2]; 2];
+        for (n, (out, indices, len)) in REFINED_OUT.iter().enumerate() {
+            let xy = output(&outputs, out, &name)?;
+            if xy.len() != 2 * len {
+                return Err(bad(out, xy.len()));
+            }
+            match indices {
+                // The refined points keep the mesh's depth, as in MediaPipe.
+                Some(indices) => {
+                    for (&i, p) in indices.iter().zip(xy.chunks_exact(2)) {
+                        let [x, y] = crop.to_image(p[0], p[1]);
+                        points[i][0] = x;
+                        points[i][1] = y;
+                    }
+                }
+                // An iris: its first point is the centre.
+                None => iris[n - 3] = crop.to_image(xy[0], xy[1]),
+            }
+        }
         Ok(FaceMesh {
             points,
             presence: 1.0 / (1.0 + (-flag[0].clamp(-50.0, 50.0)).exp()),
+            iris: Some(iris),
         })
     }
 }
@@ -256,10 +285,6 @@ impl MeshModel for MediaPipeMesh {
             return self.run(img, next);
         }
         Ok(first)
-    }
-
-    fn contour_width(&mut self) -> Result<Option<f32>, EngineError> {
-        MediaPipeMesh::contour_width(self)
     }
 }
 

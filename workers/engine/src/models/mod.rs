@@ -2,8 +2,9 @@
 //!
 //! - [`FaceDetector`]: finds faces (BlazeFace front 128, with the back 256 model for small faces).
 //! - [`LandmarkRefiner`]: five points on one face (MTCNN O-Net).
-//! - [`MeshModel`]: the 468-point face mesh (MediaPipe face_landmark), for face width, eye
-//!   centres and roll.
+//! - [`MeshModel`]: the 468-point face mesh with refined lips and eyes and the iris centres
+//!   (MediaPipe face_landmark_with_attention), for face width, eye centres, pose and the face
+//!   measures.
 //! - [`Segmenter`]: person vs background (MediaPipe selfie segmentation), for the head-covering
 //!   and ear checks.
 //! - [`ExpressionModel`]: facial expression (face-api.js's expression network), for the smiles
@@ -24,7 +25,10 @@ pub use blazeface::BlazeFace;
 pub use expression::{
     expression_crop, Expression, ExpressionModel, FaceApiExpression, SIDE as EXPRESSION_SIDE,
 };
-pub use mesh::{idx as mesh_idx, roi_from_detection, roi_from_mesh, FaceMesh, MediaPipeMesh};
+pub use mesh::{
+    idx as mesh_idx, roi_from_detection, roi_from_mesh, FaceMesh, MediaPipeMesh, REFINED_LEFT_EYE,
+    REFINED_LIPS, REFINED_RIGHT_EYE,
+};
 pub use onet::ONet;
 pub use runtime::{LoadedModel, Runtime};
 pub use segment::{
@@ -83,12 +87,6 @@ pub trait MeshModel: Send {
         left_eye: [f32; 2],
         right_eye: [f32; 2],
     ) -> Result<FaceMesh, EngineError>;
-
-    /// The face width, in image pixels, that the face-width model reads on the last mesh's
-    /// crop; `None` where there is no such model.
-    fn contour_width(&mut self) -> Result<Option<f32>, EngineError> {
-        Ok(None)
-    }
 }
 
 /// One thread's set of model sessions.
