@@ -16,13 +16,14 @@ pub const FACE_OVAL: [usize; 36] = [
 ];
 
 /// MediaPipe's plain mesh (`face_landmark`, the engine's until 2026-12-07) read the cheek
-/// contour points (234 / 454) a little inside where the reference measures put them: by 1.7 px on average on the 99 fixtures with a recorded width
-/// (0.74 %, against the FaceMesh run on each full-resolution original that `params.face_width`
-/// holds) and by 2.0 px on the 39 calibration people placed at 207 px between their
-/// templates' cheek points (0.97 %). The measured width is scaled by the factor between the
-/// two, so that it was unbiased against either. The engine's mesh is now the refined model the fixtures were measured with, whose width is taken as it is
-/// ([`FaceGeometry::contour_width`]); this applies only to geometry without it (hand-made
-/// geometry in tests).
+/// contour points (234 / 454) a little inside where the reference measures put them: by 1.7 px
+/// on average on the 99 fixtures with a recorded width (0.74 %, against the FaceMesh run on
+/// each full-resolution original that `params.face_width` holds) and by 2.0 px on the 39
+/// calibration people placed at 207 px between their templates' cheek points (0.97 %). Its
+/// width was scaled by the factor between the two, so that it was unbiased against either. The
+/// engine's mesh is now the refined model the fixtures were measured with, whose width is taken
+/// as it is ([`FaceGeometry::contour_width`]); this applies only to geometry without it
+/// (hand-made geometry in tests).
 pub const MESH_FACE_WIDTH_SCALE: f32 = 1.008;
 
 /// Where the face is: everything the geometry and quality rules need, in image pixels.

@@ -25,10 +25,7 @@ pub use blazeface::BlazeFace;
 pub use expression::{
     expression_crop, Expression, ExpressionModel, FaceApiExpression, SIDE as EXPRESSION_SIDE,
 };
-pub use mesh::{
-    idx as mesh_idx, roi_from_detection, roi_from_mesh, FaceMesh, MediaPipeMesh, REFINED_LEFT_EYE,
-    REFINED_LIPS, REFINED_RIGHT_EYE,
-};
+pub use mesh::{idx as mesh_idx, roi_from_detection, roi_from_mesh, FaceMesh, MediaPipeMesh};
 pub use onet::ONet;
 pub use runtime::{LoadedModel, Runtime};
 pub use segment::{
