@@ -19,8 +19,8 @@ This script (1) cuts the three operators out of the TFLite graph, their outputs 
 inputs and their inputs graph outputs ("the open model"), which both TFLite and tf2onnx load;
 (2) converts the open model with tf2onnx and rewrites its PRelu (rewrite_prelu.py); (3) closes
 the graph again in ONNX, each custom operator written out of standard ones (Gather, MatMul,
-ReduceMin/Max, GridSample with aligned corners and a bound mask, ...), so that the result is one
-model with the original's seven outputs; and (4) checks it: the open ONNX model against the open
+ReduceMin/Max, the bilinear sample as four gathers of feature-map rows with an out-of-bounds
+mask, ...), so that the result is one model with the original's seven outputs; and (4) checks it: the open ONNX model against the open
 TFLite model on random inputs, and the closed ONNX model against the open TFLite model with the
 three operators computed in NumPy as MediaPipe's C++ defines them, on the photos given (each
 cropped and scaled to 192 x 192) and on random inputs. The largest differences are printed; the
@@ -276,6 +276,7 @@ def onnx_patches(b: Builder, l2tm, ttb, shapes):
 
 
 def onnx_transform_landmarks(b: Builder, points, matrix, out, shape):
+    """`TransformLandmarks` (v2): each (x, y) through the matrix's first two rows, (x, y, 0, 1)."""
     m = b.op("Reshape", [matrix, b.const([4, 4], np.int64)])
     a = b.op("Slice", [m, b.const([0, 0], np.int64), b.const([2, 2], np.int64), b.const([0, 1], np.int64)])  # [2, 2]
     t = b.op("Slice", [m, b.const([0, 3], np.int64), b.const([2, 4], np.int64), b.const([0, 1], np.int64)])  # [2, 1]
