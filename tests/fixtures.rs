@@ -147,7 +147,7 @@ fn measured_geometry_agrees_with_the_ground_truth() {
         mean(&width_err),
         max(&width_err)
     );
-    // No systematic error: the mesh's under-reading is corrected (MESH_FACE_WIDTH_SCALE).
+    // No systematic error: the refined mesh is the model the ground truth was measured with.
     assert!(
         mean(&width_signed).abs() < 1.0,
         "face width reads {:+.2} px on average",
@@ -168,9 +168,9 @@ fn measured_geometry_agrees_with_the_ground_truth() {
 
 /// A compliant face scaled to just inside either end of GA 461's face-width band (197 and
 /// 217 px, 4 px from 193 and 221) keeps passing `geometry.face_width`, read within 5 px of its
-/// true width (35 of these 40 within 3 px): the width is read by the face-width model
-/// (MediaPipe's attention mesh, the fixtures' own definition). The plain mesh alone read 3 of
-/// the 40 over 221 px (222.3–223.5) and 10 more than 3 px off.
+/// true width (35 of these 40 within 3 px): the width is read by MediaPipe's refined (attention)
+/// mesh, the fixtures' own definition. The plain mesh used before read 3 of the 40 over 221 px
+/// (222.3–223.5) and 10 more than 3 px off.
 #[test]
 fn a_compliant_face_near_either_width_limit_keeps_passing() {
     let profile = Profile::ga461();

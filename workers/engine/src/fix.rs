@@ -135,7 +135,7 @@ pub fn place(
     let (w, h) = profile.dimensions.unwrap_or(profile.canvas);
     let (w, h) = (w as f32, h as f32);
     let band = profile.face_width_px;
-    let fw = face.measured_face_width();
+    let fw = face.face_width();
     if fw <= 0.0 {
         return Err("未能测得脸宽".into());
     }
@@ -781,7 +781,7 @@ impl Engine {
         if roll.abs() >= 0.1 {
             changes.push(format!("旋转 {:.1}° 使双眼水平", -roll));
         }
-        let fw = face.measured_face_width();
+        let fw = face.face_width();
         if (placement.k - 1.0).abs() > 1e-3 {
             changes.push(format!(
                 "缩放 {:.3} 倍（脸宽 {fw:.0} → {:.0} 像素）",
@@ -832,7 +832,6 @@ mod tests {
             oval: Vec::new(),
             mesh: Vec::new(),
             pose: None,
-            contour_width: None,
         }
     }
 
@@ -847,9 +846,7 @@ mod tests {
         );
         let f = face(le, re, 444.0);
         let placement = place(&f, 300.0, (1350, 1350), &p, true).unwrap();
-        assert!(
-            (placement.k - 207.0 / (444.0 * crate::measure::MESH_FACE_WIDTH_SCALE)).abs() < 1e-4
-        );
+        assert!((placement.k - 207.0 / 444.0).abs() < 1e-4);
         // The eyes land level and centred.
         let (a, b) = (placement.target_of(le), placement.target_of(re));
         assert!((a[1] - b[1]).abs() < 1e-3);

@@ -336,8 +336,6 @@ fn geometry_from_mesh(
     use models::mesh_idx as idx;
     FaceGeometry {
         pose: pose::head_pose(&mesh.points, canonical),
-        // The refined model's mesh is the one the fixtures' widths were measured with.
-        contour_width: mesh.iris.map(|_| mesh.face_width()),
         bbox: det.bbox,
         score: det.score,
         left_eye: mesh.left_eye(),

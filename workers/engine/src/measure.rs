@@ -15,17 +15,6 @@ pub const FACE_OVAL: [usize; 36] = [
     148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109,
 ];
 
-/// MediaPipe's plain mesh (`face_landmark`, the engine's until 2026-12-07) read the cheek
-/// contour points (234 / 454) a little inside where the reference measures put them: by 1.7 px
-/// on average on the 99 fixtures with a recorded width (0.74 %, against the FaceMesh run on
-/// each full-resolution original that `params.face_width` holds) and by 2.0 px on the 39
-/// calibration people placed at 207 px between their templates' cheek points (0.97 %). Its
-/// width was scaled by the factor between the two, so that it was unbiased against either. The
-/// engine's mesh is now the refined model the fixtures were measured with, whose width is taken
-/// as it is ([`FaceGeometry::contour_width`]); this applies only to geometry without it
-/// (hand-made geometry in tests).
-pub const MESH_FACE_WIDTH_SCALE: f32 = 1.008;
-
 /// Where the face is: everything the geometry and quality rules need, in image pixels.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FaceGeometry {
@@ -52,10 +41,6 @@ pub struct FaceGeometry {
     pub mesh: Vec<[f32; 3]>,
     /// The head pose fitted to the mesh, when there is one.
     pub pose: Option<crate::pose::HeadPose>,
-    /// The face width (points 234–454) as the refined mesh reads it: MediaPipe's
-    /// `face_landmark_with_attention`, the model the fixtures' widths were measured with; it
-    /// decides [`Self::measured_face_width`]. `None` for geometry from any other source.
-    pub contour_width: Option<f32>,
 }
 
 impl FaceGeometry {
@@ -73,7 +58,6 @@ impl FaceGeometry {
             chin: p(self.chin),
             oval: self.oval.iter().map(|&v| p(v)).collect(),
             mesh: self.mesh.iter().map(|v| v.map(|c| c * k)).collect(),
-            contour_width: self.contour_width.map(|w| w * k),
             pose: self.pose,
         }
     }
@@ -91,19 +75,12 @@ impl FaceGeometry {
         dist(self.left_eye, self.right_eye)
     }
 
-    /// Face width at cheek level: the distance between the mesh's cheek contour points, as
-    /// the mesh places them. Regions in the face's frame are sized by it.
+    /// Face width at cheek level: the distance between the mesh's cheek contour points
+    /// (234–454), as MediaPipe's refined mesh places them, the fixtures' own definition. GA
+    /// 461's 207 ± 14 px (`geometry.face_width`) and `fix`'s scaling are measured on it, and
+    /// regions in the face's frame are sized by it.
     pub fn face_width(&self) -> f32 {
         dist(self.cheeks[0], self.cheeks[1])
-    }
-
-    /// Face width as GA 461's 207 ± 14 px is measured: the refined mesh's reading
-    /// ([`Self::contour_width`]), else (no such reading) [`Self::face_width`] corrected for the
-    /// mesh's systematic under-reading ([`MESH_FACE_WIDTH_SCALE`]). `geometry.face_width` and
-    /// `fix`'s scaling use it.
-    pub fn measured_face_width(&self) -> f32 {
-        self.contour_width
-            .unwrap_or(self.face_width() * MESH_FACE_WIDTH_SCALE)
     }
 
     /// Head roll in degrees: positive when the image-right eye is lower. From the head pose
@@ -1395,7 +1372,6 @@ mod tests {
             oval,
             mesh: Vec::new(),
             pose: None,
-            contour_width: None,
         };
         let s = skin(&img, &face).unwrap();
         assert!(s.side_stops() < 0.01);

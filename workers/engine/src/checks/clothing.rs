@@ -410,7 +410,6 @@ mod tests {
             oval: Vec::new(),
             mesh: Vec::new(),
             pose: None,
-            contour_width: None,
         }
     }
 

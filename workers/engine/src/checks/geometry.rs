@@ -127,7 +127,7 @@ pub(crate) fn face_checks(obs: &Observation<'_>, p: &Profile, out: &mut Vec<Chec
     };
     let (sx, sy) = p.scale_to(w, h);
     // geometry.face_width
-    let fw = f64::from(face.measured_face_width());
+    let fw = f64::from(face.face_width());
     let lim = p.face_width_px.scaled(sx);
     let ied = {
         let (l, r) = (face.left_eye, face.right_eye);
@@ -393,18 +393,17 @@ mod rule_tests {
 
     #[test]
     fn face_width_limits_are_193_and_221() {
-        use crate::measure::MESH_FACE_WIDTH_SCALE as K;
         use CheckCode::GeometryFaceWidth as C;
-        // Mesh cheek distances whose corrected width lies half a pixel either side of a limit.
+        // Mesh cheek distances half a pixel either side of a limit.
         edge(
             C,
-            |c| c.face = face(193.5 / K, 200.0, 179.0, 0.0),
-            |c| c.face = face(192.5 / K, 200.0, 179.0, 0.0),
+            |c| c.face = face(193.5, 200.0, 179.0, 0.0),
+            |c| c.face = face(192.5, 200.0, 179.0, 0.0),
         );
         edge(
             C,
-            |c| c.face = face(220.5 / K, 200.0, 179.0, 0.0),
-            |c| c.face = face(221.5 / K, 200.0, 179.0, 0.0),
+            |c| c.face = face(220.5, 200.0, 179.0, 0.0),
+            |c| c.face = face(221.5, 200.0, 179.0, 0.0),
         );
         let mut c = Case::good();
         c.face = face(150.0, 200.0, 179.0, 0.0);

@@ -45,7 +45,6 @@ pub(super) fn face(width: f32, eye_y: f32, mid_x: f32, roll_deg: f32) -> FaceGeo
         oval: vec![],
         mesh: vec![],
         pose: None,
-        contour_width: None,
     }
 }
 

@@ -193,7 +193,6 @@ mod tests {
             oval: Vec::new(),
             mesh: Vec::new(),
             pose: None,
-            contour_width: None,
         }
     }
 

@@ -33,10 +33,6 @@ pub mod idx {
     pub const CHEEK_LEFT: usize = 234;
     /// Face contour at cheek level, image-right.
     pub const CHEEK_RIGHT: usize = 454;
-    /// Outer and inner corner, upper and lower lid of the image-left eye.
-    pub const LEFT_EYE: [usize; 4] = [33, 133, 159, 145];
-    /// Same for the image-right eye.
-    pub const RIGHT_EYE: [usize; 4] = [263, 362, 386, 374];
     /// Top of the forehead on the face oval.
     pub const FOREHEAD_TOP: usize = 10;
     /// Chin.
@@ -81,8 +77,8 @@ pub struct FaceMesh {
     pub points: Vec<[f32; 3]>,
     /// Face presence probability, 0–1.
     pub presence: f32,
-    /// Centres of the irises (image-left, image-right), where the model gives them.
-    pub iris: Option<[[f32; 2]; 2]>,
+    /// Centres of the irises (image-left, image-right).
+    pub iris: [[f32; 2]; 2],
 }
 
 impl FaceMesh {
@@ -92,26 +88,14 @@ impl FaceMesh {
         [p[0], p[1]]
     }
 
-    /// Mean of several points.
-    pub fn mean(&self, ids: &[usize]) -> [f32; 2] {
-        let n = ids.len() as f32;
-        let (sx, sy) = ids.iter().fold((0.0, 0.0), |(sx, sy), &i| {
-            (sx + self.points[i][0], sy + self.points[i][1])
-        });
-        [sx / n, sy / n]
-    }
-
-    /// Centre of the image-left eye: the iris centre (the fixtures' definition), else the
-    /// mean of the eye's corners and mid-lids.
+    /// Centre of the image-left eye: its iris centre (the fixtures' definition).
     pub fn left_eye(&self) -> [f32; 2] {
-        self.iris
-            .map_or_else(|| self.mean(&idx::LEFT_EYE), |i| i[0])
+        self.iris[0]
     }
 
-    /// Centre of the image-right eye (see [`Self::left_eye`]).
+    /// Centre of the image-right eye: its iris centre.
     pub fn right_eye(&self) -> [f32; 2] {
-        self.iris
-            .map_or_else(|| self.mean(&idx::RIGHT_EYE), |i| i[1])
+        self.iris[1]
     }
 
     /// Face width at cheek level (points 234–454).
@@ -223,7 +207,7 @@ impl MediaPipeMesh {
         Ok(FaceMesh {
             points,
             presence: 1.0 / (1.0 + (-flag[0].clamp(-50.0, 50.0)).exp()),
-            iris: Some(iris),
+            iris,
         })
     }
 }
