@@ -50,7 +50,10 @@ done
 BIN="${GARAGE_BIN:-${CARGO_HOME:-$HOME/.cargo}/bin/garage}"
 if ! [ -x "$BIN" ] || ! "$BIN" --version 2>/dev/null | grep -qE "[:v]$VERSION( |$)"; then
   echo "installing garage $VERSION (once; ~11 min on 2 cores)..." >&2
-  cargo install garage --version "$VERSION" --locked >&2
+  # Only what photocheck runs: the LMDB metadata engine with the bundled C libraries; no
+  # SQLite engine, K2V API or Prometheus metrics (a shorter first build; bench/RESULTS.md).
+  cargo install garage --version "$VERSION" --locked \
+    --no-default-features --features bundled-libs,lmdb >&2
 fi
 [ "$INSTALL_ONLY" = 1 ] && exit 0
 
