@@ -147,6 +147,8 @@ struct Frame {
     fw: f32,
     /// Distance between the eye centres, px.
     iod: f32,
+    /// The eye centres (image-left, image-right): means of each eye's contour points.
+    eyes: [[f32; 2]; 2],
 }
 
 impl Frame {
@@ -170,6 +172,7 @@ impl Frame {
             ey: [-ex[1], ex[0]],
             fw: (a[0] - b[0]).hypot(a[1] - b[1]).max(1.0),
             iod,
+            eyes: [l, r],
         }
     }
 
@@ -339,13 +342,7 @@ pub fn measure(
 ) -> CoverMeasures {
     let fr = Frame::of(mesh);
     let xy = |i: usize| [mesh[i][0], mesh[i][1]];
-    let eyes = [idx::LEFT_EYE, idx::RIGHT_EYE].map(|ids| {
-        let n = ids.len() as f32;
-        let s = ids
-            .iter()
-            .fold([0.0, 0.0], |s, &i| [s[0] + xy(i)[0], s[1] + xy(i)[1]]);
-        [s[0] / n, s[1] / n]
-    });
+    let eyes = fr.eyes;
     let iod = fr.iod;
     // Cheek below each lens: 0.7 IOD below the eye centre (at the nose tip's height), where a
     // lens (≈ 0.55 IOD tall, centred on the eye) no longer reaches.
@@ -819,6 +816,7 @@ mod tests {
                 ey: [-s, c],
                 fw: 100.0,
                 iod: 90.0,
+                eyes: [[5.0, 50.0], [95.0, 50.0]],
             };
             let y_at = |dy: f32| skin_patch(&img, &fr, [50.3, 50.0 + dy], 5.4).unwrap().y;
             let (dark, light) = (y_at(-20.0), y_at(20.0));
@@ -853,6 +851,7 @@ mod tests {
             ey: [-1.0, 0.0],
             fw: 200.0,
             iod: 90.0,
+            eyes: [[100.0, 55.0], [100.0, 145.0]],
         };
         let p = fr.at(fr.origin, 3.0, 4.0);
         assert_eq!(p, [96.0, 103.0]);
