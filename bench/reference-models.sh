@@ -11,12 +11,13 @@
 # checked against the sha256 its manifest entry had. Needs a git clone of photocheck (not an
 # export) and the installed models (`photocheck models fetch`).
 set -euo pipefail
-cd "$(dirname "$0")/.."
 out="${1:-/tmp/photocheck-reference-models}"
+mkdir -p "$out"
+out="$(cd "$out" && pwd)" # DIR as given, relative to where the script was called from
+cd "$(dirname "$0")/.."
 models="${XDG_DATA_HOME:-$HOME/.local/share}/photocheck/models"
 want=6002c78f6c894b159d563077db34bc58e13e43701c9c492b2b9f1579aadc6d61
 [ -d "$models" ] || { echo "no models under $models: run photocheck models fetch first" >&2; exit 1; }
-mkdir -p "$out"
 for f in "$models"/*.onnx; do ln -sf "$f" "$out/$(basename "$f")"; done
 rm -f "$out/face_landmark.onnx"
 git show f6794c9^:models/converted/face_landmark.onnx >"$out/face_landmark.onnx.part" || {
